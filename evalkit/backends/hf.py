@@ -1,0 +1,186 @@
+"""transformers backend: log-likelihoods, rolling log-likelihoods, generation.
+
+Batching rules that keep results independent of batch size (a test checks 1e-4):
+sequences are right-padded for scoring (real tokens never attend to padding and
+keep their natural positions), and positions are passed explicitly whenever a
+cache is extended past padding. Only the logits that are needed are computed:
+the LM head runs on the selected positions, not on the whole vocabulary at
+every position.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import torch
+
+from evalkit.backends.hf_generate import generate_batch
+from evalkit.backends.tokens import encode_pair, rolling_windows, truncate_left
+from evalkit.config import ModelSpec
+from evalkit.errors import ModelError
+from evalkit.types import (GenerationRequest, Generation, Loglikelihood, LoglikelihoodRequest,
+                           RollingLoglikelihood, RollingRequest)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+ROLLING_TOKEN_BUDGET = 16384  # tokens per forward for perplexity windows: big enough to keep cores busy
+
+
+class HFBackend:
+    def __init__(self, spec: ModelSpec, folder: Path):
+        from evalkit.backends.hf_load import load_model_and_tokenizer
+
+        self.spec = spec
+        self.model, self.tokenizer, self.device = load_model_and_tokenizer(spec, folder)
+        self.batch_size = spec.batch_size
+        config = self.model.config
+        self.max_length = spec.max_length or _model_max_length(config)
+        self.prefix_token = (self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None
+                             else self.tokenizer.eos_token_id)
+        self.pad_token = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.prefix_token
+        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        self.decoder = base.get_decoder()
+        self.lm_head = base.get_output_embeddings()
+        self.softcap = getattr(config, "final_logit_softcapping", None)
+
+    # -- helpers ------------------------------------------------------------------------
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False)
+
+    def _logprobs(self, hidden: torch.Tensor) -> torch.Tensor:
+        logits = self.lm_head(hidden).float()
+        if self.softcap:
+            logits = torch.tanh(logits / self.softcap) * self.softcap
+        return torch.log_softmax(logits, dim=-1)
+
+    def _pad(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_token, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+            mask[i, : len(row)] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    # -- log-likelihood of continuations, sharing each context's forward pass ----------------
+    @torch.inference_mode()
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[tuple[int, Loglikelihood]]:
+        groups: dict[tuple[int, ...], list[tuple[int, list[int]]]] = {}
+        for index, request in enumerate(requests):
+            context, continuation = encode_pair(self.encode, request.context, request.continuation, self.prefix_token)
+            context, continuation = truncate_left(context, continuation, self.max_length)
+            groups.setdefault(tuple(context), []).append((index, continuation))
+        # Longest first: the first batch is the biggest, so an out-of-memory shows at once.
+        ordered = sorted(groups.items(), key=lambda g: -(len(g[0]) + max(len(c) for _, c in g[1])))
+        for start in range(0, len(ordered), self.batch_size):
+            yield from self._score_groups(ordered[start : start + self.batch_size])
+
+    def _score_groups(self, groups) -> Iterator[tuple[int, Loglikelihood]]:
+        contexts = [list(context) for context, _ in groups]
+        ids, mask = self._pad(contexts)
+        lengths = mask.sum(dim=1)
+        needs_cache = any(len(c) > 1 for _, members in groups for _, c in members)
+        out = self.decoder(input_ids=ids, attention_mask=mask, use_cache=needs_cache)
+        last = out.last_hidden_state[torch.arange(len(groups)), lengths - 1]
+        first_logprobs = self._logprobs(last)  # [groups, vocab]: distribution of each first continuation token
+        rows = [(g, index, cont) for g, (_, members) in enumerate(groups) for index, cont in members]
+        long_rows = [row for row in rows if len(row[2]) > 1]
+        rest = self._score_continuations(out.past_key_values, mask, lengths, long_rows) if long_rows else {}
+        for g, index, cont in rows:
+            logprob = float(first_logprobs[g, cont[0]])
+            greedy = bool(first_logprobs[g].argmax() == cont[0])
+            if index in rest:
+                more, more_greedy = rest[index]
+                logprob, greedy = logprob + more, greedy and more_greedy
+            yield index, Loglikelihood(logprob=logprob, is_greedy=greedy, n_tokens=len(cont))
+
+    def _score_continuations(self, cache, context_mask, context_lengths, rows) -> dict[int, tuple[float, bool]]:
+        """Tokens 2..n of each continuation, run on top of its context's cached keys and values."""
+        group_index = torch.tensor([g for g, _, _ in rows], device=self.device)
+        cache.reorder_cache(group_index)  # one cache row per continuation (contexts repeat)
+        inputs = [cont[:-1] for _, _, cont in rows]
+        ids, mask = self._pad(inputs)
+        full_mask = torch.cat([context_mask[group_index], mask], dim=1)
+        positions = context_lengths[group_index, None] + torch.arange(ids.shape[1], device=self.device)[None, :]
+        out = self.decoder(input_ids=ids, attention_mask=full_mask, position_ids=positions,
+                           past_key_values=cache, use_cache=True)
+        scores = {}
+        for r, (_, index, cont) in enumerate(rows):
+            logprobs = self._logprobs(out.last_hidden_state[r, : len(cont) - 1])
+            targets = torch.tensor(cont[1:], device=self.device)
+            picked = logprobs.gather(1, targets[:, None]).squeeze(1)
+            scores[index] = (float(picked.double().sum()), bool((logprobs.argmax(dim=1) == targets).all()))
+        return scores
+
+    # -- rolling log-likelihood of whole documents ------------------------------------------
+    @torch.inference_mode()
+    def loglikelihood_rolling(self, requests: Sequence[RollingRequest],
+                              stride: int | None = None) -> Iterator[tuple[int, RollingLoglikelihood]]:
+        windows = []  # (doc index, context tokens, predicted tokens)
+        remaining = {}
+        for index, request in enumerate(requests):
+            tokens = self.encode(request.text)
+            doc_windows = list(rolling_windows(tokens, self.prefix_token, self.max_length, stride))
+            remaining[index] = [len(doc_windows), 0.0, len(tokens)]
+            windows.extend((index, ctx, pred) for ctx, pred in doc_windows)
+            if not doc_windows:
+                yield index, RollingLoglikelihood(logprob=0.0, n_tokens=0)
+        windows.sort(key=lambda w: -(len(w[1]) + len(w[2])))
+        for batch in _budget_batches(windows, ROLLING_TOKEN_BUDGET):
+            for index, logprob in self._score_windows(batch):
+                state = remaining[index]
+                state[0], state[1] = state[0] - 1, state[1] + logprob
+                if state[0] == 0:
+                    yield index, RollingLoglikelihood(logprob=state[1], n_tokens=state[2])
+
+    def _score_windows(self, batch) -> list[tuple[int, float]]:
+        ids, mask = self._pad([(ctx + pred)[:-1] for _, ctx, pred in batch])
+        hidden = self.decoder(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+        results = []
+        for r, (index, ctx, pred) in enumerate(batch):
+            start = len(ctx) - 1
+            total = 0.0
+            for chunk in range(0, len(pred), 1024):  # bound the [positions, vocab] logits in memory
+                logprobs = self._logprobs(hidden[r, start + chunk : start + chunk + 1024])
+                targets = torch.tensor(pred[chunk : chunk + 1024], device=self.device)
+                total += float(logprobs.gather(1, targets[:, None]).double().sum())
+            results.append((index, total))
+        return results
+
+    # -- generation ------------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
+        prompts = [self.encode(self.render_prompt(r)) for r in requests]
+        order = sorted(range(len(requests)), key=lambda i: -len(prompts[i]))
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            yield from zip(chunk, generate_batch(self, [prompts[i] for i in chunk], [requests[i] for i in chunk]))
+
+    def render_prompt(self, request: GenerationRequest) -> str:
+        if not (request.chat and self.spec.chat_template and self.tokenizer.chat_template):
+            return request.prompt
+        messages = [{"role": "system", "content": request.system}] if request.system else []
+        messages.append({"role": "user", "content": request.prompt})
+        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+
+def _budget_batches(windows, budget: int):
+    """Batches of windows (sorted longest first) whose padded size stays within `budget` tokens."""
+    batch: list = []
+    for window in windows:
+        width = len(batch[0][1]) + len(batch[0][2]) if batch else 0
+        if batch and (len(batch) + 1) * width > budget:
+            yield batch
+            batch = []
+        batch.append(window)
+    if batch:
+        yield batch
+
+
+def _model_max_length(config) -> int:
+    for attr in ("max_position_embeddings", "n_positions", "n_ctx", "seq_length"):
+        value = getattr(config, attr, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return 2048

@@ -1,0 +1,64 @@
+"""Token-level request shaping shared by the local backends.
+
+These follow lm-evaluation-harness exactly (`_encode_pair`,
+`get_rolling_token_windows`, `make_disjoint_window`) because the same tokens in
+the same windows are what makes our log-likelihoods equal to theirs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+
+def encode_pair(encode: Callable[[str], list[int]], context: str, continuation: str,
+                prefix_token: int) -> tuple[list[int], list[int]]:
+    """Tokens of (context, continuation), tokenised together so the boundary merges as in running text.
+
+    Trailing spaces of the context move to the continuation (" A" is one token, "A" after " " is not).
+    An empty context is replaced by the prefix token (BOS, or EOS when there is none).
+    """
+    if context == "":
+        return [prefix_token], encode(continuation)
+    n_spaces = len(context) - len(context.rstrip())
+    if n_spaces:
+        continuation = context[-n_spaces:] + continuation
+        context = context[:-n_spaces]
+    whole = encode(context + continuation)
+    context_tokens = encode(context)
+    return context_tokens, whole[len(context_tokens):]
+
+
+def rolling_windows(tokens: list[int], prefix_token: int, max_length: int,
+                    stride: int | None = None) -> Iterator[tuple[list[int], list[int]]]:
+    """(context, predicted) windows that together predict every token of a document exactly once.
+
+    The first window predicts up to `max_length` tokens after the prefix token; each later
+    window predicts `stride` new tokens (default `max_length`) and sees up to
+    `max_length - stride` earlier tokens as context, plus one, as lm-eval's `context_len`.
+    """
+    if not tokens:
+        return
+    stride = max_length if stride is None else stride
+    if not 1 <= stride <= max_length:
+        raise ValueError(f"stride must be in 1..max_length={max_length}, got {stride}")
+    first = min(max_length, len(tokens))
+    yield [prefix_token] + tokens[: first - 1], tokens[:first]
+    predicted = first
+    while predicted < len(tokens):
+        n_pred = min(len(tokens) - predicted, stride)
+        end = predicted + n_pred
+        window = tokens[max(0, end - max_length - 1): end - 1]
+        predicted_tokens = tokens[end - n_pred: end]
+        # make_disjoint_window: keep only the context part that is not itself predicted
+        yield window[: len(window) - (n_pred - 1)], predicted_tokens
+        predicted += n_pred
+
+
+def truncate_left(context: list[int], continuation: list[int], max_length: int) -> tuple[list[int], list[int]]:
+    """Fit context+continuation into the model's window by dropping the oldest context tokens."""
+    overflow = len(context) + len(continuation) - 1 - max_length
+    if overflow <= 0:
+        return context, continuation
+    if len(continuation) > max_length:
+        raise ValueError(f"continuation of {len(continuation)} tokens does not fit the model's max_length {max_length}")
+    return context[overflow:], continuation

@@ -1,0 +1,187 @@
+"""evalkit.toml → typed, validated dataclasses.
+
+Every error names the file, the key and the fix, because a config typo is the
+most common way an evaluation goes wrong before it starts.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import ConfigError
+
+DTYPES = ("float32", "bfloat16", "float16", "auto")
+QUANTIZATIONS = ("none", "4bit", "8bit")
+MODEL_KEYS = {"source", "dtype", "device", "adapter", "quantization", "chat_template", "batch_size",
+              "max_length", "recipe", "parent", "description", "api_key_env", "base_url", "revision"}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a model comes from and how to run it.
+
+    `source` is a local folder, a hub id, a `.gguf` file, `embedded:smollm2-135m-instruct`
+    (the copy that `pip install` brings), or an `openai:` endpoint; `recipe` names a
+    training recipe that builds the model from `parent`.
+    """
+
+    name: str
+    source: str = ""
+    dtype: str = "float32"
+    device: str = "auto"
+    adapter: str | None = None
+    quantization: str = "none"
+    chat_template: bool = True
+    batch_size: int = 16
+    max_length: int | None = None
+    recipe: str | None = None
+    parent: str | None = None
+    description: str = ""
+    revision: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """Per-suite choices for one task: which subset, recorded in the run."""
+
+    limit: int | None = None
+    sample_seed: int | None = None  # None: the first `limit` items; a seed: a seeded random sample
+    subjects: tuple[str, ...] = ()
+    num_fewshot: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    tasks: tuple[str, ...]
+    options: dict[str, TaskOptions]
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    root: Path  # relative paths in the config are relative to this folder
+    store: Path
+    reports: Path
+    seed: int
+    models: dict[str, ModelSpec]
+    suites: dict[str, Suite]
+    raw: dict[str, Any]
+
+    def model(self, name: str) -> ModelSpec:
+        if name not in self.models:
+            known = ", ".join(sorted(self.models)) or "(none)"
+            raise ConfigError(f"unknown model {name!r} in --models; {self.path} defines: {known}. "
+                              f"Add a [models.{name}] table or pick one of those.")
+        return self.models[name]
+
+    def suite(self, name: str) -> Suite:
+        if name not in self.suites:
+            known = ", ".join(sorted(self.suites)) or "(none)"
+            raise ConfigError(f"unknown suite {name!r}; {self.path} defines: {known}. "
+                              f"Add a [suites.{name}] table or pick one of those.")
+        return self.suites[name]
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {path} not found; run from the project folder or pass --config PATH")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}; fix the syntax at that line") from None
+    root = path.resolve().parent
+    project = _table(raw, "project", path)
+    _check_keys(project, {"store", "reports", "seed"}, "project", path)
+    models = {name: _model(name, spec, path) for name, spec in _table(raw, "models", path).items()}
+    for model in models.values():
+        if model.parent is not None and model.parent not in models:
+            raise ConfigError(f"{path}: models.{model.name}.parent = {model.parent!r} is not a model defined in the file")
+    suites = {name: _suite(name, spec, path) for name, spec in _table(raw, "suites", path).items()}
+    return Config(
+        path=path, root=root,
+        store=root / project.get("store", ".evalkit/evalkit.db"),
+        reports=root / project.get("reports", "reports"),
+        seed=_typed(project.get("seed", 1234), int, "project.seed", path),
+        models=models, suites=suites, raw=raw,
+    )
+
+
+def _table(raw: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: [{key}] must be a table, got {type(value).__name__}")
+    return value
+
+
+def _check_keys(table: dict[str, Any], allowed: set[str], where: str, path: Path) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {where}.{unknown[0]}; allowed keys: {', '.join(sorted(allowed))}")
+
+
+def _typed(value: Any, kind: type, where: str, path: Path) -> Any:
+    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        raise ConfigError(f"{path}: {where} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _model(name: str, spec: Any, path: Path) -> ModelSpec:
+    where = f"models.{name}"
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{path}: [{where}] must be a table with at least `source` or `recipe`")
+    _check_keys(spec, MODEL_KEYS, where, path)
+    if not spec.get("source") and not spec.get("recipe"):
+        raise ConfigError(f"{path}: {where} needs `source` (folder, hub id, .gguf, embedded:...) or `recipe`")
+    dtype = spec.get("dtype", "float32")
+    if dtype not in DTYPES:
+        raise ConfigError(f"{path}: {where}.dtype = {dtype!r}; choose one of {', '.join(DTYPES)}")
+    quant = spec.get("quantization", "none")
+    if quant not in QUANTIZATIONS:
+        raise ConfigError(f"{path}: {where}.quantization = {quant!r}; choose one of {', '.join(QUANTIZATIONS)}")
+    batch_size = _typed(spec.get("batch_size", 16), int, f"{where}.batch_size", path)
+    if not 1 <= batch_size <= 4096:
+        raise ConfigError(f"{path}: {where}.batch_size = {batch_size} is out of range; use 1..4096")
+    return ModelSpec(name=name, **{k: v for k, v in spec.items()})
+
+
+def _suite(name: str, spec: Any, path: Path) -> Suite:
+    where = f"suites.{name}"
+    if not isinstance(spec, dict) or "tasks" not in spec:
+        raise ConfigError(f"{path}: [{where}] needs `tasks = [\"...\"]`")
+    _check_keys(spec, {"tasks", "options", "description"}, where, path)
+    tasks = spec["tasks"]
+    if not isinstance(tasks, list) or not all(isinstance(t, str) for t in tasks) or not tasks:
+        raise ConfigError(f"{path}: {where}.tasks must be a non-empty list of task names, got {tasks!r}")
+    options = {task: _task_options(f"{where}.options.{task}", opts, path)
+               for task, opts in _table(spec, "options", path).items()}
+    for task in options:
+        if task not in tasks:
+            raise ConfigError(f"{path}: {where}.options.{task} is set but {task!r} is not in {where}.tasks")
+    return Suite(name=name, tasks=tuple(tasks), options=options)
+
+
+def _task_options(where: str, opts: Any, path: Path) -> TaskOptions:
+    if not isinstance(opts, dict):
+        raise ConfigError(f"{path}: [{where}] must be a table")
+    opts = dict(opts)
+    limit = opts.pop("limit", None)
+    if limit is not None and (_typed(limit, int, f"{where}.limit", path) < 1):
+        raise ConfigError(f"{path}: {where}.limit = {limit} is out of range; use a positive number or remove it")
+    seed = opts.pop("sample_seed", None)
+    if seed is not None:
+        _typed(seed, int, f"{where}.sample_seed", path)
+    shots = opts.pop("num_fewshot", None)
+    if shots is not None and not 0 <= _typed(shots, int, f"{where}.num_fewshot", path) <= 25:
+        raise ConfigError(f"{path}: {where}.num_fewshot = {shots} is out of range; use 0..25")
+    subjects = opts.pop("subjects", [])
+    if not isinstance(subjects, list):
+        raise ConfigError(f"{path}: {where}.subjects must be a list of names, got {subjects!r}")
+    return TaskOptions(limit=limit, sample_seed=seed, subjects=tuple(subjects), num_fewshot=shots, extra=opts)

