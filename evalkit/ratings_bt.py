@@ -18,7 +18,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit, log_expit
 
 from evalkit.ratings_battles import BattleError, PairCounts
 
@@ -132,7 +131,7 @@ def newton_fit(scores: np.ndarray) -> np.ndarray:
     loglik = _log_likelihood(scores, theta)
     gauge = np.full((m, m), 1.0 / m)
     for _ in range(_MAX_NEWTON_STEPS):
-        p = expit(theta[:, :, None] - theta[:, None, :])
+        p = _sigmoid(theta[:, :, None] - theta[:, None, :])
         gradient = scores.sum(axis=2) - (games * p).sum(axis=2)
         weight = games * p * (1.0 - p)
         laplacian = -weight
@@ -160,7 +159,13 @@ def _damped_update(scores, theta, loglik, step):
 
 
 def _log_likelihood(scores: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    return (scores * log_expit(theta[:, :, None] - theta[:, None, :])).sum(axis=(1, 2))
+    log_p = -np.logaddexp(0.0, theta[:, None, :] - theta[:, :, None])  # log sigmoid
+    return (scores * log_p).sum(axis=(1, 2))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # The tanh form never overflows (numpy only; scipy would slow imports).
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 def has_finite_fit(scores: np.ndarray) -> np.ndarray:

@@ -51,6 +51,7 @@ def bootstrap_online_elo(
     arrays: BattleArrays,
     rounds: int,
     seed: int,
+    anchor: str | None = None,
     k: float = K_FACTOR,
     scale: float = SCALE,
     base: float = BASE,
@@ -61,25 +62,42 @@ def bootstrap_online_elo(
 
     Runs all rounds side by side, one battle position at a time, so the
     Python loop is over battles, not battles x rounds; still the slow method
-    (about 1.5 s per 100,000 votes at 1,000 rounds on 2 cores).
+    (about 4 s per 100,000 votes at 1,000 rounds on 2 cores).
+    anchor: model shifted to init_rating in every round before the
+    percentiles are taken, so its interval is zero-width as in the BT fit.
     """
     n, m = len(arrays), len(arrays.models)
     rng = np.random.default_rng(seed)
-    rating = np.full((rounds, m), float(init_rating))
-    rows = np.arange(rounds)
-    score_per_battle = _SCORE_A[arrays.outcome]
+    # Ratings of all rounds in one flat array; round r's model i sits at
+    # r * m + i, so each step is two 1-D takes and puts (fancy 2-D indexing
+    # costs several times more per call, and calls are what this loop pays).
+    flat = np.full(rounds * m, float(init_rating))
+    offsets = np.arange(rounds) * m
+    # k * (score_a - expected_a) with expected_a = 1 / (1 + base ** ((rb - ra) / scale))
+    # = k * (score_a - 1/2) - k/2 * tanh(ln(base) * (ra - rb) / (2 * scale)):
+    # the tanh form needs the fewest numpy calls per step.
+    centred_score = k * (_SCORE_A[arrays.outcome] - 0.5)
+    half_nats_per_point = np.log(base) / (2 * scale)
+    delta = np.empty(rounds)
     for start in range(0, n, _BLOCK):
         width = min(_BLOCK, n - start)
         picks = rng.integers(0, n, size=(width, rounds))
-        a_block, b_block = arrays.a[picks], arrays.b[picks]
-        score_block = score_per_battle[picks]
-        for t in range(width):
-            a, b = a_block[t], b_block[t]
-            ra, rb = rating[rows, a], rating[rows, b]
-            expected_a = 1 / (1 + base ** ((rb - ra) / scale))
+        a_slots = arrays.a.take(picks) + offsets
+        b_slots = arrays.b.take(picks) + offsets
+        for a, b, score_term in zip(a_slots, b_slots, centred_score.take(picks)):
+            ra, rb = flat.take(a), flat.take(b)
+            np.subtract(ra, rb, out=delta)
+            delta *= half_nats_per_point
+            np.tanh(delta, out=delta)
+            delta *= -k / 2
+            delta += score_term
             # Zero-sum: b's update is minus a's (expected_b == 1 - expected_a).
-            delta = k * (score_block[t] - expected_a)
-            rating[rows, a] = ra + delta
-            rating[rows, b] = rb - delta
+            ra += delta
+            rb -= delta
+            flat[a] = ra
+            flat[b] = rb
+    rating = flat.reshape(rounds, m)
+    if anchor is not None:
+        rating += init_rating - rating[:, [arrays.models.index(anchor)]]
     low, median, high = np.percentile(rating, [2.5, 50, 97.5], axis=0)
     return BootstrapIntervals(arrays.models, low, median, high, rounds)
