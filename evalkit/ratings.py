@@ -44,7 +44,6 @@ from evalkit.ratings_winrate import (
     WinRate,
     expected_win_rate,
     pair_win_rate,
-    wilson_interval,
     win_rate,
     win_rate_matrix,
 )
@@ -55,7 +54,7 @@ __all__ = [
     "bradley_terry", "cohen_kappa", "compute_online_elo", "encode_battles",
     "expected_win_rate", "inter_annotator_agreement", "interval_ranks",
     "judge_human_agreement", "pair_counts", "pair_win_rate", "rate",
-    "wilson_interval", "win_rate", "win_rate_matrix",
+    "win_rate", "win_rate_matrix",
 ]  # fmt: skip
 
 METHODS = ("bt", "elo")

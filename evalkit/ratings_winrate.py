@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from evalkit.ratings_battles import BattleError, PairCounts
 
-Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 TIE_MODES = ("half", "exclude")
 
 
@@ -25,24 +23,6 @@ class WinRate:
     ties: int
     losses: int
     n: int
-
-
-def wilson_interval(successes: float, n: float, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval for a proportion successes / n.
-
-    Unlike the normal (Wald) interval it stays inside [0, 1] and does not
-    collapse to a point at 0% or 100%, which matters for small vote counts.
-    `successes` may be fractional (ties counted as half a win).
-    """
-    if n <= 0:
-        raise BattleError(f"Wilson interval needs n > 0 trials, got n={n}")
-    if not 0 <= successes <= n:
-        raise BattleError(f"successes must be within 0..n, got {successes} of {n}")
-    p = successes / n
-    z2 = z * z
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half_width = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return max(0.0, centre - half_width), min(1.0, centre + half_width)
 
 
 def win_rate(wins: int, ties: int, losses: int, ties_mode: str = "half") -> WinRate:
@@ -62,8 +42,15 @@ def win_rate(wins: int, ties: int, losses: int, ties_mode: str = "half") -> WinR
             f"no battles to compute a win rate from (wins={wins}, ties={ties}, "
             f"losses={losses}, ties_mode={ties_mode!r})"
         )
-    low, high = wilson_interval(successes, n)
-    return WinRate(successes / n, low, high, wins, ties, losses, n)
+    # Imported here: evalkit.stats pulls in scipy.stats, which importing
+    # the ratings should not cost.
+    from evalkit.stats import wilson_ci
+
+    # Wilson, not the normal interval: it stays inside [0, 1] and does not
+    # collapse at 0% or 100%, which matters for small vote counts. The
+    # formula takes the fractional successes that half-ties give.
+    interval = wilson_ci(successes, n)
+    return WinRate(successes / n, interval.ci_low, interval.ci_high, wins, ties, losses, n)
 
 
 def pair_win_rate(counts: PairCounts, model: str, opponent: str, ties_mode: str = "half") -> WinRate:
