@@ -42,7 +42,7 @@ def rolling_windows(tokens: list[int], prefix_token: int, max_length: int,
     if not 1 <= stride <= max_length:
         raise ValueError(f"stride must be in 1..max_length={max_length}, got {stride}")
     first = min(max_length, len(tokens))
-    yield [prefix_token] + tokens[: first - 1], tokens[:first]
+    yield [prefix_token], tokens[:first]
     predicted = first
     while predicted < len(tokens):
         n_pred = min(len(tokens) - predicted, stride)

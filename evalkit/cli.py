@@ -1,0 +1,67 @@
+"""evalkit command line. Thin: parse → build → call. Heavy imports happen inside commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from evalkit import __version__
+from evalkit.errors import EvalkitError
+
+DESCRIPTION = """Evaluate fine-tuned text-generation models and compare them on one leaderboard.
+
+  evalkit run --models base,sft,dpo     evaluate (and build missing candidates), write reports/leaderboard.md
+  evalkit report                        re-render the leaderboard from the store alone
+  evalkit export --out samples.jsonl    per-sample records (prompt, response, score) as JSONL
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="evalkit", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"evalkit {__version__}")
+    parser.add_argument("--config", default="evalkit.toml", help="project config (default: %(default)s)")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="evaluate models on a suite and write the leaderboard")
+    run.add_argument("--models", help="comma-separated model names from the config (default: all)")
+    run.add_argument("--suite", default="default", help="suite name from the config (default: %(default)s)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    report = commands.add_parser("report", help="re-render reports/leaderboard.md from the store")
+    report.add_argument("--run", type=int, help="run id (default: the latest finished run)")
+
+    export = commands.add_parser("export", help="write per-sample records of a run as JSONL")
+    export.add_argument("--run", type=int, help="run id (default: the latest finished run)")
+    export.add_argument("--out", required=True, help="output .jsonl path")
+
+    commands.add_parser("runs", help="list the runs in the store")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        from evalkit import commands
+
+        return getattr(commands, f"cmd_{args.command}")(args)
+    except EvalkitError as err:
+        if args.debug:
+            raise
+        from evalkit.console import error
+
+        error(str(err))
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished work is in the store and a rerun resumes from there", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""Perplexity: rolling log-likelihood of whole documents.
+
+Token, word and byte perplexity and bits per byte, defined as lm-evaluation-harness
+defines them (corpus sums, not means of per-document ratios), so the numbers are
+comparable with published ones. Words and bytes are counted on `count_text`,
+which for WikiText is the original page before detokenisation, as in lm-eval.
+"""
+
+from __future__ import annotations
+
+from evalkit import stats
+from evalkit.errors import ConfigError, DataError
+from evalkit.templates import render
+from evalkit.types import RollingRequest
+
+PRIMARY = "word_perplexity"
+LOWER_IS_BETTER = True
+
+
+def validate(task) -> None:
+    section = task.section("perplexity")
+    if not isinstance(section.get("text"), str):
+        raise ConfigError(f"{task.path}: [perplexity] needs `text`, a template for the text to score, e.g. \"{{{{ text }}}}\"")
+    stride = section.get("stride")
+    if stride is not None and (not isinstance(stride, int) or stride < 1):
+        raise ConfigError(f"{task.path}: [perplexity].stride must be a positive number of tokens, got {stride!r}")
+
+
+def check_sample(task, sample) -> None:
+    try:
+        text = render(task.section("perplexity")["text"], sample.row)
+    except Exception as err:
+        raise DataError(f"{sample.origin}: cannot build the text to score ({err}); check the row's fields") from None
+    if not text.strip():
+        raise DataError(f"{sample.origin}: empty document; remove it or fix the task's text template")
+
+
+def requests(task, sample, options) -> list[RollingRequest]:
+    return [RollingRequest(render(task.section("perplexity")["text"], sample.row))]
+
+
+def _count_text(task, sample) -> str:
+    section = task.section("perplexity")
+    return render(section.get("count_text", section["text"]), sample.row)
+
+
+def score(task, samples, responses, options):
+    records, table = [], []
+    for sample, (response,) in zip(samples, responses):
+        counted = _count_text(task, sample)
+        words, size = stats.count_words(counted), stats.count_bytes(counted)
+        table.append((response.logprob, response.n_tokens, words, size))
+        records.append({"sample_id": sample.id, "prompt": "", "response": "", "target": "",
+                        "scores": {"loglikelihood": response.logprob, "tokens": response.n_tokens,
+                                   "words": words, "bytes": size}})
+    columns = list(zip(*table))
+    estimates = stats.perplexity_cis(*columns, seed=options.get("seed", 0))
+    metrics = [{"metric": name, "value": e.value, "n": e.n, "ci_low": e.ci_low, "ci_high": e.ci_high,
+                "info": {"higher_is_better": False, "interval": "bootstrap over documents"}}
+               for name, e in estimates.items()]
+    return records, metrics
+
+
+def compare(metric, records_a, records_b, seed=0):
+    """Paired bootstrap over documents of the difference in a corpus perplexity."""
+    import numpy as np
+
+    unit = {"token_perplexity": "tokens", "word_perplexity": "words", "byte_perplexity": "bytes",
+            "bits_per_byte": "bytes"}[metric]
+
+    def table(records):
+        return np.array([[r["scores"]["loglikelihood"], r["scores"][unit]] for r in records])
+
+    def statistic(rows):
+        nats = -rows[:, 0].sum() / rows[:, 1].sum()
+        return nats / np.log(2) if metric == "bits_per_byte" else np.exp(nats)
+
+    a, b = table(records_a), table(records_b)
+    return stats.paired_bootstrap(a, b, seed=seed, statistic=statistic)

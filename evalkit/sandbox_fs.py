@@ -1,0 +1,117 @@
+"""The filesystem a sandboxed program sees, built inside its own mount namespace.
+
+Everything is read-only; home, temp and runtime directories are covered by
+empty tmpfs mounts (so ~/.ssh, ssh-agent and docker sockets are out of sight);
+the interpreter's own directories are mounted back where they were, read-only,
+when they live under a covered directory; and /tmp becomes the program's
+private, size-limited work directory. Loaded by path from sandbox_launcher.py:
+standard library and sandbox_linux only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from types import ModuleType
+
+WORK_DIR = "/tmp"
+# Where secrets and host services usually live: homes (keys, tokens, shell
+# history), temp dirs (agent sockets, other users' files), /run (docker.sock,
+# D-Bus). A unix socket stays reachable without a network namespace, so
+# hiding these matters as much as the network namespace does.
+COVERED_DIRS = ("/root", "/home", "/tmp", "/var/tmp", "/dev/shm", "/run", "/mnt", "/media", "/srv")
+
+
+def interpreter_dirs() -> list[str]:
+    """Directories the sandboxed interpreter must still reach (prefix, venv, binary)."""
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    candidates.add(os.path.dirname(os.path.realpath(sys.executable)))
+    candidates.add(os.path.dirname(os.path.abspath(sys.executable)))
+    return _outermost(os.path.realpath(path) for path in candidates if os.path.isdir(path))
+
+
+def _outermost(paths) -> list[str]:
+    """Drop every path that lies inside another one of the set."""
+    unique = sorted(set(paths), key=len)
+    kept: list[str] = []
+    for path in unique:
+        if not any(_is_within(path, outer) for outer in kept):
+            kept.append(path)
+    return kept
+
+
+def _is_within(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def dirs_to_cover(host_home: str | None) -> list[str]:
+    candidates = list(COVERED_DIRS) + ([host_home] if host_home else [])
+    real = [os.path.realpath(path) for path in candidates]
+    return _outermost(path for path in real if path != "/" and os.path.isdir(path))
+
+
+def build_private_view(linux: ModuleType, owner: tuple[int, int], work_mb: int, host_home: str | None) -> str:
+    """Set up the mount namespace; returns a one-line description of what holds."""
+    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+    notes: list[str] = []
+    read_only = _make_everything_read_only(linux, notes)
+    covered = dirs_to_cover(host_home)
+    keep = [path for path in interpreter_dirs() if any(_is_within(path, c) for c in covered)]
+    trees = _clone_trees(linux, keep, notes)
+    skipped = [c for c in covered if any(_is_within(k, c) for k in keep if k not in trees)]
+    for directory in covered:
+        if directory in skipped:
+            continue
+        if directory == WORK_DIR:
+            _mount_work_dir(linux, owner, work_mb)
+        else:
+            linux.mount("tmpfs", directory, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
+        _attach_trees_under(linux, directory, trees)
+        if directory != WORK_DIR and read_only:
+            linux.set_mount_attributes(directory, linux.MOUNT_ATTR_RDONLY, recursive=False)
+    if WORK_DIR not in covered or WORK_DIR in skipped:
+        _mount_work_dir(linux, owner, work_mb)
+    hidden = [c for c in covered if c not in skipped and c != WORK_DIR]
+    notes.extend(f"{c} visible (weaker: the interpreter lives there)" for c in skipped)
+    summary = "read-only root" if read_only else "writable root (weaker)"
+    return f"{summary}; {', '.join(hidden)} hidden; private {work_mb} MB tmpfs at {WORK_DIR}" + "".join(
+        f"; {note}" for note in notes
+    )
+
+
+def _make_everything_read_only(linux: ModuleType, notes: list[str]) -> bool:
+    try:
+        linux.set_mount_attributes("/", linux.MOUNT_ATTR_RDONLY | linux.MOUNT_ATTR_NOSUID)
+        return True
+    except OSError as error:  # kernels before 5.12 lack mount_setattr
+        notes.append(f"root not read-only ({error.strerror})")
+        return False
+
+
+def _clone_trees(linux: ModuleType, keep: list[str], notes: list[str]) -> dict[str, int]:
+    trees: dict[str, int] = {}
+    for path in keep:
+        try:
+            trees[path] = linux.clone_mount_tree(path)
+        except OSError as error:  # kernels before 5.2 lack open_tree
+            notes.append(f"cannot remount {path} ({error.strerror})")
+    return trees
+
+
+def _mount_work_dir(linux: ModuleType, owner: tuple[int, int], work_mb: int) -> None:
+    uid, gid = owner
+    options = f"size={work_mb}m,nr_inodes=4096,mode=0700,uid={uid},gid={gid}"
+    linux.mount("tmpfs", WORK_DIR, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, options)
+
+
+def _attach_trees_under(linux: ModuleType, directory: str, trees: dict[str, int]) -> None:
+    for path, tree_fd in trees.items():
+        if _is_within(path, directory):
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            linux.attach_mount_tree(tree_fd, path)
+            os.close(tree_fd)
+
+
+def mount_proc(linux: ModuleType) -> None:
+    """A /proc that shows only the sandbox's own pid namespace."""
+    linux.mount("proc", "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
