@@ -29,15 +29,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--models", help="comma-separated model names from the config (default: all)")
     run.add_argument("--suite", default="default", help="suite name from the config (default: %(default)s)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(handler="evalkit.commands:cmd_run")
 
     report = commands.add_parser("report", help="re-render reports/leaderboard.md from the store")
     report.add_argument("--run", type=int, help="run id (default: the latest finished run)")
+    report.set_defaults(handler="evalkit.commands:cmd_report")
 
     export = commands.add_parser("export", help="write per-sample records of a run as JSONL")
     export.add_argument("--run", type=int, help="run id (default: the latest finished run)")
     export.add_argument("--out", required=True, help="output .jsonl path")
+    export.set_defaults(handler="evalkit.commands:cmd_export")
 
-    commands.add_parser("runs", help="list the runs in the store")
+    runs = commands.add_parser("runs", help="list the runs in the store")
+    runs.set_defaults(handler="evalkit.commands:cmd_runs")
+    # Feature commands (train, judge, serve, vote, ratings) add their parsers below, each with
+    # set_defaults(handler="module:function"); the module is imported only when the command runs.
     return parser
 
 
@@ -48,9 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        from evalkit import commands
+        import importlib
 
-        return getattr(commands, f"cmd_{args.command}")(args)
+        module, function = args.handler.split(":")
+        return getattr(importlib.import_module(module), function)(args)
     except EvalkitError as err:
         if args.debug:
             raise
