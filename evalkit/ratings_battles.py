@@ -40,6 +40,10 @@ class Battle:
     winner: str
 
     def __post_init__(self) -> None:
+        for side in ("model_a", "model_b"):
+            name = getattr(self, side)
+            if not isinstance(name, str) or not name:
+                raise BattleError(f"{side} must be a non-empty model name, got {name!r}")
         if self.winner not in _OUTCOME_CODE:
             raise BattleError(
                 f"unknown winner {self.winner!r} in battle {self.model_a!r} vs "

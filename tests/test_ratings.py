@@ -290,6 +290,11 @@ def test_unknown_winner_names_the_value_and_the_choices():
         Battle("x", "y", "model_a")
 
 
+def test_battle_needs_model_names():
+    with pytest.raises(BattleError, match="model_b must be a non-empty model name, got ''"):
+        Battle("x", "", "a")
+
+
 def test_battle_against_itself_is_refused():
     with pytest.raises(BattleError, match="'x' against itself"):
         Battle("x", "x", "a")
