@@ -209,7 +209,9 @@ def test_degenerate_resamples_warn_and_stay_finite():
 
 def test_elo_bootstrap_replays_arena_resampling():
     """Each round is online Elo over len(battles) battles drawn with
-    replacement; rebuild the same draws and replay them one round at a time."""
+    replacement; rebuild the same draws and replay them one round at a time.
+    (300 battles fit in one block of draws, so one (battles, rounds) draw
+    reproduces them.)"""
     battles = synthetic_battles(300, {"x": 0.4, "y": 0.0, "z": -0.4}, seed=11)
     rounds, seed = 40, 3
     result = bootstrap_online_elo(encode_battles(battles), rounds, seed)
