@@ -14,6 +14,11 @@ from typing import Any
 
 from evalkit.store import Store
 
+# Feature sections (judge win rates, human-vote ratings, training lineage) render from their own
+# tables. Each is "module:function" with function(store, run, reports_dir) -> list of markdown
+# lines (empty when the feature has no data), imported only when the report is written.
+SECTIONS: list[str] = []
+
 
 def fmt(value: float | None) -> str:
     if value is None:
@@ -146,7 +151,7 @@ def details(run: dict[str, Any], results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def render(store: Store, run_id: int | None = None) -> str:
+def render(store: Store, run_id: int | None = None, reports_dir: Path = Path("reports")) -> str:
     run = store.run(run_id)
     if run is None:
         raise LookupError("no finished run in the store yet; run `evalkit run` first")
@@ -162,6 +167,11 @@ def render(store: Store, run_id: int | None = None) -> str:
         lines += ["", "## Paired comparisons", "",
                   "Same items for both models; `*` marks p < 0.05. A difference whose interval contains 0 is not "
                   "evidence that one model is better.", ""] + compared
+    for section in SECTIONS:
+        module, function = section.split(":")
+        extra = getattr(importlib.import_module(module), function)(store, run, reports_dir)
+        if extra:
+            lines += [""] + extra
     lines += ["", "## All metrics", ""] + details(run, results)
     lines += ["## Provenance", ""] + provenance_section(run)
     return "\n".join(lines) + "\n"
@@ -170,5 +180,5 @@ def render(store: Store, run_id: int | None = None) -> str:
 def write(store: Store, reports_dir: Path, run_id: int | None = None) -> Path:
     reports_dir.mkdir(parents=True, exist_ok=True)
     path = reports_dir / "leaderboard.md"
-    path.write_text(render(store, run_id), encoding="utf-8")
+    path.write_text(render(store, run_id, reports_dir), encoding="utf-8")
     return path
