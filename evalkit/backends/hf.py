@@ -127,7 +127,7 @@ class HFBackend:
             if not doc_windows:
                 yield index, RollingLoglikelihood(logprob=0.0, n_tokens=0)
         windows.sort(key=lambda w: -(len(w[1]) + len(w[2])))
-        for batch in _budget_batches(windows, ROLLING_TOKEN_BUDGET):
+        for batch in _budget_batches(windows, ROLLING_TOKEN_BUDGET, self.batch_size):
             for index, logprob in self._score_windows(batch):
                 state = remaining[index]
                 state[0], state[1] = state[0] - 1, state[1] + logprob
@@ -165,12 +165,12 @@ class HFBackend:
         return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
 
-def _budget_batches(windows, budget: int):
-    """Batches of windows (sorted longest first) whose padded size stays within `budget` tokens."""
+def _budget_batches(windows, budget: int, max_rows: int):
+    """Batches of at most `max_rows` windows (sorted longest first) whose padded size stays within `budget` tokens."""
     batch: list = []
     for window in windows:
         width = len(batch[0][1]) + len(batch[0][2]) if batch else 0
-        if batch and (len(batch) + 1) * width > budget:
+        if batch and ((len(batch) + 1) * width > budget or len(batch) == max_rows):
             yield batch
             batch = []
         batch.append(window)
