@@ -135,6 +135,7 @@ def _run(source: str, limits: Limits, disable: Sequence[str] = ()) -> tuple[Outc
             "program_path": program_path,
             "work_dir": work_dir,
             "python": sys.executable,
+            "python_prefixes": sorted({sys.prefix, sys.exec_prefix}),
             "host_home": os.path.expanduser("~"),
             "niceness": 10,  # parallel runs yield to whatever else the machine does
             "limits": {name: getattr(limits, name) for name in Limits.__dataclass_fields__},

@@ -22,11 +22,11 @@ WORK_DIR = "/tmp"
 COVERED_DIRS = ("/root", "/home", "/tmp", "/var/tmp", "/dev/shm", "/run", "/mnt", "/media", "/srv")
 
 
-def interpreter_dirs() -> list[str]:
-    """Directories the sandboxed interpreter must still reach (prefix, venv, binary)."""
-    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+def interpreter_dirs(prefixes: list[str]) -> list[str]:
+    """Directories the sandboxed interpreter must still reach: its prefixes (the
+    caller passes its own, since a venv's prefix is set by site) and its binary."""
+    candidates = set(prefixes) | {sys.base_prefix, sys.base_exec_prefix}
     candidates.add(os.path.dirname(os.path.realpath(sys.executable)))
-    candidates.add(os.path.dirname(os.path.abspath(sys.executable)))
     return _outermost(os.path.realpath(path) for path in candidates if os.path.isdir(path))
 
 
@@ -50,32 +50,41 @@ def dirs_to_cover(host_home: str | None) -> list[str]:
     return _outermost(path for path in real if path != "/" and os.path.isdir(path))
 
 
-def build_private_view(linux: ModuleType, owner: tuple[int, int], work_mb: int, host_home: str | None) -> str:
-    """Set up the mount namespace; returns a one-line description of what holds."""
+def prepare_private_view(linux: ModuleType, host_home: str | None, prefixes: list[str]) -> dict:
+    """First half, with the caller's own file access (it can still reach the
+    interpreter): make every mount private and read-only, clone the trees to
+    bring back."""
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
     notes: list[str] = []
     read_only = _make_everything_read_only(linux, notes)
     covered = dirs_to_cover(host_home)
-    keep = [path for path in interpreter_dirs() if any(_is_within(path, c) for c in covered)]
+    keep = [path for path in interpreter_dirs(prefixes) if any(_is_within(path, c) for c in covered)]
     trees = _clone_trees(linux, keep, notes)
     skipped = [c for c in covered if any(_is_within(k, c) for k in keep if k not in trees)]
+    notes.extend(f"{c} visible (weaker: the interpreter lives there)" for c in skipped)
+    covered = [c for c in covered if c not in skipped]
+    return {"read_only": read_only, "covered": covered, "trees": trees, "notes": notes}
+
+
+def finish_private_view(linux: ModuleType, prepared: dict, owner: tuple[int, int], work_mb: int) -> str:
+    """Second half, as the sandbox's uid (so what it creates belongs to a mapped
+    id): cover, bring the interpreter back, mount the work dir. Returns a
+    one-line description of what holds."""
+    covered, trees = prepared["covered"], prepared["trees"]
     for directory in covered:
-        if directory in skipped:
-            continue
         if directory == WORK_DIR:
             _mount_work_dir(linux, owner, work_mb)
         else:
             linux.mount("tmpfs", directory, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
         _attach_trees_under(linux, directory, trees)
-        if directory != WORK_DIR and read_only:
+        if directory != WORK_DIR and prepared["read_only"]:
             linux.set_mount_attributes(directory, linux.MOUNT_ATTR_RDONLY, recursive=False)
-    if WORK_DIR not in covered or WORK_DIR in skipped:
+    if WORK_DIR not in covered:
         _mount_work_dir(linux, owner, work_mb)
-    hidden = [c for c in covered if c not in skipped and c != WORK_DIR]
-    notes.extend(f"{c} visible (weaker: the interpreter lives there)" for c in skipped)
-    summary = "read-only root" if read_only else "writable root (weaker)"
+    hidden = [c for c in covered if c != WORK_DIR]
+    summary = "read-only root" if prepared["read_only"] else "writable root (weaker)"
     return f"{summary}; {', '.join(hidden)} hidden; private {work_mb} MB tmpfs at {WORK_DIR}" + "".join(
-        f"; {note}" for note in notes
+        f"; {note}" for note in prepared["notes"]
     )
 
 

@@ -93,6 +93,7 @@ def _initial_plan(config: dict) -> dict:
         "source": source,
         "limits": config["limits"],
         "python": config["python"],
+        "python_prefixes": config.get("python_prefixes", []),
         "host_work_dir": config["work_dir"],
         "host_home": config.get("host_home"),
         "niceness": config.get("niceness", 0),
@@ -189,10 +190,11 @@ def _run_init(plan: dict, mode: str, report: Reporter) -> int:
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(number, signal.SIG_DFL)  # no handler: the kernel drops them
+        prepared = fs.prepare_private_view(linux, plan["host_home"], plan["python_prefixes"])
         if mode == "user_namespace" and plan["root"]:
             program.drop_privileges(*plan["ids"])  # keeps its capabilities inside the namespace
         work_mb = program_disk_mb(plan["limits"])
-        filesystem = fs.build_private_view(linux, plan["ids"], work_mb, plan["host_home"])
+        filesystem = fs.finish_private_view(linux, prepared, plan["ids"], work_mb)
         fs.mount_proc(linux)
         if mode == "user_namespace":
             _forbid_nested_user_namespaces()
@@ -216,7 +218,7 @@ def _forbid_nested_user_namespaces() -> None:
 
 def _supervise_plain(plan: dict, report: Reporter) -> int:
     linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)  # orphans come to us, not to pid 1
-    work = f"own temp dir {plan['host_work_dir']}; the rest by uid permissions (weaker)"
+    work = f"own temp dir {plan['host_work_dir']}, no disk quota; the rest by uid permissions (weaker)"
     report("mechanisms", **_describe(plan, "plain", work))
 
     def stop(*_):
@@ -241,6 +243,7 @@ def _run_and_wait(plan: dict, report: Reporter) -> int:
         os._exit(SETUP_FAILED)
     os.close(done_write)
     status, usage = _wait_for(child)
+    leftover = len(_children())  # daemons it started: about to be killed, and counted against it
     os.set_blocking(done_read, False)
     try:
         finished = os.read(done_read, 16) == b"finished"
@@ -253,6 +256,7 @@ def _run_and_wait(plan: dict, report: Reporter) -> int:
         signal=None if exited else os.WTERMSIG(status),
         cpu_s=round(usage.ru_utime + usage.ru_stime, 3),
         finished=finished,
+        leftover=leftover,
     )
     return 0
 
@@ -266,9 +270,9 @@ def _wait_for(child: int):
 
 
 def _kill_descendants(deadline_s: float = 2.0) -> None:
-    me, end = os.getpid(), time.monotonic() + deadline_s
+    end = time.monotonic() + deadline_s
     while time.monotonic() < end:
-        children = [pid for pid, ppid in _process_parents() if ppid == me]
+        children = _children()
         if not children:
             return
         for pid in children:
@@ -280,15 +284,20 @@ def _kill_descendants(deadline_s: float = 2.0) -> None:
         time.sleep(0.002)
 
 
-def _process_parents():
+def _children() -> list[int]:
+    """Live (not zombie) processes whose parent is this one; orphans count, since
+    init and the subreaper both inherit them."""
+    me, found = os.getpid(), []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat", "rb") as file:
-                    fields = file.read().rsplit(b")", 1)[1].split()
-                yield int(entry), int(fields[1])
-            except (OSError, IndexError):
+                    state, parent = file.read().rsplit(b")", 1)[1].split()[:2]
+            except (OSError, ValueError):
                 continue
+            if int(parent) == me and state != b"Z":
+                found.append(int(entry))
+    return found
 
 
 def _reap_all() -> None:
@@ -307,9 +316,10 @@ def _describe(plan: dict, mode: str, filesystem: str) -> dict[str, str]:
     users = {
         "user_namespace": f"user namespace, uid {uid}, no capabilities",
         "root_namespaces": f"uid {uid}, no capabilities (no user namespace)",
-        "plain": f"uid {uid}, no capabilities"
+        "plain": f"uid {uid}, no capabilities (weaker: it may signal other sandboxes)"
         if plan["root"]
-        else f"same uid {uid} as the caller (weaker: no user namespace)",
+        else f"same uid {uid} as the caller (weaker: it can read the caller's files and "
+        "/proc/PID/environ, and signal the caller's processes)",
     }
     processes = f"RLIMIT_NPROC {limits['max_processes']} per sandbox"
     if mode != "user_namespace":

@@ -37,7 +37,14 @@ def _evalkit_sandbox_run():
     main.__builtins__ = __builtins__
     sys.modules["__main__"] = main
     sys.argv = [path]
-    exec(code, main.__dict__)
+    try:
+        exec(code, main.__dict__)
+    except SystemExit:
+        raise
+    except BaseException as error:  # the traceback starts at the program, not here
+        import traceback
+        traceback.print_exception(type(error), error, error.__traceback__.tb_next)
+        sys.exit(1)
     os.write(done_fd, b"finished")
 _evalkit_sandbox_run()
 """
@@ -110,4 +117,10 @@ def exec_program(linux: ModuleType, plan: dict, done_fd: int, status_fd: int) ->
     os.closerange(status_fd + 1, 1 << 16)
     python = plan["python"]
     argv = [python, "-I", "-u", "-c", RUNNER, PROGRAM_FILE, str(DONE_FD), "1" if plan["block_sockets"] else "0"]
-    os.execve(python, argv, program_environment(plan["work_dir"]))
+    try:
+        os.execve(python, argv, program_environment(plan["work_dir"]))
+    except PermissionError as error:
+        raise PermissionError(
+            f"uid {os.getuid()} cannot run {python} ({error.strerror}): make the interpreter and its "
+            "parent directories readable by other users, or allow user namespaces"
+        ) from None

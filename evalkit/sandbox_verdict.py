@@ -67,6 +67,9 @@ def _judge_exit(exit_event: dict, stderr_tail: str, limits) -> Verdict:
         if number == signal.SIGXCPU or (number == signal.SIGKILL and exit_event["cpu_s"] >= cpu_limit):
             return Verdict(False, "timeout", f"CPU-time limit {limits.cpu_seconds:g}s exceeded", None)
         return Verdict(False, "killed", f"killed by signal {number} ({_signal_name(number)})", None)
+    leftover = exit_event.get("leftover", 0)
+    if code == 0 and exit_event["finished"] and leftover:
+        return Verdict(False, "failed", f"left {leftover} process(es) running after it ended (killed)", 0)
     if code == 0 and exit_event["finished"]:
         return Verdict(True, "passed", "passed", 0)
     if code == 0:

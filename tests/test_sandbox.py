@@ -1,0 +1,370 @@
+"""The sandbox against hostile programs: each is contained, recorded as a failure
+with its reason, and leaves the host as it was (files, secrets, processes,
+listening sockets, this test process)."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from evalkit import sandbox
+from evalkit.sandbox import Limits, Outcome, run_program, run_programs
+from evalkit.sandbox_verdict import parse_traceback
+
+LIMITS = Limits(
+    cpu_seconds=1, wall_seconds=2, memory_mb=128, file_size_mb=1, max_processes=16, output_bytes=20_000
+)
+# A busy machine may let the wall clock run out before 1 s of CPU is spent:
+# either limit contains the program. test_cpu_limit pins the CPU limit down.
+CPU_OR_WALL = r"(CPU-time limit 1s|wall-clock limit 2s) exceeded"
+SECRET = "sk-evalkit-test-" + uuid.uuid4().hex
+# Every hostile program renames itself (and so its children) to a token, so that
+# leftovers can be found in /proc after the run.
+PRELUDE = "import ctypes\nctypes.CDLL(None).prctl(15, b'__TOKEN__', 0, 0, 0)\n"
+FALLBACKS = {"root_namespaces": ("user_namespace",), "plain": ("namespaces",)}
+
+
+@dataclass(frozen=True)
+class Hostile:
+    name: str
+    source: str
+    statuses: tuple[str, ...]
+    reason: str  # a regex the recorded reason must match
+    # Contained without namespaces: "always", "as_root" (uid 65534 cannot reach
+    # the caller's processes) or "never" (disk quota, private /tmp); the
+    # mechanisms report says so.
+    without_namespaces: str = "always"
+
+
+HOSTILE = [
+    Hostile("infinite_loop", "while True:\n    pass\n", ("timeout",), CPU_OR_WALL),
+    Hostile("sleep_forever", "import time\nwhile True:\n    time.sleep(0.1)\n", ("timeout",), r"wall-clock limit 2s"),
+    Hostile("fork_bomb", "import os\nwhile True:\n    os.fork()\n", ("process_limit",), r"BlockingIOError.*process limit 16"),
+    Hostile(
+        "quiet_fork_bomb",
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+        ("timeout",),
+        r"(wall-clock|CPU-time) limit",
+    ),
+    Hostile(
+        "memory_bomb",
+        "blocks = []\nwhile True:\n    blocks.append(bytearray(16 * 2**20))\n",
+        ("memory",),
+        r"MemoryError at line \d+ \(address-space limit 128 MB\)",
+    ),
+    Hostile("huge_stdout", "while True:\n    print('x' * 1000)\n", ("output_limit",), r"output limit of 20000 bytes"),
+    Hostile(
+        "huge_stderr", "import sys\nwhile True:\n    sys.stderr.write('y' * 1000)\n", ("output_limit",), r"output limit"
+    ),
+    Hostile(
+        "huge_file",
+        "with open('big.bin', 'wb') as f:\n    while True:\n        f.write(b'z' * 65536)\n",
+        ("file_limit",),
+        r"File too large.*file-size limit 1 MB",
+    ),
+    Hostile(
+        "fill_the_disk",
+        "i = 0\nwhile True:\n    open(f'f{i}', 'wb').write(b'z' * (2**20 - 1))\n    i += 1\n",
+        ("file_limit",),
+        r"No space left on device",
+        without_namespaces="never",
+    ),
+    Hostile(
+        "delete_outside",
+        "import os, shutil\nos.remove('__SENTINEL__')\nshutil.rmtree(os.path.dirname('__SENTINEL__'))\n",
+        ("failed",),
+        r"(FileNotFoundError|PermissionError)",
+    ),
+    Hostile("overwrite_outside", "open('__SENTINEL__', 'w').write('pwned')\n", ("failed",), r"(FileNotFound|Permission)Error"),
+    Hostile(
+        "write_into_repo",
+        "open('__REPO_FILE__', 'w').write('pwned')\n",
+        ("failed",),
+        r"(Read-only file system|Permission denied)",
+    ),
+    Hostile(
+        "write_world_writable_tmp",
+        "open('/tmp/../tmp/../var/tmp/evalkit-__TOKEN__', 'w').write('pwned')\n",
+        ("failed",),
+        r"(Read-only file system|Permission denied)",
+        without_namespaces="never",
+    ),
+    Hostile("read_api_key", "import os\nprint(os.environ['OPENAI_API_KEY'])\n", ("failed",), r"KeyError: 'OPENAI_API_KEY'"),
+    Hostile(
+        "scan_proc_environ",
+        "import os\nfound = []\nfor pid in filter(str.isdigit, os.listdir('/proc')):\n"
+        "    try:\n        data = open(f'/proc/{pid}/environ', 'rb').read()\n    except OSError:\n        continue\n"
+        "    if b'OPENAI' in data:\n        found.append(data.decode(errors='replace'))\n"
+        "raise SystemExit(f'found: {found}')\n",
+        ("failed",),
+        r"exit status 1: found: \[\]",
+        without_namespaces="as_root",
+    ),
+    Hostile("read_ssh_key", "print(open('__SSH_KEY__').read())\n", ("failed",), r"(FileNotFound|Permission)Error"),
+    Hostile(
+        "list_host_home",
+        "import os\nraise SystemExit(f'home: {sorted(os.listdir(\"__HOME__\"))}')\n",
+        ("failed",),
+        r"(exit status 1: home:|PermissionError)",
+    ),
+    Hostile(
+        "connect_to_host",
+        "import socket\nsocket.create_connection(('127.0.0.1', __PORT__), timeout=2).sendall(b'pwned')\n",
+        ("failed",),
+        r"(Network is unreachable|Connection refused|network access is blocked)",
+    ),
+    Hostile(
+        "connect_out",
+        "import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=2)\n",
+        ("failed",),
+        r"(Network is unreachable|network access is blocked)",
+    ),
+    Hostile(
+        "kill_parent",
+        "import os, signal, time\nos.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(0.3)\n"
+        "assert False, 'still running after killing its parent'\n",
+        ("failed", "killed"),
+        r"(AssertionError: still running|PermissionError|supervisor killed)",
+    ),
+    Hostile(
+        "kill_host",
+        "import os, signal\nos.kill(__HOST_PID__, signal.SIGKILL)\n",
+        ("failed",),
+        r"(ProcessLookupError|PermissionError)",
+    ),
+    Hostile("os_exit_zero", "import os\nos._exit(0)\nassert False\n", ("failed",), r"before the end of the program"),
+    Hostile("sys_exit_zero", "import sys\nsys.exit(0)\nassert False\n", ("failed",), r"before the end of the program"),
+    Hostile(
+        "ignore_signals",
+        "import signal\nfor s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGXCPU):\n"
+        "    signal.signal(s, signal.SIG_IGN)\nwhile True:\n    pass\n",
+        ("timeout",),
+        CPU_OR_WALL,
+    ),
+    Hostile(
+        "ignore_signals_asleep",
+        "import signal, time\nfor s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):\n"
+        "    signal.signal(s, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.1)\n",
+        ("timeout",),
+        r"wall-clock limit 2s exceeded",
+    ),
+    Hostile(
+        "detached_daemon",
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(60)\n"
+        "    os._exit(0)\ntime.sleep(0.3)\n",
+        ("failed",),
+        r"left \d+ process\(es\) running",
+    ),
+]
+# Kills every process it may signal: run alone, never beside other sandboxes.
+KILL_EVERYTHING = Hostile(
+    "kill_everything",
+    "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\nexcept ProcessLookupError:  # nothing it may signal\n"
+    "    pass\nos.killpg(0, signal.SIGKILL)\n",
+    ("killed",),
+    r"killed by signal 9 \(SIGKILL\)",
+    without_namespaces="as_root",
+)
+
+
+@pytest.fixture
+def host(tmp_path, monkeypatch):
+    """What a hostile program would go after: a user file, an SSH key, an API key,
+    a listening socket, this process; and a way to check they are untouched."""
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    fake_home = tmp_path / "home"
+    (fake_home / ".ssh").mkdir(parents=True)
+    (fake_home / ".ssh" / "id_rsa").write_text("-----BEGIN PRIVATE KEY----- " + SECRET)
+    sentinel = tmp_path / "user_files" / "thesis.txt"
+    sentinel.parent.mkdir()
+    sentinel.write_text("precious")
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    state = HostState(sentinel, fake_home, listener, str(Path(__file__).parent / f"pwned-{uuid.uuid4().hex}"))
+    yield state
+    listener.close()
+
+
+@dataclass
+class HostState:
+    sentinel: Path
+    fake_home: Path
+    listener: socket.socket
+    repo_file: str
+
+    def program(self, case: Hostile, token: str) -> str:
+        replacements = {
+            "__TOKEN__": token,
+            "__SENTINEL__": str(self.sentinel),
+            "__REPO_FILE__": self.repo_file,
+            "__SSH_KEY__": str(self.fake_home / ".ssh" / "id_rsa"),
+            "__HOME__": os.path.expanduser("~"),
+            "__PORT__": str(self.listener.getsockname()[1]),
+            "__HOST_PID__": str(os.getpid()),
+        }
+        source = PRELUDE + case.source
+        for placeholder, value in replacements.items():
+            source = source.replace(placeholder, value)
+        return source
+
+    def assert_intact(self, outcome: Outcome, token: str) -> None:
+        assert self.sentinel.read_text() == "precious"
+        assert not os.path.exists(self.repo_file), "a sandboxed program wrote into the repository"
+        assert not os.path.exists(f"/var/tmp/evalkit-{token}")
+        assert SECRET not in outcome.stdout_tail + outcome.stderr_tail
+        with pytest.raises(BlockingIOError):
+            self.listener.accept()
+        assert processes_named(token) == [], f"processes of the sandbox outlived it: {processes_named(token)}"
+
+
+def processes_named(token: str) -> list[int]:
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/comm") as file:
+                if file.read().strip() == token:
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def new_token() -> str:
+    return "evk" + uuid.uuid4().hex[:11]  # /proc/PID/comm keeps 15 characters
+
+
+def assert_contained(host: HostState, case: Hostile, outcome: Outcome, token: str) -> None:
+    assert not outcome.passed, f"{case.name} passed: {outcome}"
+    assert outcome.status in case.statuses, f"{case.name}: {outcome.status}: {outcome.reason}"
+    assert re.search(case.reason, outcome.reason), f"{case.name}: reason {outcome.reason!r}"
+    assert "\n" not in outcome.reason
+    host.assert_intact(outcome, token)
+
+
+@pytest.mark.parametrize("case", [*HOSTILE, KILL_EVERYTHING], ids=lambda case: case.name)
+def test_hostile_program_is_contained_and_recorded(host, case):
+    token = new_token()
+    outcome = run_program(host.program(case, token), LIMITS)
+    assert_contained(host, case, outcome, token)
+    assert outcome.duration_s < LIMITS.wall_seconds + 2
+
+
+def contained_here(case: Hostile, disable: tuple[str, ...], root: bool) -> bool:
+    if "namespaces" not in disable and not (disable and not root):
+        return True
+    return case.without_namespaces == "always" or (case.without_namespaces == "as_root" and root)
+
+
+def run_suite(host: HostState, cases: list[Hostile], disable: tuple[str, ...]) -> list[tuple[Hostile, Outcome, str]]:
+    """Two at a time, like run_programs; kill_everything alone, last."""
+    parallel = [case for case in cases if case is not KILL_EVERYTHING]
+    tokens = [new_token() for _ in cases]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(
+            pool.map(lambda pair: sandbox._run(host.program(*pair), LIMITS, disable)[0], zip(parallel, tokens))
+        )
+    if KILL_EVERYTHING in cases:
+        outcomes.append(sandbox._run(host.program(KILL_EVERYTHING, tokens[-1]), LIMITS, disable)[0])
+    return list(zip([*parallel, *([KILL_EVERYTHING] if KILL_EVERYTHING in cases else [])], outcomes, tokens))
+
+
+@pytest.mark.parametrize("mode", sorted(FALLBACKS))
+def test_fallback_modes_contain_the_hostile_suite(host, mode):
+    """Where namespaces (or user namespaces) are missing the weaker mechanisms
+    must still contain every program whose containment they promise."""
+    disable = FALLBACKS[mode]
+    probe, mechanisms = sandbox._run("pass\n", LIMITS, disable)
+    if probe.status == "sandbox_error" and "cannot run" in probe.reason:
+        pytest.skip(f"{mode}: {probe.reason}")
+    assert probe.passed, probe
+    root = os.geteuid() == 0
+    cases = [case for case in [*HOSTILE, KILL_EVERYTHING] if contained_here(case, disable, root)]
+    for case, outcome, token in run_suite(host, cases, disable):
+        assert_contained(host, case, outcome, token)
+
+
+def test_home_directory_is_hidden(host):
+    """Nothing of the caller's home is visible except the interpreter's own directories."""
+    case = next(case for case in HOSTILE if case.name == "list_host_home")
+    outcome = run_program(host.program(case, new_token()), LIMITS)
+    home = os.path.expanduser("~")
+    interpreter = [os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)]
+    for entry in os.listdir(home):
+        if not any(path.startswith(os.path.join(home, entry)) for path in interpreter):
+            assert f"'{entry}'" not in outcome.reason, f"{entry} of {home} is visible: {outcome.reason}"
+
+
+def test_a_correct_program_passes_and_keeps_its_output():
+    outcome = run_program("import math\nprint(math.factorial(10))\n", LIMITS)
+    assert (outcome.passed, outcome.status, outcome.exit_code) == (True, "passed", 0)
+    assert outcome.stdout_tail == "3628800\n"
+
+
+def test_a_failing_assertion_is_recorded_with_its_line():
+    outcome = run_program("x = 1\n\nassert x == 2, f'x is {x}'\n", LIMITS)
+    assert (outcome.passed, outcome.status, outcome.exit_code) == (False, "failed", 1)
+    assert outcome.reason == "AssertionError: x is 1 at line 3"
+    assert outcome.stderr_tail.startswith("Traceback (most recent call last):\n  File \"program.py\", line 3")
+
+
+def test_cpu_limit():
+    outcome = run_program("while True:\n    pass\n", Limits(cpu_seconds=1, wall_seconds=30))
+    assert (outcome.status, outcome.reason) == ("timeout", "CPU-time limit 1s exceeded")
+    assert outcome.duration_s < 10
+
+
+def test_programs_can_use_their_work_dir_and_subprocesses():
+    source = (
+        "import subprocess, sys, os\nopen('data.txt', 'w').write('ok')\n"
+        "out = subprocess.run([sys.executable, '-c', 'print(open(\"data.txt\").read())'], capture_output=True, text=True)\n"
+        "assert out.stdout.strip() == 'ok', out\nassert os.environ['HOME'] == os.getcwd()\n"
+    )
+    outcome = run_program(source, LIMITS)
+    assert outcome.passed, outcome
+
+
+def test_run_programs_keeps_order_reports_progress_and_isolates_process_counts():
+    """A fork bomb in one sandbox must not stop its neighbour from starting processes."""
+    if "shared" in sandbox.containment_report()["processes"]:
+        pytest.skip("process counts are shared between sandboxes here (no user namespaces)")
+    forks = (
+        "import os, time\nkids = []\nfor _ in range(8):\n    kid = os.fork()\n    if kid == 0:\n"
+        "        time.sleep(0.5)\n        os._exit(0)\n    kids.append(kid)\nfor kid in kids:\n    os.waitpid(kid, 0)\n"
+    )
+    bomb = next(case for case in HOSTILE if case.name == "quiet_fork_bomb").source
+    seen: list[int] = []
+    outcomes = run_programs([bomb, forks, "print(1)\n", "assert False\n"], LIMITS, workers=2, progress=seen.append)
+    assert [o.status for o in outcomes] == ["timeout", "passed", "passed", "failed"]
+    assert sorted(seen) == [1, 2, 3, 4]
+
+
+def test_containment_report_names_every_mechanism():
+    report = sandbox.containment_report()
+    assert "error" not in report, report
+    for key in ("user", "network", "pids", "filesystem", "processes", "memory", "environment", "wall_clock"):
+        assert report[key], key
+
+
+@pytest.mark.parametrize(
+    ("stderr", "expected"),
+    [
+        ('Traceback (most recent call last):\n  File "program.py", line 7, in f\nValueError: bad\n', ("ValueError: bad", 7)),
+        ("Traceback (most recent call last):\n  File \"program.py\", line 2\nKeyError: 'k'\n", ("KeyError: 'k'", 2)),
+        ("some noise\n", (None, None)),
+    ],
+)
+def test_parse_traceback(stderr, expected):
+    assert parse_traceback(stderr) == expected
+
+
+def test_workers_fit_the_memory_of_the_machine():
+    assert 1 <= sandbox.default_workers(LIMITS) <= (os.cpu_count() or 1)
+    assert sandbox.default_workers(Limits(memory_mb=10**9)) == 1
