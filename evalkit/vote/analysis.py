@@ -1,0 +1,141 @@
+"""Votes → ratings, win rates and agreement, all computed by evalkit.ratings.
+
+Both rating methods are reported: Bradley–Terry by maximum likelihood (order-free,
+the one to trust) and online Elo in vote order exactly as Chatbot Arena first
+computed it (K=4, initial 1000, a tie or "both bad" scores half), each with 95%
+bootstrap intervals and Arena's interval ranks.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from evalkit.ratings import (
+    Agreement,
+    Battle,
+    BattleError,
+    NoFiniteRatingsError,
+    PairCounts,
+    Rating,
+    inter_annotator_agreement,
+    judge_human_agreement,
+    pair_counts,
+    rate,
+    win_rate_matrix,
+)
+from evalkit.store import Store
+from evalkit.vote import votes as vote_store
+from evalkit.vote.sources import JudgeData, judge_verdicts
+from evalkit.vote.votes import Vote
+
+_SIDE = {"left": "a", "right": "b", "tie": "tie", "both_bad": "both_bad"}
+# Used only when the plain fit has no maximum (some model never lost or never won).
+FALLBACK_PRIOR = 1.0
+
+
+@dataclass(frozen=True)
+class JudgeAgreement:
+    judge: str
+    agreement: Agreement
+
+
+@dataclass(frozen=True)
+class VoteSummary:
+    n_votes: int
+    annotators: tuple[str, ...]
+    n_prompts: int
+    counts: PairCounts
+    win_matrix: np.ndarray  # win_matrix[i, j]: counts.models[i] against counts.models[j], ties half
+    bradley_terry: list[Rating]
+    elo: list[Rating]
+    inter_annotator: Agreement | None
+    judge_human: tuple[JudgeAgreement, ...]
+    rounds: int
+    notes: tuple[str, ...]  # caveats the reader must see next to the numbers
+
+
+def battle(vote: Vote) -> Battle:
+    return Battle(vote.model_left, vote.model_right, _SIDE[vote.winner])
+
+
+def summarise(store: Store, prompt_set: str | None = None, models: Sequence[str] | None = None,
+              rounds: int = 1000, seed: int = 0, judge: JudgeData | None = None) -> VoteSummary | None:
+    """Everything the ratings table and the leaderboard show; None when there are no votes."""
+    decided = [v for v in vote_store.votes(store, prompt_set=prompt_set)
+               if models is None or (v.model_left in models and v.model_right in models)]
+    if not decided:
+        return None
+    battles = [battle(v) for v in decided]
+    notes: list[str] = []
+    bt = _bradley_terry(battles, rounds, seed, notes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        elo = rate(battles, method="elo", bootstrap_rounds=rounds, seed=seed)
+    counts = pair_counts(battles)
+    judge = judge if judge is not None else judge_verdicts(store, prompt_set)
+    inter = _inter_annotator(decided, notes)
+    judge_human = _judge_human(decided, judge, counts.models, notes)
+    return VoteSummary(
+        n_votes=len(decided), annotators=tuple(sorted({v.annotator for v in decided})),
+        n_prompts=len({(v.prompt_set, v.prompt_id) for v in decided}), counts=counts,
+        win_matrix=win_rate_matrix(counts), bradley_terry=bt, elo=elo, inter_annotator=inter,
+        judge_human=judge_human, rounds=rounds, notes=tuple(notes))
+
+
+def _bradley_terry(battles: list[Battle], rounds: int, seed: int, notes: list[str]) -> list[Rating]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        try:
+            ratings = rate(battles, method="bt", bootstrap_rounds=rounds, seed=seed)
+        except NoFiniteRatingsError as err:
+            notes.append(f"Bradley–Terry: {err} Shown with prior={FALLBACK_PRIOR} "
+                         "(one virtual tie per pair of models), which pulls ratings together.")
+            ratings = rate(battles, method="bt", bootstrap_rounds=rounds, seed=seed, prior=FALLBACK_PRIOR)
+    for warning in caught:
+        if issubclass(warning.category, RuntimeWarning):
+            notes.append(f"Bradley–Terry bootstrap: {warning.message}")
+    return ratings
+
+
+def latest_per_annotator(decided: Sequence[Vote]) -> list[Vote]:
+    """One vote per annotator and pair (the latest), so repeated votes with --repeat do
+    not count as agreement of an annotator with themself."""
+    latest: dict[tuple, Vote] = {}
+    for vote in decided:
+        latest[(vote.annotator, vote.pair)] = vote
+    return sorted(latest.values(), key=lambda v: v.id)
+
+
+def labeled(decided: Sequence[Vote]) -> list[tuple[str, Battle]]:
+    # Items are keyed by prompt set and id together: two sets may reuse the same ids.
+    return [(f"{v.prompt_set}/{v.prompt_id}", battle(v)) for v in decided]
+
+
+def _inter_annotator(decided: Sequence[Vote], notes: list[str]) -> Agreement | None:
+    try:
+        return inter_annotator_agreement(labeled(latest_per_annotator(decided)))
+    except BattleError:
+        notes.append("Inter-annotator agreement: no pair has votes from two annotators yet.")
+        return None
+
+
+def _judge_human(decided: Sequence[Vote], judge: JudgeData, models: Sequence[str],
+                 notes: list[str]) -> tuple[JudgeAgreement, ...]:
+    if not judge.verdicts:
+        notes.append(f"Judge–human agreement: {judge.note}.")
+        return ()
+    human = labeled(latest_per_annotator(decided))
+    found = []
+    for name in sorted({v.judge for v in judge.verdicts}):
+        verdicts = [(f"{v.prompt_set}/{v.prompt_id}", Battle(v.model_a, v.model_b, v.winner))
+                    for v in judge.verdicts
+                    if v.judge == name and v.winner is not None and v.model_a in models and v.model_b in models]
+        try:
+            found.append(JudgeAgreement(name, judge_human_agreement(verdicts, human)))
+        except BattleError:
+            notes.append(f"Judge–human agreement: judge {name!r} has not judged any pair humans voted on.")
+    return tuple(found)

@@ -1,0 +1,108 @@
+"""Handlers of `evalkit vote` and `evalkit ratings` (wired in evalkit/cli.py)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+
+from evalkit.config import load_config
+from evalkit.errors import ConfigError, EvalkitError
+from evalkit.store import Store
+from evalkit.vote.sources import ANSWERS_COMMAND, JudgeData
+
+
+def model_list(text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise ConfigError(f"--models {text!r} has an empty name; use e.g. --models base,sft")
+    return names
+
+
+def annotator_name(given: str | None) -> str:
+    name = given or os.environ.get("USER") or _login_name()
+    if not name or not name.strip():
+        raise ConfigError("no annotator name: $USER is not set; pass --annotator NAME")
+    return name.strip()
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+def order_note(judge: JudgeData) -> str:
+    if judge.verdicts:
+        return "next pairs: LLM judge flipped on swapping first, then overlapping ratings"
+    return f"next pairs: overlapping ratings first · no judge priority: {judge.note}"
+
+
+def voting_pool(store: Store, store_path: Path, prompt_set: str | None, models: list[str] | None):
+    """Every pair there is to vote on, or an error that says how to make some."""
+    from evalkit.vote.pairs import candidates
+    from evalkit.vote.sources import stored_answers
+
+    answers = stored_answers(store, prompt_set=prompt_set, models=models)
+    where = f" for prompt set {prompt_set!r}" if prompt_set else ""
+    if not answers:
+        raise EvalkitError(f"nothing to vote on: no stored answers{where} in {store_path} yet; "
+                           f"generate them first with `{ANSWERS_COMMAND}`")
+    answered = sorted({a.model for a in answers})
+    missing = sorted(set(models or ()) - set(answered))
+    if missing:
+        raise EvalkitError(f"no stored answers{where} for model(s) {', '.join(missing)}; models with answers: "
+                           f"{', '.join(answered)}. Generate them with `{ANSWERS_COMMAND}` or drop them from --models")
+    pool = candidates(answers)
+    if not pool:
+        raise EvalkitError(f"nothing to vote on: only {', '.join(answered)} answered the prompts{where}; a vote "
+                           f"compares two models' answers to the same prompt. Generate answers for a second "
+                           f"model with `{ANSWERS_COMMAND}`")
+    return pool
+
+
+def cmd_vote(args) -> int:
+    from evalkit.vote.pairs import PairPicker
+    from evalkit.vote.sources import judge_verdicts
+
+    config = load_config(args.config)
+    store = Store(config.store)
+    annotator = annotator_name(args.annotator)
+    pool = voting_pool(store, config.store, args.prompt_set, model_list(args.models))
+    judge = judge_verdicts(store, args.prompt_set)
+    picker = PairPicker(store, annotator, pool, judge, repeat=args.repeat, seed=config.seed)
+    if picker.next() is None:
+        print(f"{annotator} has voted on all {len(pool)} pairs. Pass --repeat to vote on them again, or "
+              f"add models or prompts; `evalkit ratings` shows the ratings.")
+        return 0
+    from evalkit.vote.app import VoteApp  # Textual only once there is something to show
+
+    VoteApp(store, annotator, picker, order_note(judge)).run()
+    return 0
+
+
+def cmd_ratings(args) -> int:
+    from rich.console import Console
+
+    from evalkit.vote.analysis import summarise
+    from evalkit.vote.table import print_summary
+
+    if args.rounds < 0:
+        raise ConfigError(f"--rounds must be >= 0, got {args.rounds}")
+    config = load_config(args.config)
+    store = Store(config.store)
+    summary = summarise(store, prompt_set=args.prompt_set, models=model_list(args.models),
+                        rounds=args.rounds, seed=config.seed)
+    if summary is None:
+        raise EvalkitError(f"no votes in {config.store} yet; cast some with `evalkit vote`")
+    console = Console()
+    print_summary(summary, console)
+    if args.plots:
+        from evalkit.vote.report import write_plots
+
+        for name in write_plots(summary, Path(args.plots)):
+            console.print(f"plot: {Path(args.plots) / name}")
+    return 0

@@ -1,0 +1,137 @@
+"""The votes table: every vote (and skip) is one row, committed the moment it is cast.
+
+Each write is its own short `BEGIN IMMEDIATE` transaction on the WAL store, so
+killing the app (even with SIGKILL) loses nothing already cast, and two annotators
+voting on the same database at once simply take turns at the write lock.
+Undo never deletes: it marks the row `undone`, so the history stays auditable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+from evalkit.errors import DataError
+from evalkit.store import Store, register_schema
+
+# 'skip' rows are kept so a skipped pair is not shown again straight away; they
+# never count as votes in ratings or agreement.
+WINNERS = ("left", "right", "tie", "both_bad")
+SKIP = "skip"
+
+VOTES_DDL = """CREATE TABLE IF NOT EXISTS votes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    annotator TEXT NOT NULL,
+    prompt_set TEXT NOT NULL,
+    prompt_id TEXT NOT NULL,
+    model_left TEXT NOT NULL,
+    model_right TEXT NOT NULL,
+    winner TEXT NOT NULL CHECK (winner IN ('left', 'right', 'tie', 'both_bad', 'skip')),
+    shown_order TEXT NOT NULL CHECK (shown_order IN ('ab', 'ba')),
+    answer_left_sha TEXT NOT NULL,
+    answer_right_sha TEXT NOT NULL,
+    created REAL NOT NULL,
+    undone INTEGER NOT NULL DEFAULT 0)"""
+VOTES_INDEX = "CREATE INDEX IF NOT EXISTS votes_by_annotator ON votes (annotator, undone)"
+
+register_schema(VOTES_DDL, VOTES_INDEX)
+
+
+@dataclass(frozen=True)
+class Matchup:
+    """One prompt and two models' answers, in the left/right order shown.
+
+    shown_order is 'ab' when the left model is the first of the two by name,
+    'ba' when the order was swapped; answers are hashed into the vote so a vote
+    stays tied to the exact texts the annotator read.
+    """
+
+    prompt_set: str
+    prompt_id: str
+    prompt: str
+    model_left: str
+    model_right: str
+    answer_left: str
+    answer_right: str
+
+    @property
+    def shown_order(self) -> str:
+        return "ab" if self.model_left < self.model_right else "ba"
+
+    @property
+    def pair(self) -> tuple[str, str, str, str]:
+        """The order-free identity of what is compared: (set, prompt id, model, model)."""
+        first, second = sorted((self.model_left, self.model_right))
+        return (self.prompt_set, self.prompt_id, first, second)
+
+
+@dataclass(frozen=True)
+class Vote:
+    id: int
+    annotator: str
+    prompt_set: str
+    prompt_id: str
+    model_left: str
+    model_right: str
+    winner: str
+    shown_order: str
+    created: float
+
+    @property
+    def pair(self) -> tuple[str, str, str, str]:
+        first, second = sorted((self.model_left, self.model_right))
+        return (self.prompt_set, self.prompt_id, first, second)
+
+
+def ensure_schema(store: Store) -> None:
+    """Create the table on a store opened before this module was imported (e.g. by the report)."""
+    store.db.execute(VOTES_DDL)
+    store.db.execute(VOTES_INDEX)
+
+
+def text_sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def cast(store: Store, annotator: str, matchup: Matchup, winner: str) -> int:
+    """Commit one vote (or 'skip') now; returns its row id."""
+    if winner not in WINNERS + (SKIP,):
+        raise DataError(f"unknown vote {winner!r}; expected one of {', '.join(WINNERS + (SKIP,))}")
+    if not annotator:
+        raise DataError("a vote needs an annotator name; pass --annotator NAME")
+    row = (annotator, matchup.prompt_set, matchup.prompt_id, matchup.model_left, matchup.model_right, winner,
+           matchup.shown_order, text_sha(matchup.answer_left), text_sha(matchup.answer_right), time.time())
+    with store.transaction() as db:
+        cursor = db.execute(
+            "INSERT INTO votes (annotator, prompt_set, prompt_id, model_left, model_right, winner, shown_order, "
+            "answer_left_sha, answer_right_sha, created) VALUES (?,?,?,?,?,?,?,?,?,?)", row)
+        return int(cursor.lastrowid)
+
+
+def undo_last(store: Store, annotator: str) -> Vote | None:
+    """Mark the annotator's latest vote or skip as undone; None when there is nothing to undo."""
+    with store.transaction() as db:
+        found = db.execute(f"SELECT {_COLUMNS} FROM votes WHERE annotator=? AND undone=0 ORDER BY id DESC LIMIT 1",
+                           (annotator,)).fetchone()
+        if found is None:
+            return None
+        db.execute("UPDATE votes SET undone=1 WHERE id=?", (found[0],))
+    return Vote(*found)
+
+
+def votes(store: Store, annotator: str | None = None, prompt_set: str | None = None,
+          include_skips: bool = False) -> list[Vote]:
+    """Votes not undone, oldest first (online Elo reads them in this order)."""
+    ensure_schema(store)
+    query, args = f"SELECT {_COLUMNS} FROM votes WHERE undone=0", []
+    if not include_skips:
+        query += " AND winner != 'skip'"
+    if annotator is not None:
+        query, args = query + " AND annotator=?", args + [annotator]
+    if prompt_set is not None:
+        query, args = query + " AND prompt_set=?", args + [prompt_set]
+    return [Vote(*row) for row in store.db.execute(query + " ORDER BY id", args)]
+
+
+_COLUMNS = "id, annotator, prompt_set, prompt_id, model_left, model_right, winner, shown_order, created"
