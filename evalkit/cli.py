@@ -44,6 +44,21 @@ def build_parser() -> argparse.ArgumentParser:
     runs.set_defaults(handler="evalkit.commands:cmd_runs")
     # Feature commands (train, judge, serve, vote, ratings) add their parsers below, each with
     # set_defaults(handler="module:function"); the module is imported only when the command runs.
+
+    # -- human votes (evalkit/vote) --
+    vote = commands.add_parser("vote", help="vote on pairs of answers in the terminal (Textual app)")
+    vote.add_argument("--annotator", help="your name, stored with each vote (default: $USER)")
+    vote.add_argument("--models", help="comma-separated models to compare (default: all with stored answers)")
+    vote.add_argument("--prompt-set", help="only this prompt set (default: all)")
+    vote.add_argument("--repeat", action="store_true", help="also show pairs you already voted on, after new ones")
+    vote.set_defaults(handler="evalkit.vote.cli:cmd_vote")
+
+    ratings = commands.add_parser("ratings", help="Elo and Bradley-Terry ratings from the human votes")
+    ratings.add_argument("--models", help="comma-separated models to rate (default: all with votes)")
+    ratings.add_argument("--prompt-set", help="only votes on this prompt set (default: all)")
+    ratings.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds (default: %(default)s)")
+    ratings.add_argument("--plots", metavar="DIR", help="also write the rating and win-rate PNGs into DIR")
+    ratings.set_defaults(handler="evalkit.vote.cli:cmd_ratings")
     return parser
 
 

@@ -17,7 +17,9 @@ from evalkit.store import Store
 # Feature sections (judge win rates, human-vote ratings, training lineage) render from their own
 # tables. Each is "module:function" with function(store, run, reports_dir) -> list of markdown
 # lines (empty when the feature has no data), imported only when the report is written.
-SECTIONS: list[str] = []
+SECTIONS: list[str] = [
+    "evalkit.vote.report:human_votes_section",
+]
 
 
 def fmt(value: float | None) -> str:
