@@ -46,7 +46,10 @@ def voting_pool(store: Store, store_path: Path, prompt_set: str | None, models: 
     from evalkit.vote.pairs import candidates
     from evalkit.vote.sources import stored_answers
 
-    answers = stored_answers(store, prompt_set=prompt_set, models=models)
+    if models is not None and len(set(models)) < 2:
+        raise ConfigError(f"--models {','.join(models)}: a vote compares two models' answers; name at least "
+                          "two, e.g. --models base,sft, or leave --models out for all models with answers")
+    answers = stored_answers(store, prompt_set=prompt_set)
     where = f" for prompt set {prompt_set!r}" if prompt_set else ""
     if not answers:
         raise EvalkitError(f"nothing to vote on: no stored answers{where} in {store_path} yet; "
@@ -56,6 +59,9 @@ def voting_pool(store: Store, store_path: Path, prompt_set: str | None, models: 
     if missing:
         raise EvalkitError(f"no stored answers{where} for model(s) {', '.join(missing)}; models with answers: "
                            f"{', '.join(answered)}. Generate them with `{ANSWERS_COMMAND}` or drop them from --models")
+    if models:
+        answers = [a for a in answers if a.model in models]
+        answered = sorted(models)
     pool = candidates(answers)
     if not pool:
         raise EvalkitError(f"nothing to vote on: only {', '.join(answered)} answered the prompts{where}; a vote "

@@ -16,6 +16,9 @@ ANSWERS_DDL = """CREATE TABLE IF NOT EXISTS answers (
     PRIMARY KEY (model, prompt_set, prompt_id))"""
 
 MODELS = ("base", "sft", "dpo")
+# Each model's answers carry a codeword instead of its name, so a screen capture shows which
+# answer is where while any model name on screen would mean the app leaked it.
+CODEWORDS = {"base": "KESTREL", "sft": "HERON", "dpo": "OSPREY", "rlhf": "PLOVER"}
 
 
 def prompt_text(i: int) -> str:
@@ -23,9 +26,9 @@ def prompt_text(i: int) -> str:
 
 
 def answer_text(model: str, i: int) -> str:
-    # Distinct, searchable markers per model so a screen capture shows which answer is where.
-    body = "\n".join(f"- point {k} from {model.upper()}-{i}" for k in range(3))
-    return f"## Answer {model.upper()}-{i}\n\nRayleigh scattering, said {model.upper()}-{i}.\n\n{body}"
+    word = f"{CODEWORDS[model]}-{i}"
+    body = "\n".join(f"- point {k} of {word}" for k in range(3))
+    return f"## Answer {word}\n\nRayleigh scattering, says {word}.\n\n{body}"
 
 
 def write_project(root: Path, models=MODELS, n_prompts: int = 4, prompt_set: str = "chat") -> Path:

@@ -1,0 +1,126 @@
+"""Votes → ratings and agreement: the left/right sides map to the right models, and
+everything is what evalkit.ratings computes from the same battles."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from evalkit.ratings import Battle, compute_online_elo, inter_annotator_agreement, rate
+from evalkit.store import Store
+from evalkit.vote.analysis import summarise
+from evalkit.vote.sources import JudgeData, JudgeVerdict
+from evalkit.vote.votes import Matchup, cast, undo_last
+
+NO_JUDGE = JudgeData((), "no LLM-judge verdicts in the store yet")
+
+
+def vote(store, annotator, prompt_id, left, right, winner, prompt_set="chat"):
+    cast(store, annotator, Matchup(prompt_set, prompt_id, "q", left, right, "x", "y"), winner)
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store(tmp_path / "s.db")
+
+
+def test_no_votes_no_summary(store):
+    assert summarise(store, judge=NO_JUDGE) is None
+
+
+def test_the_model_shown_on_the_winning_side_gets_the_credit(store):
+    # sft wins 7 of 9 from whichever side it was shown on.
+    for i in range(9):
+        left, right = ("sft", "base") if i % 2 else ("base", "sft")
+        sft_won = i < 7
+        vote(store, "alice", f"p{i}", left, right, ("left" if left == "sft" else "right") if sft_won
+             else ("right" if left == "sft" else "left"))
+    summary = summarise(store, rounds=200, judge=NO_JUDGE)
+    assert [r.model for r in summary.bradley_terry] == ["sft", "base"]
+    assert summary.counts.between("sft", "base") == (7, 0, 2)
+    i, j = summary.counts.index("sft"), summary.counts.index("base")
+    assert summary.win_matrix[i, j] == pytest.approx(7 / 9)
+
+
+@pytest.mark.filterwarnings("ignore:.*bootstrap resamples:RuntimeWarning")
+def test_ratings_are_evalkit_ratings_of_the_votes_in_order(store):
+    plan = [("base", "sft", "right"), ("dpo", "base", "left"), ("sft", "dpo", "tie"), ("base", "dpo", "both_bad"),
+            ("sft", "base", "left"), ("dpo", "sft", "right"), ("base", "sft", "left"), ("dpo", "base", "right")]
+    for k, (left, right, winner) in enumerate(plan):
+        vote(store, "alice", f"p{k}", left, right, winner)
+    vote(store, "alice", "p99", "base", "sft", "skip")
+    vote(store, "alice", "p98", "base", "sft", "left")
+    undo_last(store, "alice")  # neither the skip nor the undone vote counts
+    side = {"left": "a", "right": "b", "tie": "tie", "both_bad": "both_bad"}
+    battles = [Battle(left, right, side[w]) for left, right, w in plan]
+    summary = summarise(store, rounds=300, seed=5, judge=NO_JUDGE)
+    assert summary.n_votes == len(plan)
+    assert summary.bradley_terry == rate(battles, "bt", bootstrap_rounds=300, seed=5)
+    assert summary.elo == rate(battles, "elo", bootstrap_rounds=300, seed=5)
+    elo = compute_online_elo(battles)  # Arena's K=4, 1000 start, ties half, in vote order
+    assert {r.model: r.rating for r in summary.elo} == pytest.approx(elo)
+
+
+def test_a_model_that_never_lost_gets_a_regularised_fit_and_a_note(store):
+    for i in range(6):
+        vote(store, "alice", f"p{i}", "sft", "base", "left")
+    summary = summarise(store, rounds=100, judge=NO_JUDGE)
+    assert all(math.isfinite(r.rating) for r in summary.bradley_terry)
+    assert any("prior=1.0" in note and "never lost" in note for note in summary.notes)
+
+
+def test_models_filter_and_prompt_set_filter(store):
+    vote(store, "alice", "p1", "sft", "base", "left")
+    vote(store, "alice", "p1", "dpo", "base", "left")
+    vote(store, "alice", "p1", "dpo", "sft", "right", prompt_set="code")
+    assert summarise(store, models=["sft", "base"], rounds=0, judge=NO_JUDGE).n_votes == 1
+    assert summarise(store, prompt_set="code", rounds=0, judge=NO_JUDGE).counts.models == ("dpo", "sft")
+
+
+def test_inter_annotator_agreement_over_latest_votes_per_annotator(store):
+    # alice and bob agree on p1 (sft), disagree on p2; carol alone on p3 adds no pair.
+    vote(store, "alice", "p1", "sft", "base", "left")
+    vote(store, "bob", "p1", "base", "sft", "right")
+    vote(store, "alice", "p2", "sft", "base", "left")
+    vote(store, "bob", "p2", "sft", "base", "left")
+    vote(store, "carol", "p3", "sft", "base", "left")
+    # alice repeats p2 and changes her mind to a tie: only her latest vote counts, and she is
+    # never compared with herself (that would make 4 label pairs, not 2).
+    vote(store, "alice", "p2", "base", "sft", "tie")
+    summary = summarise(store, rounds=0, judge=NO_JUDGE)
+    agreement = summary.inter_annotator
+    assert (agreement.n, agreement.items, agreement.raw) == (2, 2, 0.5)
+    expected = inter_annotator_agreement([("chat/p1", Battle("sft", "base", "a")),
+                                          ("chat/p1", Battle("base", "sft", "b")),
+                                          ("chat/p2", Battle("sft", "base", "a")),
+                                          ("chat/p2", Battle("base", "sft", "tie"))])
+    assert agreement == expected
+    # By hand: labels sft ×3, tie ×1 on each side; p_o = 1/2, p_e = (3/4)² + (1/4)² = 5/8.
+    assert agreement.kappa == pytest.approx((1 / 2 - 5 / 8) / (1 - 5 / 8))
+
+
+def test_no_shared_pair_means_no_inter_annotator_agreement_and_a_note(store):
+    vote(store, "alice", "p1", "sft", "base", "left")
+    vote(store, "bob", "p2", "sft", "base", "left")
+    summary = summarise(store, rounds=0, judge=NO_JUDGE)
+    assert summary.inter_annotator is None
+    assert any("two annotators" in note for note in summary.notes)
+    assert any("no LLM-judge verdicts" in note for note in summary.notes)
+
+
+def test_judge_human_agreement_per_judge_on_shared_pairs(store):
+    vote(store, "alice", "p1", "sft", "base", "left")   # human: sft
+    vote(store, "alice", "p2", "base", "sft", "left")   # human: base
+    vote(store, "alice", "p3", "base", "sft", "tie")    # human: tie
+    judge = JudgeData((
+        JudgeVerdict("gpt", "chat", "p1", "base", "sft", "b", False),   # sft: agrees
+        JudgeVerdict("gpt", "chat", "p2", "sft", "base", "a", True),    # sft: disagrees
+        JudgeVerdict("gpt", "chat", "p3", "sft", "base", None, True),   # no verdict: left out
+        JudgeVerdict("gpt", "chat", "p9", "sft", "base", "a", False),   # no human vote: left out
+        JudgeVerdict("tiny", "chat", "p1", "sft", "base", "tie", False),
+    ), "")
+    summary = summarise(store, rounds=0, judge=judge)
+    by_judge = {j.judge: j.agreement for j in summary.judge_human}
+    assert (by_judge["gpt"].n, by_judge["gpt"].items, by_judge["gpt"].raw) == (2, 2, 0.5)
+    assert (by_judge["tiny"].n, by_judge["tiny"].raw) == (1, 0.0)

@@ -1,0 +1,58 @@
+"""The leaderboard's human-votes section: tables, agreement, and two linked PNGs."""
+
+from __future__ import annotations
+
+import re
+
+from evalkit import report
+from evalkit.store import Store
+from evalkit.vote.report import RATINGS_PNG, WIN_RATE_PNG, human_votes_section
+from evalkit.vote.votes import Matchup, cast
+
+RUN = {"id": 1, "provenance": {"seed": 3}, "config": {"models": []}}
+
+
+def vote(store, annotator, prompt_id, left, right, winner):
+    cast(store, annotator, Matchup("chat", prompt_id, "q", left, right, "x", "y"), winner)
+
+
+def cast_some(store):
+    plan = [("sft", "base", "left"), ("base", "sft", "right"), ("dpo", "base", "left"), ("base", "dpo", "tie"),
+            ("dpo", "sft", "left"), ("sft", "dpo", "left"), ("base", "sft", "left"), ("dpo", "base", "both_bad")]
+    for k, (left, right, winner) in enumerate(plan):
+        vote(store, "alice", f"p{k}", left, right, winner)
+        vote(store, "bob", f"p{k}", right, left, {"left": "right", "right": "left"}.get(winner, winner))
+
+
+def test_no_votes_no_section(tmp_path):
+    assert human_votes_section(Store(tmp_path / "s.db"), RUN, tmp_path / "reports") == []
+    assert not (tmp_path / "reports").exists()
+
+
+def test_section_has_ratings_win_rates_agreement_and_linked_plots(tmp_path):
+    store = Store(tmp_path / "s.db")
+    cast_some(store)
+    reports = tmp_path / "reports"
+    lines = human_votes_section(store, RUN, reports)
+    text = "\n".join(lines)
+    assert lines[0] == "## Human votes"
+    assert "16 votes by 2 annotators (alice, bob) on 8 prompts" in text
+    for png in (RATINGS_PNG, WIN_RATE_PNG):
+        assert f"]({png})" in text
+        assert (reports / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rating_rows = [line for line in lines if re.match(r"\| \d+ \| (base|sft|dpo) \|", line)]
+    assert len(rating_rows) == 3
+    # bob voted every pair exactly as alice did (sides swapped): full agreement.
+    assert "| annotator vs annotator | 100% | 1.00 | 8 | 8 |" in text
+    assert "evalkit.judge" in text or "LLM-judge" in text  # says why there is no judge agreement
+
+
+def test_the_leaderboard_renders_the_section(tmp_path):
+    store = Store(tmp_path / "s.db")
+    run_id = store.start_run({"models": ["base"], "suite": "default"}, {"seed": 1, "tasks": {}})
+    store.finish_run(run_id, {"seed": 1, "tasks": {}})
+    cast_some(store)
+    path = report.write(store, tmp_path / "reports", run_id)
+    text = path.read_text()
+    assert "## Human votes" in text and f"]({RATINGS_PNG})" in text
+    assert (path.parent / RATINGS_PNG).exists() and (path.parent / WIN_RATE_PNG).exists()
