@@ -34,7 +34,7 @@ from evalkit.sandbox_verdict import judge
 
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox_launcher.py")
 TAIL_BYTES = 4096
-_STOP_GRACE_S = 1.0  # how long the supervisor gets to clean up before SIGKILL
+_STOP_GRACE_S = 1.5  # how long the supervisor gets to clean up before SIGKILL
 _LEFTOVER_GRACE_S = 0.2  # output still arriving after the supervisor ended
 
 
@@ -121,8 +121,22 @@ class _Collected:
     stopped_by_host: str | None = None
 
 
+# Mechanisms that failed to set up on this machine (e.g. a user namespace that
+# comes up without the right to map ids): later runs go straight to the next mode.
+_unavailable: set[str] = set()
+
+
 def _run(source: str, limits: Limits, disable: Sequence[str] = ()) -> tuple[Outcome, dict]:
     """One program; `disable` turns mechanisms off to test the fallbacks."""
+    while True:
+        outcome, events = _run_once(source, limits, (*disable, *sorted(_unavailable)))
+        retry = events.get("error", {}).get("retry_without")
+        if retry is None or retry in _unavailable:
+            return outcome, events.get("mechanisms", {})
+        _unavailable.add(retry)
+
+
+def _run_once(source: str, limits: Limits, disable: Sequence[str]) -> tuple[Outcome, dict]:
     started = time.monotonic()
     work_dir = tempfile.mkdtemp(prefix="evalkit-sandbox-")
     status_read, status_write = os.pipe()
@@ -171,7 +185,7 @@ def _run(source: str, limits: Limits, disable: Sequence[str] = ()) -> tuple[Outc
         stdout_tail=collected.stdout.decode("utf-8", "replace"),
         stderr_tail=stderr_tail,
     )
-    return outcome, events.get("mechanisms", {})
+    return outcome, events
 
 
 def _collect(process: subprocess.Popen, status_read: int, limits: Limits, started: float) -> _Collected:
@@ -200,7 +214,7 @@ def _collect(process: subprocess.Popen, status_read: int, limits: Limits, starte
                 break
     finally:
         selector.close()
-        _stop(process)
+        _stop(process, _parse_events(collected.status_lines))
     return collected
 
 
@@ -230,17 +244,23 @@ def _has_exited(pid: int) -> bool:
     return info is not None
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """Ask the supervisor to end everything, then kill its whole process group."""
+def _stop(process: subprocess.Popen, events: dict) -> None:
+    """Ask the supervisor to end everything, then kill its whole process group
+    (and, without namespaces, the program's session if the supervisor died
+    before it could)."""
     if not _has_exited(process.pid):
         os.kill(process.pid, signal.SIGTERM)  # not send_signal: it would reap the pid
         end = time.monotonic() + _STOP_GRACE_S
         while not _has_exited(process.pid) and time.monotonic() < end:
             time.sleep(0.005)
-    try:
-        os.killpg(process.pid, signal.SIGKILL)  # safe: the unreaped supervisor holds the id
-    except ProcessLookupError:
-        pass
+    groups = [process.pid]  # safe: the unreaped supervisor holds the id
+    if "started" in events and "exit" not in events:
+        groups.append(events["started"]["session"])
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     process.wait()
     process.stdout.close()
     process.stderr.close()

@@ -45,17 +45,11 @@ def _load_sibling(name: str):
 
 linux = _load_sibling("sandbox_linux")
 fs = _load_sibling("sandbox_fs")
+namespaces = _load_sibling("sandbox_namespaces")
 program = _load_sibling("sandbox_program")
 
 NOBODY = 65534  # the unprivileged identity programs get when we are root
-NAMESPACES = (
-    linux.CLONE_NEWNS | linux.CLONE_NEWNET | linux.CLONE_NEWPID | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS
-)
 SETUP_FAILED = 70
-
-
-class SetupError(Exception):
-    pass
 
 
 class Reporter:
@@ -75,10 +69,16 @@ def main(argv: list[str]) -> int:
     report = Reporter(config["status_fd"])
     try:
         plan = _initial_plan(config)
-        mode = _enter_namespaces(plan, set(config.get("disable", ())))
-    except (OSError, SetupError) as error:
+        mode = namespaces.enter(linux, plan, set(config.get("disable", ())))
+    except namespaces.UserNamespaceBroken as error:
+        # Half inside a user namespace: no way back from here, but the host can
+        # start over without one.
+        report("error", message=f"sandbox setup failed: {error}", retry_without="user_namespace")
+        return SETUP_FAILED
+    except OSError as error:
         report("error", message=f"sandbox setup failed: {error}")
         return SETUP_FAILED
+    plan["work_dir"] = plan["host_work_dir"] if mode == "plain" else fs.WORK_DIR
     if mode == "plain":
         return _supervise_plain(plan, report)
     return _supervise_namespaces(plan, mode, report)
@@ -100,79 +100,6 @@ def _initial_plan(config: dict) -> dict:
         "root": root,
         "ids": (NOBODY, NOBODY) if root else (os.getuid(), os.getgid()),
     }
-
-
-def _enter_namespaces(plan: dict, disabled: set[str]) -> str:
-    """The strongest mode this machine allows: user_namespace, root_namespaces or plain."""
-    max_processes = plan["limits"]["max_processes"]
-    allowed = "namespaces" not in disabled
-    if allowed and "user_namespace" not in disabled and _unshare_user_namespace(plan):
-        # Every sandbox gets its own count of processes: RLIMIT_NPROC is counted
-        # per (user namespace, uid). +1 for init, which runs under the same uid.
-        plan.update(drop_to=None, block_sockets=False, work_dir=fs.WORK_DIR, max_tasks=max_processes + 1)
-        return "user_namespace"
-    if allowed and plan["root"] and _try_unshare(NAMESPACES):
-        shared = program.count_tasks_of(NOBODY)
-        plan.update(drop_to=plan["ids"], block_sockets=False, work_dir=fs.WORK_DIR)
-        plan["max_tasks"] = shared + max_processes
-        return "root_namespaces"
-    work_dir = plan["host_work_dir"]
-    if plan["root"]:
-        os.chown(work_dir, *plan["ids"])
-    shared = program.count_tasks_of(plan["ids"][0])
-    plan.update(drop_to=plan["ids"] if plan["root"] else None, block_sockets=True, work_dir=work_dir)
-    plan["max_tasks"] = shared + max_processes
-    return "plain"
-
-
-def _try_unshare(flags: int) -> bool:
-    try:
-        linux.unshare(flags)
-        return True
-    except OSError:
-        return False
-
-
-def _unshare_user_namespace(plan: dict) -> bool:
-    uid, gid = plan["ids"]
-    if not plan["root"]:
-        if not _try_unshare(linux.CLONE_NEWUSER | NAMESPACES):
-            return False
-        _write_id_maps("self", uid, gid, deny_setgroups=True)
-        return True
-    # A process may map only its own uid into a namespace it is in, and root
-    # mapped to root would keep root's files and be exempt from RLIMIT_NPROC.
-    # So a helper left outside maps the sandbox's uid 65534 to the host's 65534.
-    go_read, go_write = os.pipe()
-    helper = os.fork()
-    if helper == 0:
-        os.close(go_write)
-        mapped = False
-        if os.read(go_read, 1) == b"g":
-            try:
-                _write_id_maps(str(os.getppid()), uid, gid, deny_setgroups=False)
-                mapped = True
-            except OSError:
-                pass
-        os._exit(0 if mapped else 1)
-    os.close(go_read)
-    entered = _try_unshare(linux.CLONE_NEWUSER | NAMESPACES)
-    if entered:
-        os.write(go_write, b"g")
-    os.close(go_write)
-    _, status = os.waitpid(helper, 0)
-    if entered and os.waitstatus_to_exitcode(status) != 0:
-        raise SetupError(f"could not map uid {uid} into the new user namespace")
-    return entered
-
-
-def _write_id_maps(pid: str, uid: int, gid: int, deny_setgroups: bool) -> None:
-    if deny_setgroups:  # required before an unprivileged process may write gid_map
-        with open(f"/proc/{pid}/setgroups", "w") as file:
-            file.write("deny")
-    for name, number in (("uid_map", uid), ("gid_map", gid)):
-        with open(f"/proc/{pid}/{name}", "w") as file:
-            file.write(f"{number} {number} 1\n")
 
 
 def _supervise_namespaces(plan: dict, mode: str, report: Reporter) -> int:
@@ -197,9 +124,10 @@ def _run_init(plan: dict, mode: str, report: Reporter) -> int:
         filesystem = fs.finish_private_view(linux, prepared, plan["ids"], work_mb)
         fs.mount_proc(linux)
         if mode == "user_namespace":
-            _forbid_nested_user_namespaces()
+            filesystem += _forbid_nested_user_namespaces()
     except OSError as error:
-        report("error", message=f"sandbox setup failed in the namespace: {error}")
+        retry = "user_namespace" if mode == "user_namespace" else "namespaces"
+        report("error", message=f"sandbox setup failed in the namespace: {error}", retry_without=retry)
         return SETUP_FAILED
     report("mechanisms", **_describe(plan, mode, filesystem))
     return _run_and_wait(plan, report)
@@ -210,10 +138,15 @@ def program_disk_mb(limits: dict) -> int:
     return 4 * limits["file_size_mb"]
 
 
-def _forbid_nested_user_namespaces() -> None:
-    # Fewer kernel paths for a program to try: it cannot create namespaces of its own.
-    with open("/proc/sys/user/max_user_namespaces", "w") as file:
-        file.write("0")
+def _forbid_nested_user_namespaces() -> str:
+    """Fewer kernel paths for a program to try: no namespaces of its own.
+    Best effort (the limit is per user namespace, so this stays inside ours)."""
+    try:
+        with open("/proc/sys/user/max_user_namespaces", "w") as file:
+            file.write("0")
+    except OSError as error:
+        return f"; nested user namespaces allowed ({error.strerror})"
+    return "; no nested user namespaces"
 
 
 def _supervise_plain(plan: dict, report: Reporter) -> int:
@@ -231,9 +164,16 @@ def _supervise_plain(plan: dict, report: Reporter) -> int:
     return code
 
 
+_started = {"program": 0}  # the program's pid, for the plain mode's SIGTERM handler
+
+
 def _run_and_wait(plan: dict, report: Reporter) -> int:
     done_read, done_write = os.pipe()
     child = os.fork()
+    _started["program"] = child
+    if child > 0 and plan["work_dir"] == plan["host_work_dir"]:
+        # Plain mode: should the program kill us, the host can still end its session.
+        report("started", session=child)
     if child == 0:
         os.close(done_read)
         try:
@@ -269,35 +209,49 @@ def _wait_for(child: int):
             return status, usage
 
 
-def _kill_descendants(deadline_s: float = 2.0) -> None:
+def _kill_descendants(deadline_s: float = 0.8) -> None:
+    """Without a pid namespace: kill the program's session (one killpg: a fork
+    bomb cannot outrun it) and whatever left it and came to us as orphans, until
+    none of them is left, zombies included."""
+    me, session = os.getpid(), _started["program"]  # it called setsid: pgid == sid == pid
     end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        children = _children()
-        if not children:
+    while True:
+        if session:
+            _signal(os.killpg, session)
+        targets = [pid for pid, parent, sid, _ in _process_table() if parent == me or sid == session]
+        if not targets or time.monotonic() > end:
             return
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        for pid in targets:
+            _signal(os.kill, pid)
         _reap_all()
         time.sleep(0.002)
+
+
+def _signal(kill, target: int) -> None:
+    try:
+        kill(target, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _children() -> list[int]:
     """Live (not zombie) processes whose parent is this one; orphans count, since
     init and the subreaper both inherit them."""
-    me, found = os.getpid(), []
+    me = os.getpid()
+    return [pid for pid, parent, _, state in _process_table() if parent == me and state != b"Z"]
+
+
+def _process_table():
+    """(pid, parent pid, session id, state) of every process we can see."""
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as file:
-                    state, parent = file.read().rsplit(b")", 1)[1].split()[:2]
-            except (OSError, ValueError):
-                continue
-            if int(parent) == me and state != b"Z":
-                found.append(int(entry))
-    return found
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as file:
+                fields = file.read().rsplit(b")", 1)[1].split()
+            yield int(entry), int(fields[1]), int(fields[3]), fields[0]
+        except (OSError, ValueError, IndexError):
+            continue
 
 
 def _reap_all() -> None:

@@ -73,20 +73,6 @@ def apply_limits(limits: dict, max_tasks: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def count_tasks_of(uid: int) -> int:
-    """Processes and threads of `uid`: RLIMIT_NPROC counts them all against one limit."""
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if os.stat(f"/proc/{entry}").st_uid == uid:
-                total += len(os.listdir(f"/proc/{entry}/task"))
-        except OSError:  # exited while we looked
-            continue
-    return total
-
-
 def drop_privileges(uid: int, gid: int) -> None:
     os.setgroups([])
     os.setresgid(gid, gid, gid)
