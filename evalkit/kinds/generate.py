@@ -1,0 +1,203 @@
+"""Free-text generation scored against a reference: an extracted answer (GSM8K's
+strict and flexible match) or a reference metric (ROUGE, BLEU, chrF).
+
+The task file names its scorers at the top level (`scorers = [...]`, names from
+evalkit.scoring: per-sample scorers, or the corpus metrics `bleu` and `chrf`) and
+describes generation in [generate]:
+
+    description       template before the few-shot examples
+    prompt            template of one question (lm-eval's doc_to_text)
+    target            template of the reference the scorers compare with (doc_to_target)
+    fewshot_target    the answer shown in few-shot examples (default: target)
+    target_delimiter  between an example's prompt and its answer, default " "
+    stop, max_new_tokens, temperature, top_p, chat, system: the GenerationRequest
+    primary           the metrics in the leaderboard's main table (default: all)
+
+An output a scorer cannot parse (no number for GSM8K) scores 0, as in lm-eval,
+and is counted in the metric row's `unscored`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evalkit import fewshot, scoring, stats
+from evalkit.errors import ConfigError, DataError
+from evalkit.kinds import metric_rows
+from evalkit.templates import compile_template, render
+from evalkit.types import GenerationRequest
+
+PRIMARY = ["gsm8k_strict", "gsm8k_flexible"]  # used only where a task's rows do not mark their own
+SECTION_KEYS = {"description", "prompt", "target", "fewshot_target", "target_delimiter", "stop", "max_new_tokens",
+                "temperature", "top_p", "chat", "system", "primary"}
+# A reference these scorers cannot use is a data error, found before any generation.
+REFERENCE_CHECKS = {"gsm8k_strict": scoring.gsm8k_target, "gsm8k_flexible": scoring.gsm8k_target}
+BOOTSTRAP_INTERVAL = f"bootstrap over samples ({metric_rows.BOOTSTRAP_ROUNDS} rounds)"
+
+
+def _section(task) -> dict[str, Any]:
+    return task.section("generate")
+
+
+def scorer_names(task) -> list[str]:
+    return list(task.settings.get("scorers", []))
+
+
+def validate(task) -> None:
+    section = _section(task)
+    unknown = sorted(set(section) - SECTION_KEYS)
+    if unknown:
+        raise ConfigError(f"{task.path}: [generate] has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(SECTION_KEYS))}")
+    for key in ("prompt", "target"):
+        if not isinstance(section.get(key), str) or not section[key]:
+            raise ConfigError(f"{task.path}: [generate] needs `{key}`, a template such as \"{{{{ question }}}}\"")
+    for key in ("description", "prompt", "target", "fewshot_target", "system"):
+        if key in section:
+            _check_template(task, key, section[key])
+    _check_scorers(task)
+    _check_generation(task, section)
+    fewshot.settings(task)
+
+
+def _check_template(task, key: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise ConfigError(f"{task.path}: [generate].{key} must be a string, got {value!r}")
+    try:
+        compile_template(value)
+    except Exception as err:
+        raise ConfigError(f"{task.path}: [generate].{key} is not a valid template: {err}") from None
+
+
+def _check_scorers(task) -> None:
+    names = task.settings.get("scorers")
+    known = sorted([n for n, k in scoring.SCORER_KINDS.items() if k == "generate"] + list(scoring.CORPUS_METRICS))
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"{task.path}: `scorers` must be a non-empty list of names, e.g. [\"exact_match\"]; "
+                          f"known: {', '.join(known)}")
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"{task.path}: unknown scorer {name!r}; known: {', '.join(known)}")
+    primary = _section(task).get("primary", names)
+    if not isinstance(primary, list) or not set(primary) <= set(names):
+        raise ConfigError(f"{task.path}: [generate].primary = {primary!r} must list some of the scorers {names}")
+
+
+def _check_generation(task, section: dict[str, Any]) -> None:
+    where = f"{task.path}: [generate]"
+    stop = section.get("stop", [])
+    if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
+        raise ConfigError(f"{where}.stop must be a list of non-empty strings, got {stop!r}")
+    tokens = section.get("max_new_tokens", 256)
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or not 1 <= tokens <= 32768:
+        raise ConfigError(f"{where}.max_new_tokens = {tokens!r}; use a whole number 1..32768")
+    temperature = section.get("temperature", 0.0)
+    if not isinstance(temperature, (int, float)) or temperature < 0:
+        raise ConfigError(f"{where}.temperature = {temperature!r}; use 0 (greedy) or a positive number")
+    top_p = section.get("top_p", 1.0)
+    if not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
+        raise ConfigError(f"{where}.top_p = {top_p!r}; use a number in (0, 1]")
+    if not isinstance(section.get("chat", False), bool):
+        raise ConfigError(f"{where}.chat must be true or false")
+
+
+def reference(task, row: dict[str, Any]) -> str:
+    return render(_section(task)["target"], row)
+
+
+def check_sample(task, sample) -> None:
+    section = _section(task)
+    try:
+        render(section["prompt"], sample.row)
+        target = reference(task, sample.row)
+    except Exception as err:
+        raise DataError(f"{sample.origin}: {type(err).__name__}: {err}; fix the row or the task's [generate] "
+                        f"prompt/target (row fields: {', '.join(sorted(sample.row))})") from None
+    for name in scorer_names(task):
+        check = REFERENCE_CHECKS.get(name)
+        if check is None:
+            continue
+        try:
+            check(target)
+        except ValueError as err:
+            raise DataError(f"{sample.origin}: the reference (target = {section['target']!r}) does not fit "
+                            f"scorer {name}: {err}") from None
+
+
+def prompt(task, sample, options: dict[str, Any]) -> str:
+    section = _section(task)
+    answer = section.get("fewshot_target", section["target"])
+    return fewshot.build_prompt(
+        task, sample, options,
+        description=render(section.get("description", ""), sample.row),
+        text_of=lambda row: render(section["prompt"], row),
+        answer_of=lambda row: render(answer, row),
+        target_delimiter=section.get("target_delimiter", " "))
+
+
+def generation_settings(section: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """GenerationRequest fields from the task file, overridden by suite options of the same name."""
+    merged = {**section, **{k: v for k, v in options.items() if k in ("max_new_tokens", "temperature", "top_p")}}
+    return {"max_new_tokens": int(merged.get("max_new_tokens", 256)), "stop": tuple(merged.get("stop", ())),
+            "temperature": float(merged.get("temperature", 0.0)), "top_p": float(merged.get("top_p", 1.0)),
+            "chat": bool(merged.get("chat", False)), "system": merged.get("system")}
+
+
+def requests(task, sample, options) -> list[GenerationRequest]:
+    settings = generation_settings(_section(task), options)
+    # Greedy output does not depend on the seed: leave it out of the cache key.
+    seed = int(options.get("seed", 0)) if settings["temperature"] > 0 else 0
+    return [GenerationRequest(prompt(task, sample, options), seed=seed, **settings)]
+
+
+def score(task, samples, responses, options):
+    names = scorer_names(task)
+    records = []
+    for sample, (response,) in zip(samples, responses):
+        target = reference(task, sample.row)
+        scores: dict[str, Any] = {"finish_reason": response.finish_reason, "tokens": response.n_tokens}
+        for name in names:
+            if name in scoring.CORPUS_METRICS:
+                continue
+            result = scoring.get_scorer(name)(response.text, target)
+            scores[name] = result.value
+            if result.extracted is not None or not result.valid:
+                scores[f"{name}_extracted"] = result.extracted
+            scores[f"{name}_valid"] = result.valid
+        records.append({"sample_id": sample.id, "prompt": prompt(task, sample, options),
+                        "response": response.text, "target": target, "scores": scores})
+    return records, _metrics(task, records, options)
+
+
+def _metrics(task, records: list[dict[str, Any]], options) -> list[dict[str, Any]]:
+    primary = set(_section(task).get("primary", scorer_names(task)))
+    shots = fewshot.describe(task, options)
+    rows = []
+    for name in scorer_names(task):
+        if name in scoring.CORPUS_METRICS:
+            table, score_of = _corpus_table(name, records)
+            estimate = stats.bootstrap_ci(table, score_of, rounds=metric_rows.BOOTSTRAP_ROUNDS,
+                                          seed=int(options.get("seed", 0)))
+            rows.append(metric_rows.row(name, estimate, BOOTSTRAP_INTERVAL, primary=name in primary, fewshot=shots))
+        else:
+            unscored = sum(not r["scores"][f"{name}_valid"] for r in records)
+            rows.append(metric_rows.mean_row(name, [r["scores"][name] for r in records], unscored=unscored,
+                                             primary=name in primary, fewshot=shots))
+    return rows
+
+
+def _corpus_table(name: str, records: list[dict[str, Any]]):
+    return scoring.corpus_statistics(name, [r["response"] for r in records], [r["target"] for r in records])
+
+
+def compare(metric, records_a, records_b, seed=0) -> stats.Comparison:
+    """McNemar for 0/1 scores (exact match), paired bootstrap for ROUGE; BLEU and chrF
+    by a paired bootstrap that recomputes the corpus score of each resample."""
+    if metric in scoring.CORPUS_METRICS:
+        table_a, score_of = _corpus_table(metric, records_a)
+        table_b, _ = _corpus_table(metric, records_b)
+        return stats.paired_bootstrap(table_a, table_b, rounds=metric_rows.BOOTSTRAP_ROUNDS, seed=seed,
+                                      statistic=score_of)
+    if not records_a or metric not in records_a[0]["scores"]:
+        raise ValueError(f"these records have no metric {metric!r}; the task's scorers decide its metrics")
+    return stats.compare([r["scores"][metric] for r in records_a], [r["scores"][metric] for r in records_b],
+                         seed=seed)
