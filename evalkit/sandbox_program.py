@@ -16,13 +16,18 @@ from types import ModuleType
 PROGRAM_FILE = "program.py"
 DONE_FD = 3  # where the runner reports "the program reached its end"
 
-# Executed by `python -I -u -c` as the program's process. It runs the program as
-# __main__ and only then writes to DONE_FD, so a program that leaves early with
-# status 0 (sys.exit(0), os._exit(0) before its tests fail) is not a pass.
+# Executed by `python -I -S -u -c` as the program's process. It runs the program
+# as __main__ and only then writes to DONE_FD, so a program that leaves early
+# with status 0 (sys.exit(0), os._exit(0) before its tests fail) is not a pass.
+# Without `site` (its .pth hooks cost more than the rest of the start-up) it
+# adds site-packages and the exit()/quit() builtins itself.
 RUNNER = r"""
 import os, sys, types
 def _evalkit_sandbox_run():
     path, done_fd, block_network = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+    sys.path.extend(entry for entry in sys.argv[4].split(os.pathsep) if entry)
+    import builtins
+    builtins.exit = builtins.quit = sys.exit
     os.set_inheritable(done_fd, False)
     if block_network:
         import socket, _socket
@@ -102,7 +107,9 @@ def exec_program(linux: ModuleType, plan: dict, done_fd: int, status_fd: int) ->
     os.closerange(DONE_FD + 1, status_fd)
     os.closerange(status_fd + 1, 1 << 16)
     python = plan["python"]
-    argv = [python, "-I", "-u", "-c", RUNNER, PROGRAM_FILE, str(DONE_FD), "1" if plan["block_sockets"] else "0"]
+    block = "1" if plan["block_sockets"] else "0"
+    site_packages = os.pathsep.join(plan["site_packages"])
+    argv = [python, "-I", "-S", "-u", "-c", RUNNER, PROGRAM_FILE, str(DONE_FD), block, site_packages]
     try:
         os.execve(python, argv, program_environment(plan["work_dir"]))
     except PermissionError as error:
