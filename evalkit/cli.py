@@ -45,6 +45,21 @@ def build_parser() -> argparse.ArgumentParser:
     # Feature commands (train, judge, serve, vote, ratings) add their parsers below, each with
     # set_defaults(handler="module:function"); the module is imported only when the command runs.
 
+    # -- training (evalkit/train) --
+    train = commands.add_parser("train", help="train a candidate from a recipe (QLoRA SFT, DPO, ORPO, reward model)")
+    stages = train.add_subparsers(dest="stage", metavar="STAGE", required=True)
+    for stage, text in (("sft", "supervised fine-tuning on chat / instruction data"),
+                        ("dpo", "direct preference optimisation on chosen/rejected pairs"),
+                        ("orpo", "odds-ratio preference optimisation, no reference model (TRL experimental)"),
+                        ("reward", "a reward model that scores replies, usable as a judge")):
+        stage_parser = stages.add_parser(stage, help=text)
+        stage_parser.add_argument("--recipe", required=True, help="recipe TOML file (see recipes/)")
+        stage_parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                                  help="override a recipe setting, e.g. --set train.learning_rate=1e-4 (repeatable)")
+        stage_parser.add_argument("--parent", default="base", help="config model to train from (default: %(default)s)")
+        stage_parser.add_argument("--quiet", action="store_true", help="no progress bar")
+        stage_parser.set_defaults(handler="evalkit.train.cli:cmd_train")
+
     # -- human votes (evalkit/vote) --
     vote = commands.add_parser("vote", help="vote on pairs of answers in the terminal (Textual app)")
     vote.add_argument("--annotator", help="your name, stored with each vote (default: $USER)")

@@ -19,6 +19,7 @@ from evalkit.store import Store
 # lines (empty when the feature has no data), imported only when the report is written.
 SECTIONS: list[str] = [
     "evalkit.vote.report:human_votes_section",
+    "evalkit.train.lineage:lineage_section",
 ]
 
 

@@ -42,7 +42,12 @@ def prepare_model(config: Config, name: str, store: Store) -> ModelHandle:
         from evalkit.types import stable_hash
 
         return ModelHandle(spec, None, stable_hash({"endpoint": spec.source, "model": spec.name})[:24])
-    resolved = models.resolve(spec, config.root)
+    if spec.recipe:  # trained on demand from its parent (reused when already built): evalkit/train/build.py
+        from evalkit.train.build import prepare_recipe_model
+
+        resolved = prepare_recipe_model(config, spec, store, prepare_model)
+    else:
+        resolved = models.resolve(spec, config.root)
     return ModelHandle(spec, resolved.folder, models.fingerprint(spec, resolved, store))
 
 

@@ -1,0 +1,77 @@
+"""On-demand models: a model in evalkit.toml can be a recipe applied to a parent model.
+
+`evalkit run --models base,sft,dpo` prepares each model; a recipe model first prepares its
+parent (recursively, so dependency order comes for free), then plans the stage: data,
+decontamination and the content key (parent fingerprint + recipe settings + data hash).
+The result lives at `<cache>/trained/<key>`: if it is there it is reused as is, otherwise
+it is trained (resuming from `<key>.work/checkpoints` if an earlier build was killed).
+Each build's provenance is also recorded in the store, so the leaderboard can show the
+lineage from the store alone.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from evalkit import models
+from evalkit.errors import ConfigError
+from evalkit.store import Store, register_schema
+from evalkit.train.pipeline import PROVENANCE, make_plan, run_stage
+from evalkit.train.recipe import Recipe, load_recipe
+
+SCHEMA = """CREATE TABLE IF NOT EXISTS trained_models (
+    key TEXT PRIMARY KEY, folder TEXT NOT NULL, stage TEXT NOT NULL, parent TEXT NOT NULL,
+    created REAL NOT NULL, provenance TEXT NOT NULL)"""
+register_schema(SCHEMA)
+
+
+def trained_root() -> Path:
+    return models.cache_dir() / "trained"
+
+
+def recipe_for(config, spec) -> Recipe:
+    if not spec.parent:
+        raise ConfigError(f"{config.path}: models.{spec.name} has recipe = {spec.recipe!r} but no parent; "
+                          f"add parent = \"base\" (the model it trains from)")
+    path = Path(spec.recipe)
+    return load_recipe(path if path.is_absolute() else config.root / path)
+
+
+def build_model(config, recipe: Recipe, parent_name: str, parent, store: Store, quiet: bool = False) -> Path:
+    """The folder of `recipe` trained from `parent` (a runner.ModelHandle): reused if built before."""
+    if parent.folder is None:
+        raise ConfigError(f"model {parent_name!r} is an API endpoint; training needs local weights as the parent")
+    plan = make_plan(recipe, parent_name, Path(parent.folder), parent.fingerprint, config)
+    folder = trained_root() / plan.key
+    if not (folder / PROVENANCE).is_file():
+        run_stage(plan, folder, trained_root() / f"{plan.key}.work", quiet=quiet)
+    if (folder / PROVENANCE).is_file():  # absent on the non-main ranks of a multi-process run
+        record(store, folder)
+    return folder
+
+
+def record(store: Store, folder: Path) -> dict[str, Any]:
+    info = json.loads((folder / PROVENANCE).read_text(encoding="utf-8"))
+    store.db.execute(SCHEMA)  # a store opened before this module registered its schema
+    with store.transaction() as db:
+        db.execute("INSERT OR REPLACE INTO trained_models VALUES (?,?,?,?,?,?)",
+                   (folder.name, str(folder), info["stage"], info["parent"]["name"], info.get("created", time.time()),
+                    json.dumps(info, default=str)))
+    return info
+
+
+def trained_info(store: Store, key: str) -> dict[str, Any] | None:
+    store.db.execute(SCHEMA)
+    row = store.db.execute("SELECT provenance FROM trained_models WHERE key=?", (key,)).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def prepare_recipe_model(config, spec, store: Store, prepare_parent):
+    """runner.prepare_model's hook: (folder, origin) of a recipe model, its parent prepared first."""
+    recipe = recipe_for(config, spec)
+    parent = prepare_parent(config, spec.parent, store)
+    folder = build_model(config, recipe, spec.parent, parent, store)
+    return models.ResolvedModel(folder, f"recipe:{spec.recipe} of {spec.parent}")

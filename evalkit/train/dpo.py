@@ -1,0 +1,21 @@
+"""Direct preference optimisation with TRL's DPOTrainer.
+
+With LoRA the reference policy is the parent itself (the adapter switched off), so no
+second copy of the model is loaded: the parent is what DPO must not drift far from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from evalkit.train.arguments import common_arguments
+from evalkit.train.recipe import Recipe
+
+
+def build_trainer(model, tokenizer, dataset, recipe: Recipe, checkpoints: Path, peft_config, callbacks):
+    from trl import DPOConfig, DPOTrainer
+
+    args = DPOConfig(**common_arguments(recipe, checkpoints), beta=recipe.preference.beta,
+                     loss_type=[recipe.preference.loss_type])
+    return DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                      peft_config=peft_config, callbacks=callbacks)

@@ -1,0 +1,237 @@
+"""One training stage, start to finish: plan (data, decontamination, content key) → measure the parent on
+held-out data → train (resuming from the last checkpoint) → merge into a fresh full-precision parent →
+measure again → save a plain HF folder with its provenance and loss curve.
+
+Planning loads no model, so `evalkit run` can tell in a second whether a recipe model already exists.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evalkit.train.data import PREFERENCE_STAGES, Example, content_hash, load_examples
+from evalkit.train.decontam import build_index, decontaminate, suite_task_items
+from evalkit.train.recipe import Recipe
+from evalkit.types import stable_hash
+
+PROVENANCE = "evalkit_training.json"
+LOSS_CURVE = "loss_curve.png"
+BUILD_VERSION = 1  # bump when a change here changes what a recipe trains
+
+
+@dataclass(frozen=True)
+class Plan:
+    recipe: Recipe
+    parent_name: str
+    parent_folder: Path
+    parent_fingerprint: str
+    train: list[Example]
+    heldout: list[Example]
+    data_origin: str
+    decontamination: dict[str, Any]
+
+    @property
+    def data_hash(self) -> str:
+        return content_hash(self.train)
+
+    @property
+    def key(self) -> str:
+        """Content address of the result: same parent, settings and data → same model, never retrained."""
+        return stable_hash({"parent": self.parent_fingerprint, "recipe": self.recipe.settings(),
+                            "train": self.data_hash, "heldout": content_hash(self.heldout),
+                            "version": BUILD_VERSION})[:20]
+
+
+def make_plan(recipe: Recipe, parent_name: str, parent_folder: Path, parent_fingerprint: str, config=None) -> Plan:
+    examples = load_examples(recipe, recipe.path.parent)
+    heldout, train = examples.split(recipe.data.heldout)
+    task_items, unavailable = suite_task_items(config) if config is not None else ({}, ())
+    index = build_index(task_items, recipe.decontamination.ngram, unavailable)
+    cleaned = decontaminate(train, index, drop=recipe.decontamination.drop)
+    kept = cleaned.kept[: recipe.data.limit] if recipe.data.limit else cleaned.kept
+    if not kept:
+        from evalkit.errors import DataError
+
+        raise DataError(f"{examples.origin}: no training rows left after decontamination "
+                        f"({cleaned.report['dropped']} dropped); check the data or set decontamination.drop = false")
+    return Plan(recipe, parent_name, Path(parent_folder), parent_fingerprint, kept, heldout, examples.origin,
+                cleaned.report)
+
+
+def stage_module(stage: str):
+    import importlib
+
+    return importlib.import_module(f"evalkit.train.{stage}")
+
+
+def measure(model, tokenizer, template: str, plan: Plan) -> list | dict | None:
+    from evalkit.train import heldout
+
+    if not plan.heldout or plan.recipe.stage == "reward":
+        return None
+    train = plan.recipe.train
+    if plan.recipe.stage in PREFERENCE_STAGES:
+        return heldout.preference_scores(model, tokenizer, template, plan.heldout, train.max_length,
+                                         train.eval_batch_size)
+    return heldout.sft_perplexity(model, tokenizer, template, plan.heldout, train.max_length, train.eval_batch_size)
+
+
+def summarise(plan: Plan, before, after) -> dict[str, Any]:
+    from evalkit.train.heldout import preference_metrics
+
+    if before is None:
+        return {}
+    if plan.recipe.stage in PREFERENCE_STAGES:
+        return {"before": preference_metrics(before), "after": preference_metrics(after, reference=before)}
+    return {"before": before, "after": after}
+
+
+def run_stage(plan: Plan, out: Path, work: Path, quiet: bool = False) -> dict[str, Any]:
+    """Train the plan into `out` (atomically); checkpoints in `work` survive a kill and are resumed."""
+    import torch
+    from accelerate import PartialState
+    from transformers import AutoTokenizer
+
+    from evalkit.train.chat_templates import training_template
+
+    quiet_libraries()
+    state, timings, started = PartialState(), {}, time.perf_counter()
+    recipe = plan.recipe
+    tokenizer = AutoTokenizer.from_pretrained(plan.parent_folder)
+    saved_template = tokenizer.chat_template
+    template = training_template(tokenizer, recipe.model.chat_template, recipe.path.parent)
+    tokenizer.chat_template = template  # TRL reads the markers from the tokenizer's template
+    model_class = _model_class(recipe.stage)
+    before = None
+    if state.is_main_process:
+        parent = model_class(plan.parent_folder, dtype=torch.float32)
+        before = measure(parent, tokenizer, template, plan)
+        del parent
+        timings["heldout_before"] = round(time.perf_counter() - started, 1)
+    trainer, loaded, resumed = _train(plan, tokenizer, work, model_class, quiet)
+    timings["train"] = round(time.perf_counter() - started - sum(timings.values()), 1)
+    state.wait_for_everyone()
+    if not state.is_main_process:
+        return {}
+    history, method = trainer.state.log_history, {"value": loaded.method, "note": loaded.note}
+    model, difference = _final_model(plan, trainer, loaded, work, tokenizer, model_class)
+    del trainer, loaded
+    gc.collect()
+    timings["merge"] = round(time.perf_counter() - started - sum(timings.values()), 1)
+    after = measure(model, tokenizer, template, plan)
+    timings["heldout_after"] = round(time.perf_counter() - started - sum(timings.values()), 1)
+    tokenizer.chat_template = saved_template  # the model keeps its own template; the marked one was for training
+    info = provenance(plan, history, resumed, loaded_method=method, difference=difference,
+                      heldout=summarise(plan, before, after), timings=timings)
+    _save(model, tokenizer, info, out)
+    shutil.rmtree(work, ignore_errors=True)
+    return info
+
+
+def quiet_libraries() -> None:
+    """One progress bar (ours), not one per library step: loading weights, tokenising, mapping."""
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+
+
+def _model_class(stage: str):
+    """A loader `load(folder, **kwargs)`: a reward model is the parent with a one-output score head."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    if stage == "reward":
+        return lambda folder, **kwargs: AutoModelForSequenceClassification.from_pretrained(folder, num_labels=1,
+                                                                                          **kwargs)
+    return AutoModelForCausalLM.from_pretrained
+
+
+def _train(plan: Plan, tokenizer, work: Path, model_class, quiet: bool):
+    from datasets import Dataset
+
+    from evalkit.train.arguments import last_checkpoint
+    from evalkit.train.lora import load_for_training, lora_config
+    from evalkit.train.progress import RichProgress
+
+    recipe = plan.recipe
+    loaded = load_for_training(plan.parent_folder, recipe, model_class)
+    peft_config = None
+    if loaded.method != "full":
+        layers = loaded.model.config.get_text_config().num_hidden_layers
+        peft_config = lora_config(recipe, layers, "SEQ_CLS" if recipe.stage == "reward" else "CAUSAL_LM")
+    dataset = Dataset.from_list([e.data for e in plan.train])
+    label = f"train {recipe.stage} · {plan.parent_name} → {recipe.path.stem}"
+    trainer = stage_module(recipe.stage).build_trainer(loaded.model, tokenizer, dataset, recipe, work / "checkpoints",
+                                                       peft_config, [RichProgress(label, quiet)])
+    resume = last_checkpoint(work / "checkpoints")
+    from transformers import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # the progress bar shows the loss; no dict per logging step
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    return trainer, loaded, resume.name if resume else None
+
+
+def _final_model(plan: Plan, trainer, loaded, work: Path, tokenizer, model_class):
+    """The trained weights as a plain model: LoRA merged into a fresh full-precision parent, or the full model."""
+    from evalkit.train.lora import merge_adapter
+
+    if loaded.method == "full":
+        return trainer.model, None
+    adapter = work / "adapter"
+    trainer.save_model(str(adapter))
+    check = [tokenizer.apply_chat_template(_conversation(e), tokenize=True, return_dict=True)["input_ids"][:64]
+             for e in plan.train[:4]]
+    return merge_adapter(plan.parent_folder, adapter, check, model_class)
+
+
+def _conversation(example: Example) -> list[dict[str, str]]:
+    data = example.data
+    return data["messages"] if "messages" in data else data["prompt"] + data["chosen"]
+
+
+def provenance(plan: Plan, history, resumed, loaded_method, difference, heldout, timings) -> dict[str, Any]:
+    from evalkit.provenance import environment, package_versions
+
+    recipe = plan.recipe
+    losses = [h for h in history if "loss" in h]
+    return {
+        "key": plan.key, "stage": recipe.stage, "created": time.time(),
+        "recipe": {"file": str(recipe.path), "description": recipe.description, "settings": recipe.settings()},
+        "parent": {"name": plan.parent_name, "fingerprint": plan.parent_fingerprint, "folder": str(plan.parent_folder)},
+        "data": {"origin": plan.data_origin, "content_hash": plan.data_hash, "train_rows": len(plan.train),
+                 "heldout_rows": len(plan.heldout), "heldout_hash": content_hash(plan.heldout)},
+        "decontamination": plan.decontamination,
+        "method": loaded_method["value"], "method_note": loaded_method["note"],
+        "training": {"steps": max((h.get("step", 0) for h in history), default=0), "resumed_from": resumed,
+                     "first_loss": losses[0]["loss"] if losses else None,
+                     "final_loss": losses[-1]["loss"] if losses else None, "log_history": history},
+        "merge": {"max_logit_difference": difference, "tolerance": 1e-3} if difference is not None else None,
+        "heldout": heldout, "timings_s": timings, "packages": package_versions(), "environment": environment(),
+    }
+
+
+def _save(model, tokenizer, info: dict[str, Any], out: Path) -> None:
+    from evalkit.train.curves import loss_curve
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        loss_curve(info["training"]["log_history"], tmp / LOSS_CURVE, f"{info['stage']} · {info['recipe']['file']}")
+        (tmp / PROVENANCE).write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

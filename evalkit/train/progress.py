@@ -1,0 +1,57 @@
+"""A rich progress bar for training (steps, loss, learning rate, elapsed, remaining) as a TrainerCallback."""
+
+from __future__ import annotations
+
+import sys
+
+from transformers import TrainerCallback
+
+
+def active_console():
+    """The console that is drawing right now, so the bar nests inside it instead of fighting it.
+
+    `evalkit run` prepares models under a rich status spinner, which redirects stderr through a
+    FileProxy bound to its console; drawing on that same console lets rich stack the two displays.
+    """
+    from rich.console import Console
+
+    console = getattr(sys.stderr, "_FileProxy__console", None)
+    return console if isinstance(console, Console) else Console(stderr=True)
+
+
+class RichProgress(TrainerCallback):
+    def __init__(self, label: str, quiet: bool = False):
+        self.label = label
+        self.quiet = quiet
+        self.bar = None
+        self.task = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.quiet or not state.is_world_process_zero:
+            return
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
+                            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("eta"),
+                            TimeRemainingColumn(), console=active_console())
+        self.bar.start()
+        self.task = self.bar.add_task(self.label, total=state.max_steps, completed=state.global_step,
+                                      status="starting")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(self.task, completed=state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.bar is None or not logs:
+            return
+        parts = [f"{key} {logs[key]:.4g}" for key in ("loss", "rewards/accuracies", "learning_rate") if key in logs]
+        if parts:
+            self.bar.update(self.task, status=" · ".join(parts))
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(self.task, completed=state.global_step)
+            self.bar.stop()
+            self.bar = None

@@ -1,0 +1,210 @@
+"""Training recipes: a TOML file whose every setting carries a comment, plus `--set key=value` overrides.
+
+The dataclasses below are the schema: a key that is not a field is a typo and stops
+with the allowed keys; a value of the wrong type stops with the expected type. The
+parsed settings (not the file text) feed the content hash that names a trained
+model, so editing a comment never retrains anything.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import ConfigError
+
+STAGES = ("sft", "dpo", "orpo", "reward")
+METHODS = ("qlora", "lora", "full")
+COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
+FORMATS = ("auto", "chat", "prompt_completion", "alpaca", "preference")
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    sources: tuple[dict[str, Any], ...] = ()  # tried in order, like a task's [[sources]]
+    format: str = "auto"
+    columns: dict[str, str] = field(default_factory=dict)  # canonical name -> field path in the row ("a.b")
+    prompt_template: str = ""  # Jinja over the row; builds the user turn when set
+    system: str = ""  # optional system message added to every example
+    heldout: int = 0  # the first N rows are never trained on: they measure the result
+    limit: int = 0  # at most this many training rows after the held-out ones (0: all)
+
+
+@dataclass(frozen=True)
+class DecontaminationSettings:
+    ngram: int = 13
+    drop: bool = True
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    method: str = "qlora"
+    compute_dtype: str = "float32"
+    chat_template: str = "auto"  # auto, or a .jinja file with {% generation %} markers
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: tuple[str, ...] | str = "all-linear"
+    layers: int = 0  # adapt only the top N decoder layers (0: all); backward then stops there
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    learning_rate: float = 2e-4
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.1
+    batch_size: int = 4
+    gradient_accumulation: int = 1
+    max_length: int = 256
+    epochs: float = 1.0
+    max_steps: int = -1
+    seed: int = 1234
+    weight_decay: float = 0.0
+    gradient_checkpointing: bool = False
+    assistant_only_loss: bool = True
+    logging_steps: int = 1
+    save_steps: int = 10
+    eval_batch_size: int = 8
+
+
+@dataclass(frozen=True)
+class PreferenceSettings:
+    beta: float = 0.1
+    loss_type: str = "sigmoid"
+
+
+SECTIONS = {"data": DataSettings, "decontamination": DecontaminationSettings, "model": ModelSettings,
+            "lora": LoraSettings, "train": TrainSettings, "preference": PreferenceSettings}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    path: Path
+    stage: str
+    description: str
+    data: DataSettings
+    decontamination: DecontaminationSettings
+    model: ModelSettings
+    lora: LoraSettings
+    train: TrainSettings
+    preference: PreferenceSettings
+
+    def settings(self) -> dict[str, Any]:
+        """Everything that changes the trained weights, as plain JSON (for hashes and provenance)."""
+        out = {"stage": self.stage}
+        out.update({name: asdict(getattr(self, name)) for name in SECTIONS})
+        return out
+
+
+def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"recipe {path} not found; see recipes/ for examples")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    for override in overrides:
+        apply_override(raw, override, path)
+    return recipe_from_dict(raw, path)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`train.learning_rate=1e-4` -> (["train", "learning_rate"], 0.0001). Values are TOML; bare words are strings."""
+    key, sep, value = text.partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {text!r}: expected SECTION.KEY=VALUE, e.g. --set train.learning_rate=1e-4")
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value  # `--set model.method=lora` without quotes
+    return key.split("."), parsed
+
+
+def apply_override(raw: dict[str, Any], text: str, path: Path) -> None:
+    parts, value = parse_override(text)
+    table = raw
+    for part in parts[:-1]:
+        if part not in SECTIONS:
+            raise ConfigError(f"--set {text!r}: unknown section {part!r}; sections: {', '.join(SECTIONS)}")
+        table = table.setdefault(part, {})
+    table[parts[-1]] = value
+
+
+def recipe_from_dict(raw: dict[str, Any], path: Path) -> Recipe:
+    top = set(raw) - set(SECTIONS) - {"stage", "description"}
+    if top:
+        raise ConfigError(f"{path}: unknown key {sorted(top)[0]!r}; allowed: stage, description, "
+                          f"[{'], ['.join(SECTIONS)}]")
+    stage = raw.get("stage")
+    if stage not in STAGES:
+        raise ConfigError(f"{path}: stage = {stage!r}; choose one of {', '.join(STAGES)}")
+    sections = {name: _section(cls, raw.get(name, {}), name, path) for name, cls in SECTIONS.items()}
+    recipe = Recipe(path=path, stage=stage, description=str(raw.get("description", "")), **sections)
+    _check_values(recipe)
+    return recipe
+
+
+def _section(cls, table: Any, name: str, path: Path):
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [{name}] must be a table")
+    known = {f.name: f for f in fields(cls)}
+    values = {}
+    for key, value in table.items():
+        if key not in known:
+            raise ConfigError(f"{path}: unknown key {name}.{key}; allowed: {', '.join(known)}")
+        values[key] = _coerce(value, getattr(cls(), key), f"{name}.{key}", path)
+    return cls(**values)
+
+
+def _coerce(value: Any, default: Any, where: str, path: Path) -> Any:
+    """Check a value against its default's type; TOML arrays become tuples so the recipe stays frozen."""
+    if isinstance(value, list):
+        value = tuple(value)
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, (str, tuple)) and where.endswith("target_modules"):
+        ok = isinstance(value, str) or (isinstance(value, tuple) and all(isinstance(v, str) for v in value))
+    elif isinstance(default, tuple):
+        ok = isinstance(value, tuple) and all(isinstance(v, dict) for v in value)
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise ConfigError(f"{path}: {where} = {value!r} should be {type(default).__name__}")
+    return value
+
+
+def _check_values(recipe: Recipe) -> None:
+    path = recipe.path
+    checks = [
+        (recipe.model.method in METHODS, f"model.method = {recipe.model.method!r}; choose one of {', '.join(METHODS)}"),
+        (recipe.model.compute_dtype in COMPUTE_DTYPES,
+         f"model.compute_dtype = {recipe.model.compute_dtype!r}; choose one of {', '.join(COMPUTE_DTYPES)}"),
+        (recipe.data.format in FORMATS, f"data.format = {recipe.data.format!r}; choose one of {', '.join(FORMATS)}"),
+        (bool(recipe.data.sources), "[[data.sources]] is empty; name at least one file, package file or hub dataset"),
+        (recipe.train.learning_rate > 0, f"train.learning_rate = {recipe.train.learning_rate} must be positive"),
+        (recipe.train.batch_size >= 1 and recipe.train.gradient_accumulation >= 1,
+         "train.batch_size and train.gradient_accumulation must be at least 1"),
+        (recipe.train.max_length >= 16, f"train.max_length = {recipe.train.max_length} is too short; use 16 or more"),
+        (0 <= recipe.train.warmup_ratio < 1, f"train.warmup_ratio = {recipe.train.warmup_ratio}; use 0 <= ratio < 1"),
+        (recipe.lora.r >= 1, f"lora.r = {recipe.lora.r} must be at least 1"),
+        (0 <= recipe.lora.dropout < 1, f"lora.dropout = {recipe.lora.dropout}; use 0 <= dropout < 1"),
+        (recipe.decontamination.ngram >= 4, f"decontamination.ngram = {recipe.decontamination.ngram}; use 4 or more"),
+        (recipe.preference.beta > 0, f"preference.beta = {recipe.preference.beta} must be positive"),
+        (recipe.data.heldout >= 0 and recipe.data.limit >= 0, "data.heldout and data.limit must be 0 or more"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"{path}: {message}")
