@@ -134,6 +134,10 @@ def _judge_human(decided: Sequence[Vote], judge: JudgeData, models: Sequence[str
         verdicts = [(f"{v.prompt_set}/{v.prompt_id}", Battle(v.model_a, v.model_b, v.winner))
                     for v in judge.verdicts
                     if v.judge == name and v.winner is not None and v.model_a in models and v.model_b in models]
+        unusable = sum(v.judge == name and v.winner is None for v in judge.verdicts)
+        if unusable:
+            notes.append(f"Judge–human agreement: judge {name!r} gave no usable final verdict on {unusable} "
+                         f"pair{'' if unusable == 1 else 's'}; left out.")
         try:
             found.append(JudgeAgreement(name, judge_human_agreement(verdicts, human)))
         except BattleError:

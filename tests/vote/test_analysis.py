@@ -124,3 +124,4 @@ def test_judge_human_agreement_per_judge_on_shared_pairs(store):
     by_judge = {j.judge: j.agreement for j in summary.judge_human}
     assert (by_judge["gpt"].n, by_judge["gpt"].items, by_judge["gpt"].raw) == (2, 2, 0.5)
     assert (by_judge["tiny"].n, by_judge["tiny"].raw) == (1, 0.0)
+    assert any("judge 'gpt' gave no usable final verdict on 1 pair;" in note for note in summary.notes)
