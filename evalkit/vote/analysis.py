@@ -29,7 +29,7 @@ from evalkit.ratings import (
 )
 from evalkit.store import Store
 from evalkit.vote import votes as vote_store
-from evalkit.vote.sources import JudgeData, judge_verdicts
+from evalkit.vote.sources import JudgeData, judge_verdicts, stored_answers
 from evalkit.vote.votes import Vote
 
 _SIDE = {"left": "a", "right": "b", "tie": "tie", "both_bad": "both_bad"}
@@ -67,10 +67,17 @@ def summarise(store: Store, prompt_set: str | None = None, models: Sequence[str]
     """Everything the ratings table and the leaderboard show; None when there are no votes."""
     decided = [v for v in vote_store.votes(store, prompt_set=prompt_set)
                if models is None or (v.model_left in models and v.model_right in models)]
-    if not decided:
+    hashes = vote_store.answer_hashes(stored_answers(store, prompt_set=prompt_set))
+    current = [v for v in decided if vote_store.is_current(v, hashes)]
+    if not current:
         return None
-    battles = [battle(v) for v in decided]
     notes: list[str] = []
+    if len(current) < len(decided):
+        stale = len(decided) - len(current)
+        notes.append(f"{stale} vote{'' if stale == 1 else 's'} on answers regenerated since (a retrained model) "
+                     "left out; `evalkit vote` shows the new answers.")
+    decided = current
+    battles = [battle(v) for v in decided]
     bt = _bradley_terry(battles, rounds, seed, notes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -103,7 +103,10 @@ def cmd_ratings(args) -> int:
     summary = summarise(store, prompt_set=args.prompt_set, models=model_list(args.models),
                         rounds=args.rounds, seed=config.seed)
     if summary is None:
-        raise EvalkitError(f"no votes in {config.store} yet; cast some with `evalkit vote`")
+        chosen = "".join(f" {flag} {value}" for flag, value in (("--models", args.models),
+                                                                  ("--prompt-set", args.prompt_set)) if value)
+        raise EvalkitError(f"no current votes{' for' + chosen if chosen else ''} in {config.store} (none cast yet, "
+                           "or all on answers regenerated since); cast some with `evalkit vote`")
     console = Console()
     print_summary(summary, console)
     if args.plots:

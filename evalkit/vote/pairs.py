@@ -116,16 +116,24 @@ class PairPicker:
         self.repeat, self.seed = repeat, seed
         self.models = sorted({m for c in self.pool for m in (c.model_x, c.model_y)})
         self.flipped = {v.pair for v in judge.verdicts if v.flipped}
+        self.hashes = vote_store.answer_hashes(
+            StoredAnswer(m, c.prompt_set, c.prompt_id, c.prompt, text)
+            for c in self.pool for m, text in ((c.model_x, c.answer_x), (c.model_y, c.answer_y)))
+
+    def _votes(self, annotator: str | None = None, include_skips: bool = False) -> list[Vote]:
+        # Votes on answers regenerated since do not count: the new answers need votes of their own.
+        found = vote_store.votes(self.store, annotator=annotator, include_skips=include_skips)
+        return [v for v in found if vote_store.is_current(v, self.hashes)]
 
     def next(self) -> Matchup | None:
         """The next matchup to show, or None when this annotator has voted on every pair."""
-        mine = vote_store.votes(self.store, annotator=self.annotator, include_skips=True)
+        mine = self._votes(self.annotator, include_skips=True)
         times_voted = Counter(v.pair for v in mine if v.winner != vote_store.SKIP)
         last_skip = {v.pair: v.id for v in mine if v.winner == vote_store.SKIP}
         eligible = [c for c in self.pool if self.repeat or times_voted[c.pair] == 0]
         if not eligible:
             return None
-        overlap = overlapping_model_pairs(vote_store.votes(self.store), self.models, self.seed)
+        overlap = overlapping_model_pairs(self._votes(), self.models, self.seed)
 
         def order(candidate: Candidate):
             teaches = (JUDGE_FLIPPED * (candidate.pair in self.flipped)
@@ -146,7 +154,7 @@ class PairPicker:
         return None
 
     def progress(self) -> Progress:
-        mine = vote_store.votes(self.store, annotator=self.annotator, include_skips=True)
+        mine = self._votes(self.annotator, include_skips=True)
         decided = {v.pair for v in mine if v.winner != vote_store.SKIP}
         pool = {c.pair for c in self.pool}
         skipped = {v.pair for v in mine if v.winner == vote_store.SKIP} & (pool - decided)

@@ -77,11 +77,16 @@ class Vote:
     winner: str
     shown_order: str
     created: float
+    answer_left_sha: str
+    answer_right_sha: str
 
     @property
     def pair(self) -> tuple[str, str, str, str]:
         first, second = sorted((self.model_left, self.model_right))
         return (self.prompt_set, self.prompt_id, first, second)
+
+    def answer_sha(self, model: str) -> str:
+        return self.answer_left_sha if model == self.model_left else self.answer_right_sha
 
 
 def ensure_schema(store: Store) -> None:
@@ -92,6 +97,25 @@ def ensure_schema(store: Store) -> None:
 
 def text_sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+AnswerHashes = dict[tuple[str, str, str], str]  # (prompt set, prompt id, model) → text_sha of the stored answer
+
+
+def answer_hashes(answers) -> AnswerHashes:
+    """Hashes of the answers stored now, to tell current votes from stale ones."""
+    return {(a.prompt_set, a.prompt_id, a.model): text_sha(a.answer) for a in answers}
+
+
+def is_current(vote: Vote, hashes: AnswerHashes) -> bool:
+    """False when an answer the vote was cast on has since been regenerated (a retrained model):
+    the vote judged texts that no longer stand for that model. A vote whose answers are no longer
+    stored at all is kept, since nothing says it is stale."""
+    for model in (vote.model_left, vote.model_right):
+        now = hashes.get((vote.prompt_set, vote.prompt_id, model))
+        if now is not None and now != vote.answer_sha(model):
+            return False
+    return True
 
 
 def cast(store: Store, annotator: str, matchup: Matchup, winner: str) -> int:
@@ -134,4 +158,5 @@ def votes(store: Store, annotator: str | None = None, prompt_set: str | None = N
     return [Vote(*row) for row in store.db.execute(query + " ORDER BY id", args)]
 
 
-_COLUMNS = "id, annotator, prompt_set, prompt_id, model_left, model_right, winner, shown_order, created"
+_COLUMNS = ("id, annotator, prompt_set, prompt_id, model_left, model_right, winner, shown_order, created, "
+            "answer_left_sha, answer_right_sha")

@@ -125,3 +125,19 @@ def test_judge_human_agreement_per_judge_on_shared_pairs(store):
     assert (by_judge["gpt"].n, by_judge["gpt"].items, by_judge["gpt"].raw) == (2, 2, 0.5)
     assert (by_judge["tiny"].n, by_judge["tiny"].raw) == (1, 0.0)
     assert any("judge 'gpt' gave no usable final verdict on 1 pair;" in note for note in summary.notes)
+
+
+def test_votes_on_regenerated_answers_are_left_out_with_a_note(tmp_path):
+    from voting_project import write_project
+
+    from evalkit.vote.pairs import candidates, shown
+    from evalkit.vote.sources import stored_answers
+
+    write_project(tmp_path, models=("base", "sft"), n_prompts=3)
+    store = Store(tmp_path / "store.db")
+    for candidate in candidates(stored_answers(store)):
+        cast(store, "alice", shown("alice", candidate), "tie")
+    store.db.execute("UPDATE answers SET answer='retrained' WHERE model='sft' AND prompt_id='p00'")
+    summary = summarise(store, rounds=0, judge=NO_JUDGE)
+    assert summary.n_votes == 2
+    assert any(note.startswith("1 vote on answers regenerated since") for note in summary.notes)

@@ -119,3 +119,22 @@ def test_overlapping_intervals_outrank_settled_pairs(tmp_path):
 def test_without_votes_every_model_pair_overlaps():
     models = ["base", "dpo", "sft"]
     assert overlapping_model_pairs([], models) == {frozenset(p) for p in itertools.combinations(models, 2)}
+
+
+def test_a_regenerated_answer_makes_its_pair_new_again(tmp_path):
+    from voting_project import write_project
+
+    from evalkit.vote.sources import stored_answers
+
+    write_project(tmp_path, models=("base", "sft"), n_prompts=2)
+    store = Store(tmp_path / "store.db")
+    picker = PairPicker(store, "alice", candidates(stored_answers(store)), NO_JUDGE)
+    while (matchup := picker.next()) is not None:
+        cast(store, "alice", matchup, "left")
+    # sft is retrained and answers p01 differently: that pair needs a fresh vote.
+    store.db.execute("UPDATE answers SET answer='a new answer' WHERE model='sft' AND prompt_id='p01'")
+    picker = PairPicker(store, "alice", candidates(stored_answers(store)), NO_JUDGE)
+    again = picker.next()
+    assert again.pair == ("chat", "p01", "base", "sft")
+    assert "a new answer" in (again.answer_left, again.answer_right)
+    assert (picker.progress().votes, picker.progress().pairs_left) == (1, 1)
