@@ -115,14 +115,17 @@ def _file_rows(path: Path, source: Source) -> list[Row]:
 def _with_fields(rows: list[Row], source: Source) -> list[Row]:
     if not source.fields:
         return rows
-    from evalkit.templates import evaluate
+    from evalkit.templates import environment
 
+    # Compiled once per source: compiling per row costs milliseconds, times 14,000 MMLU rows.
+    compiled = [(name, expression, environment().compile_expression(expression, undefined_to_none=False))
+                for name, expression in source.fields]
     out = []
     for row in rows:
         computed = {}
-        for name, expression in source.fields:
+        for name, expression, function in compiled:
             try:
-                computed[name] = evaluate(expression, row.data)
+                computed[name] = function(**row.data)
             except Exception as err:  # the row does not fit the layout the expression expects
                 raise DataError(f"{row.origin}: field {name!r} = `{expression}` failed on this row: "
                                 f"{type(err).__name__}: {err}; fix the row or the source's fields") from None
