@@ -139,6 +139,8 @@ def _run(source: str, limits: Limits, disable: Sequence[str] = ()) -> tuple[Outc
 
 
 def _run_once(source: str, limits: Limits, disable: Sequence[str]) -> tuple[Outcome, dict]:
+    if not sys.platform.startswith("linux"):
+        raise RuntimeError(f"the evalkit sandbox needs Linux (namespaces, /proc); this is {sys.platform}")
     started = time.monotonic()
     work_dir = tempfile.mkdtemp(prefix="evalkit-sandbox-")
     status_read, status_write = os.pipe()
@@ -154,7 +156,6 @@ def _run_once(source: str, limits: Limits, disable: Sequence[str]) -> tuple[Outc
             "python_prefixes": sorted({sys.prefix, sys.exec_prefix}),
             "site_packages": _site_packages(),
             "host_home": os.path.expanduser("~"),
-            "niceness": 10,  # parallel runs yield to whatever else the machine does
             "limits": {name: getattr(limits, name) for name in Limits.__dataclass_fields__},
             "disable": list(disable),
         }

@@ -15,6 +15,7 @@ import sys
 from types import ModuleType
 
 WORK_DIR = "/tmp"
+SHARED_MEMORY_DIR = "/dev/shm"  # empty and writable: multiprocessing's semaphores live there
 # Where secrets and host services usually live: homes (keys, tokens, shell
 # history), temp dirs (agent sockets, other users' files), /run (docker.sock,
 # D-Bus). A unix socket stays reachable without a network namespace, so
@@ -74,16 +75,19 @@ def finish_private_view(linux: ModuleType, prepared: dict, owner: tuple[int, int
     for directory in covered:
         if directory == WORK_DIR:
             _mount_work_dir(linux, owner, work_mb)
+        elif directory == SHARED_MEMORY_DIR:
+            linux.mount("tmpfs", directory, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, f"size={work_mb}m,mode=1777")
         else:
             linux.mount("tmpfs", directory, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
         _attach_trees_under(linux, directory, trees)
-        if directory != WORK_DIR and prepared["read_only"]:
+        if directory not in (WORK_DIR, SHARED_MEMORY_DIR) and prepared["read_only"]:
             linux.set_mount_attributes(directory, linux.MOUNT_ATTR_RDONLY, recursive=False)
     if WORK_DIR not in covered:
         _mount_work_dir(linux, owner, work_mb)
-    hidden = [c for c in covered if c != WORK_DIR]
+    hidden = [c for c in covered if c not in (WORK_DIR, SHARED_MEMORY_DIR)]
     summary = "read-only root" if prepared["read_only"] else "writable root (weaker)"
-    return f"{summary}; {', '.join(hidden)} hidden; private {work_mb} MB tmpfs at {WORK_DIR}" + "".join(
+    private = f"private {work_mb} MB tmpfs at {WORK_DIR} (and {SHARED_MEMORY_DIR})"
+    return f"{summary}; {', '.join(hidden)} hidden; {private}" + "".join(
         f"; {note}" for note in prepared["notes"]
     )
 

@@ -101,7 +101,6 @@ def _initial_plan(config: dict) -> dict:
         "site_packages": config.get("site_packages", []),
         "host_work_dir": config["work_dir"],
         "host_home": config.get("host_home"),
-        "niceness": config.get("niceness", 0),
         "root": root,
         "ids": (NOBODY, NOBODY) if root else (os.getuid(), os.getgid()),
     }
@@ -285,7 +284,7 @@ def _describe(plan: dict, mode: str, filesystem: str) -> dict[str, str]:
         processes += f" on top of the {plan['max_tasks'] - limits['max_processes']} tasks uid {uid} had (weaker: shared)"
     return {
         "user": users[mode],
-        "network": weak_net if mode == "plain" else "network namespace (loopback only)",
+        "network": weak_net if mode == "plain" else "network namespace, no interface up",
         "pids": "own session, leftover descendants killed (weaker: a program that kills the supervisor escapes)"
         if mode == "plain"
         else "pid namespace: every process ends with the program",

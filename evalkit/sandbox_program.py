@@ -99,7 +99,6 @@ def exec_program(linux: ModuleType, plan: dict, done_fd: int, status_fd: int) ->
         file.write(plan["source"])
     apply_limits(plan["limits"], plan["max_tasks"])
     linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)  # setuid binaries stay unprivileged
-    os.nice(plan["niceness"])
     for number in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
         signal.signal(number, signal.SIG_DFL)
     os.dup2(done_fd, DONE_FD)

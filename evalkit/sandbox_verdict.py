@@ -83,8 +83,11 @@ def _judge_exit(exit_event: dict, stderr_tail: str, limits) -> Verdict:
 
 
 def parse_traceback(stderr: str) -> tuple[str | None, int | None]:
-    """(last exception line, its line number in program.py) of the last traceback."""
-    start = stderr.rfind(_TRACEBACK)
+    """(last exception line, its line number in program.py) of the last traceback.
+
+    Searched from the first traceback on: the copies a program forked may
+    interleave their tracebacks with its own."""
+    start = stderr.find(_TRACEBACK)
     if start < 0:
         return None, None
     segment = stderr[start + len(_TRACEBACK) :]

@@ -28,6 +28,7 @@ LIMITS = Limits(
 # A busy machine may let the wall clock run out before 1 s of CPU is spent:
 # either limit contains the program. test_cpu_limit pins the CPU limit down.
 CPU_OR_WALL = r"(CPU-time limit 1s|wall-clock limit 2s) exceeded"
+MEMORY_BOMB = "blocks = []\nwhile True:\n    blocks.append(bytearray(16 * 2**20))\n"
 SECRET = "sk-evalkit-test-" + uuid.uuid4().hex
 # Every hostile program renames itself (and so its children) to a token, so that
 # leftovers can be found in /proc after the run.
@@ -67,9 +68,9 @@ HOSTILE = [
     ),
     Hostile(
         "memory_bomb",
-        "blocks = []\nwhile True:\n    blocks.append(bytearray(16 * 2**20))\n",
-        ("memory",),
-        r"MemoryError at line \d+ \(address-space limit 128 MB\)",
+        MEMORY_BOMB,
+        ("memory", "timeout"),  # filling 128 MB can take 2 s on a busy machine: test_memory_limit pins it
+        r"(MemoryError at line \d+ \(address-space limit 128 MB\)|wall-clock limit 2s)",
     ),
     Hostile("huge_stdout", "while True:\n    print('x' * 1000)\n", ("output_limit",), r"output limit of 20000 bytes"),
     Hostile(
@@ -395,6 +396,11 @@ def test_cpu_limit():
     assert outcome.duration_s < 10
 
 
+def test_memory_limit():
+    outcome = run_program(MEMORY_BOMB, Limits(memory_mb=128, wall_seconds=30))
+    assert (outcome.status, outcome.reason) == ("memory", "MemoryError at line 3 (address-space limit 128 MB)")
+
+
 def test_programs_can_use_their_work_dir_and_subprocesses():
     source = (
         "import subprocess, sys, os\nopen('data.txt', 'w').write('ok')\n"
@@ -433,6 +439,11 @@ def test_containment_report_names_every_mechanism():
         ('Traceback (most recent call last):\n  File "program.py", line 7, in f\nValueError: bad\n', ("ValueError: bad", 7)),
         ("Traceback (most recent call last):\n  File \"program.py\", line 2\nKeyError: 'k'\n", ("KeyError: 'k'", 2)),
         ("some noise\n", (None, None)),
+        (  # a forked copy's traceback interleaved with the program's own
+            'Traceback (most recent call last):\nTraceback (most recent call last):\n  File "program.py", line 3, in <module>\n'
+            "BlockingIOError: [Errno 11] Resource temporarily unavailable\nTraceback (most recent call last):\n",
+            ("BlockingIOError: [Errno 11] Resource temporarily unavailable", 3),
+        ),
     ],
 )
 def test_parse_traceback(stderr, expected):
