@@ -47,6 +47,28 @@ def build_parser() -> argparse.ArgumentParser:
     # Feature commands (train, judge, serve, vote, ratings) add their parsers below, each with
     # set_defaults(handler="module:function"); the module is imported only when the command runs.
 
+    # -- pairwise judge, answers, OpenAI-compatible server (evalkit/judge*.py, answers.py, serve.py) --
+    judge = commands.add_parser("judge", help="judge every pair of models' answers in both orders (LLM-as-judge)")
+    judge.add_argument("--models", help="comma-separated model names, two or more (default: all)")
+    judge.add_argument("--judge", help="a [judges.NAME] entry of the config (default: the only one)")
+    judge.add_argument("--prompt-set", help="prompt set name or .jsonl path (default: the judge's own)")
+    judge.add_argument("--limit", type=int, help="only the first N prompts")
+    judge.add_argument("--quiet", action="store_true", help="no progress bars")
+    judge.set_defaults(handler="evalkit.judge_cli:cmd_judge")
+
+    answers = commands.add_parser("answers", help="generate the models' answers to a prompt set (for judge and vote)")
+    answers.add_argument("--models", help="comma-separated model names (default: all)")
+    answers.add_argument("--prompt-set", default="default", help="prompt set name or .jsonl path (default: %(default)s)")
+    answers.add_argument("--limit", type=int, help="only the first N prompts")
+    answers.add_argument("--quiet", action="store_true", help="no progress bars")
+    answers.set_defaults(handler="evalkit.judge_cli:cmd_answers")
+
+    serve = commands.add_parser("serve", help="serve a model behind an OpenAI-compatible HTTP API")
+    serve.add_argument("--model", required=True, help="model name from the config")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s; 0 picks a free one)")
+    serve.set_defaults(handler="evalkit.serve:cmd_serve")
+
     # -- training (evalkit/train) --
     train = commands.add_parser("train", help="train a candidate from a recipe (QLoRA SFT, DPO, ORPO, reward model)")
     stages = train.add_subparsers(dest="stage", metavar="STAGE", required=True)

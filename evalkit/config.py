@@ -16,7 +16,11 @@ from evalkit.errors import ConfigError
 DTYPES = ("float32", "bfloat16", "float16", "auto")
 QUANTIZATIONS = ("none", "4bit", "8bit")
 MODEL_KEYS = {"source", "dtype", "device", "adapter", "quantization", "chat_template", "batch_size",
-              "max_length", "recipe", "parent", "description", "api_key_env", "base_url", "revision"}
+              "max_length", "recipe", "parent", "description", "api_key_env", "base_url", "revision",
+              "tokenizer", "concurrency", "timeout", "max_retries"}
+SUITE_KEYS = {"tasks", "options", "description", "judge", "prompt_set", "prompt_limit"}
+JUDGE_METHODS = ("generate", "logprobs", "reward")
+JUDGE_KEYS = {"prompt", "model", "method", "description", "prompt_set", "tie_margin"}
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,11 @@ class ModelSpec:
     description: str = ""
     revision: str | None = None
     base_url: str | None = None
-    api_key_env: str | None = None
+    api_key_env: str | None = None  # the *name* of the variable holding the key; the key itself is never stored
+    tokenizer: str | None = None  # endpoints: a local tokenizer folder or hub id, for exact token-level scoring
+    concurrency: int = 4  # endpoints: requests in flight at once
+    timeout: float = 120.0  # endpoints: seconds per request before it is retried
+    max_retries: int = 4  # endpoints: retries with exponential backoff on 429, 5xx, timeouts, malformed replies
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,27 @@ class Suite:
     name: str
     tasks: tuple[str, ...]
     options: dict[str, TaskOptions]
+    judge: str | None = None  # a [judges.NAME] entry: pairwise judging of the models' answers
+    prompt_set: str | None = None  # the prompts the judge's answers come from (default: the judge's own)
+    prompt_limit: int | None = None  # the first N prompts only
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """A judge: a prompt file in judges/ run by a model with a method.
+
+    `model` is a model of [models] or an inline model table (a judge endpoint need not be a
+    candidate); method "generate" parses the judge's text, "logprobs" compares the
+    probabilities of the verdict tokens, "reward" compares a reward model's scores.
+    """
+
+    name: str
+    prompt: str
+    model: ModelSpec
+    method: str = "generate"
+    description: str = ""
+    prompt_set: str = "default"
+    tie_margin: float = 0.0  # reward: |P(first better) - 0.5| at or below this is a tie
 
 
 @dataclass(frozen=True)
@@ -73,6 +102,7 @@ class Config:
     models: dict[str, ModelSpec]
     suites: dict[str, Suite]
     raw: dict[str, Any]
+    judges: dict[str, JudgeConfig] = field(default_factory=dict)
 
     def model(self, name: str) -> ModelSpec:
         if name not in self.models:
@@ -87,6 +117,13 @@ class Config:
             raise ConfigError(f"unknown suite {name!r}; {self.path} defines: {known}. "
                               f"Add a [suites.{name}] table or pick one of those.")
         return self.suites[name]
+
+    def judge(self, name: str) -> JudgeConfig:
+        if name not in self.judges:
+            known = ", ".join(sorted(self.judges)) or "(none)"
+            raise ConfigError(f"unknown judge {name!r}; {self.path} defines: {known}. Add a [judges.{name}] table "
+                              f"(prompt = \"mtbench-pairwise\", model = \"...\") or pick one of those.")
+        return self.judges[name]
 
 
 def load_config(path: str | Path) -> Config:
@@ -105,12 +142,17 @@ def load_config(path: str | Path) -> Config:
         if model.parent is not None and model.parent not in models:
             raise ConfigError(f"{path}: models.{model.name}.parent = {model.parent!r} is not a model defined in the file")
     suites = {name: _suite(name, spec, path) for name, spec in _table(raw, "suites", path).items()}
+    judges = {name: _judge(name, spec, models, path) for name, spec in _table(raw, "judges", path).items()}
+    for suite in suites.values():
+        if suite.judge is not None and suite.judge not in judges:
+            raise ConfigError(f"{path}: suites.{suite.name}.judge = {suite.judge!r} is not a judge defined in the "
+                              f"file; add [judges.{suite.judge}] or use one of: {', '.join(sorted(judges)) or '(none)'}")
     return Config(
         path=path, root=root,
         store=root / project.get("store", ".evalkit/evalkit.db"),
         reports=root / project.get("reports", "reports"),
         seed=_typed(project.get("seed", 1234), int, "project.seed", path),
-        models=models, suites=suites, raw=raw,
+        models=models, suites=suites, raw=raw, judges=judges,
     )
 
 
@@ -149,14 +191,64 @@ def _model(name: str, spec: Any, path: Path) -> ModelSpec:
     batch_size = _typed(spec.get("batch_size", 16), int, f"{where}.batch_size", path)
     if not 1 <= batch_size <= 4096:
         raise ConfigError(f"{path}: {where}.batch_size = {batch_size} is out of range; use 1..4096")
+    _endpoint_settings(spec, where, path)
     return ModelSpec(name=name, **{k: v for k, v in spec.items()})
+
+
+def _endpoint_settings(spec: dict[str, Any], where: str, path: Path) -> None:
+    concurrency = _typed(spec.get("concurrency", 4), int, f"{where}.concurrency", path)
+    if not 1 <= concurrency <= 256:
+        raise ConfigError(f"{path}: {where}.concurrency = {concurrency} is out of range; use 1..256")
+    retries = _typed(spec.get("max_retries", 4), int, f"{where}.max_retries", path)
+    if not 0 <= retries <= 20:
+        raise ConfigError(f"{path}: {where}.max_retries = {retries} is out of range; use 0..20")
+    timeout = spec.get("timeout", 120.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 3600:
+        raise ConfigError(f"{path}: {where}.timeout = {timeout!r} must be seconds in (0, 3600]")
+    for key in ("api_key_env", "base_url", "tokenizer"):
+        if key in spec and not isinstance(spec[key], str):
+            raise ConfigError(f"{path}: {where}.{key} must be a string, got {spec[key]!r}")
+    if spec.get("api_key_env", "").startswith(("sk-", "Bearer ")):
+        raise ConfigError(f"{path}: {where}.api_key_env looks like a key itself; put the key in an environment "
+                          f"variable and name that variable here, e.g. api_key_env = \"OPENAI_API_KEY\"")
+
+
+def _judge(name: str, spec: Any, models: dict[str, ModelSpec], path: Path) -> JudgeConfig:
+    where = f"judges.{name}"
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{path}: [{where}] must be a table with `prompt` and `model`")
+    _check_keys(spec, JUDGE_KEYS, where, path)
+    prompt = spec.get("prompt")
+    if not isinstance(prompt, str) or not prompt:
+        raise ConfigError(f"{path}: {where}.prompt must name a judge file in judges/ (e.g. \"mtbench-pairwise\")")
+    method = spec.get("method", "generate")
+    if method not in JUDGE_METHODS:
+        raise ConfigError(f"{path}: {where}.method = {method!r}; choose one of {', '.join(JUDGE_METHODS)}")
+    model = spec.get("model")
+    if isinstance(model, str):
+        if model not in models:
+            raise ConfigError(f"{path}: {where}.model = {model!r} is not a model defined in the file; name one of "
+                              f"{', '.join(sorted(models)) or '(none)'} or give a table, e.g. "
+                              f"model = {{ source = \"openai:gpt-4o\", api_key_env = \"OPENAI_API_KEY\" }}")
+        judge_model = models[model]
+    elif isinstance(model, dict):
+        judge_model = _model(f"judge-{name}", model, path)
+    else:
+        raise ConfigError(f"{path}: {where}.model must be a model name or an inline model table, got {model!r}")
+    margin = spec.get("tie_margin", 0.0)
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < 0.5:
+        raise ConfigError(f"{path}: {where}.tie_margin = {margin!r} must be a number in [0, 0.5)")
+    return JudgeConfig(name=name, prompt=prompt, model=judge_model, method=method,
+                       description=_typed(spec.get("description", ""), str, f"{where}.description", path),
+                       prompt_set=_typed(spec.get("prompt_set", "default"), str, f"{where}.prompt_set", path),
+                       tie_margin=float(margin))
 
 
 def _suite(name: str, spec: Any, path: Path) -> Suite:
     where = f"suites.{name}"
     if not isinstance(spec, dict) or "tasks" not in spec:
         raise ConfigError(f"{path}: [{where}] needs `tasks = [\"...\"]`")
-    _check_keys(spec, {"tasks", "options", "description"}, where, path)
+    _check_keys(spec, SUITE_KEYS, where, path)
     tasks = spec["tasks"]
     if not isinstance(tasks, list) or not all(isinstance(t, str) for t in tasks) or not tasks:
         raise ConfigError(f"{path}: {where}.tasks must be a non-empty list of task names, got {tasks!r}")
@@ -165,7 +257,15 @@ def _suite(name: str, spec: Any, path: Path) -> Suite:
     for task in options:
         if task not in tasks:
             raise ConfigError(f"{path}: {where}.options.{task} is set but {task!r} is not in {where}.tasks")
-    return Suite(name=name, tasks=tuple(tasks), options=options)
+    judge, prompt_set, limit = spec.get("judge"), spec.get("prompt_set"), spec.get("prompt_limit")
+    for key, value in (("judge", judge), ("prompt_set", prompt_set)):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ConfigError(f"{path}: {where}.{key} must be a name, got {value!r}")
+    if prompt_set is not None and judge is None:
+        raise ConfigError(f"{path}: {where}.prompt_set is set but no {where}.judge; add judge = \"NAME\" or remove it")
+    if limit is not None and _typed(limit, int, f"{where}.prompt_limit", path) < 1:
+        raise ConfigError(f"{path}: {where}.prompt_limit = {limit} is out of range; use a positive number")
+    return Suite(name=name, tasks=tuple(tasks), options=options, judge=judge, prompt_set=prompt_set, prompt_limit=limit)
 
 
 def _task_options(where: str, opts: Any, path: Path) -> TaskOptions:

@@ -41,7 +41,9 @@ def prepare_model(config: Config, name: str, store: Store) -> ModelHandle:
     if spec.source.startswith(("openai:", "http://", "https://")):
         from evalkit.types import stable_hash
 
-        return ModelHandle(spec, None, stable_hash({"endpoint": spec.source, "model": spec.name})[:24])
+        # The URL and the tokenizer decide what an endpoint's responses are (the key never does: it is not stored).
+        return ModelHandle(spec, None, stable_hash({"endpoint": spec.source, "model": spec.name, "base_url": spec.base_url,
+                                                    "tokenizer": spec.tokenizer, "max_length": spec.max_length})[:24])
     if spec.recipe:  # trained on demand from its parent (reused when already built): evalkit/train/build.py
         from evalkit.train.build import prepare_recipe_model
 

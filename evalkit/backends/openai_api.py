@@ -1,0 +1,345 @@
+"""Any OpenAI-compatible endpoint as a backend: OpenAI, vLLM, llama.cpp, `evalkit serve`.
+
+    [models.gpt4o]                      [models.served]
+    source = "openai:gpt-4o"            source = "http://127.0.0.1:8000/v1"   # model: the one it lists
+    api_key_env = "OPENAI_API_KEY"      tokenizer = "path/to/model"           # exact token-level scoring
+
+Generation uses chat completions (chat requests) or completions. Log-likelihoods
+use completions with `echo` and `logprobs`, as lm-eval's `local-completions`
+does: with a local `tokenizer` the prompts are sent as token ids built exactly as
+the transformers backend builds them (same pairs, same rolling windows), so the
+numbers agree with it; without one the text is sent and the continuation's
+tokens are found by their character offsets.
+
+The API key is read from the environment variable `api_key_env` names and kept
+in memory only. Requests run `concurrency` at a time, each with a timeout;
+429, 5xx, timeouts, dropped connections and malformed replies are retried with
+exponential backoff (Retry-After is honoured). Whatever still fails is left out
+and reported at the end (EndpointError.failures), after every finished result
+has been yielded, so the caller stores those and a rerun asks only for the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any
+from urllib.parse import urlparse
+
+from evalkit.backends.tokens import encode_pair, rolling_windows, truncate_left
+from evalkit.config import ModelSpec
+from evalkit.errors import ModelError
+from evalkit.types import (Generation, GenerationRequest, Loglikelihood, LoglikelihoodRequest, RollingLoglikelihood,
+                           RollingRequest)
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+MAX_RETRY_AFTER_S = 30.0
+
+
+class EndpointError(ModelError):
+    """Some requests failed after their retries. failures: {request index: reason}."""
+
+    def __init__(self, message: str, failures: dict[int, str]):
+        super().__init__(message)
+        self.failures = failures
+
+
+class RequestFailed(Exception):
+    def __init__(self, reason: str, connection: bool = False):
+        super().__init__(reason)
+        self.reason, self.connection = reason, connection
+
+
+class MalformedResponse(ValueError):
+    pass
+
+
+class OpenAIBackend:
+    retry_base_s = 0.5  # first backoff; doubles per attempt up to retry_cap_s
+    retry_cap_s = 8.0
+
+    def __init__(self, spec: ModelSpec):
+        import openai
+
+        self.spec = spec
+        self.base_url, self._model = _endpoint(spec)
+        self.client = openai.OpenAI(base_url=self.base_url, api_key=_api_key(spec, self.base_url), max_retries=0,
+                                    timeout=spec.timeout)
+        self._rng = random.Random(0)  # backoff jitter only
+        self._lock = threading.Lock()
+        self._unreachable = threading.Event()
+        self._connection_failures = 0
+        self._tokenizer = None
+        self._max_length = spec.max_length
+
+    # -- the three backend calls -----------------------------------------------------------
+    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
+        yield from self._all([lambda r=r: self._generate_one(r) for r in requests])
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[tuple[int, Loglikelihood]]:
+        yield from self._all([lambda r=r: self._loglikelihood_one(r) for r in requests])
+
+    def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> Iterator[tuple[int, RollingLoglikelihood]]:
+        if self.spec.tokenizer is None:
+            yield from self._all([lambda r=r: self._rolling_text(r.text) for r in requests])
+            return
+        windows, state = [], {}
+        for index, request in enumerate(requests):
+            tokens = self.encode(request.text)
+            doc = list(rolling_windows(tokens, self.prefix_token, self.max_length))
+            state[index] = [len(doc), 0.0, len(tokens)]
+            windows += [(index, ctx, pred) for ctx, pred in doc]
+            if not doc:
+                yield index, RollingLoglikelihood(logprob=0.0, n_tokens=0)
+        failures: dict[int, str] = {}
+        calls = [lambda c=c, p=p: self._score_tokens(c, p)[0] for _, c, p in windows]
+        for w, logprob in self._gather(calls, failures):
+            left = state[windows[w][0]]
+            left[0], left[1] = left[0] - 1, left[1] + logprob
+            if left[0] == 0:
+                yield windows[w][0], RollingLoglikelihood(logprob=left[1], n_tokens=left[2])
+        self._raise({windows[w][0]: reason for w, reason in failures.items()}, len(requests))
+
+    # -- one request each ------------------------------------------------------------------
+    def _generate_one(self, request: GenerationRequest) -> Generation:
+        settings = {"model": self.model, "max_tokens": request.max_new_tokens, "temperature": request.temperature,
+                    "top_p": request.top_p, "seed": request.seed}
+        if request.stop:
+            settings["stop"] = list(request.stop[:4])  # the API takes at most 4; the rest are cut below
+        if request.chat:
+            messages = [{"role": "system", "content": request.system}] if request.system else []
+            reply = self.client.chat.completions.create(
+                messages=messages + [{"role": "user", "content": request.prompt}], **settings)
+            choice = _first_choice(reply)
+            text = getattr(choice.message, "content", None)
+        else:
+            reply = self.client.completions.create(prompt=request.prompt, **settings)
+            choice = _first_choice(reply)
+            text = choice.text
+        if not isinstance(text, str):
+            raise MalformedResponse("reply has no text")
+        for stop in request.stop:
+            text = text.split(stop, 1)[0]
+        usage = getattr(reply, "usage", None)
+        n_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        return Generation(text=text, n_tokens=n_tokens, finish_reason=choice.finish_reason or "stop")
+
+    def _loglikelihood_one(self, request: LoglikelihoodRequest) -> Loglikelihood:
+        if self.spec.tokenizer is None:
+            return self._loglikelihood_text(request)
+        context, continuation = encode_pair(self.encode, request.context, request.continuation, self.prefix_token)
+        context, continuation = truncate_left(context, continuation, self.max_length)
+        logprob, greedy = self._score_tokens(context, continuation)
+        return Loglikelihood(logprob=logprob, is_greedy=greedy, n_tokens=len(continuation))
+
+    def _score_tokens(self, context: list[int], predicted: list[int]) -> tuple[float, bool]:
+        """log P(predicted | context) on exact token ids, and whether each token was the top one."""
+        logprobs = self._echo(context + predicted)
+        start, end = len(context), len(context) + len(predicted)
+        return _sum_span(logprobs, start, end)
+
+    def _loglikelihood_text(self, request: LoglikelihoodRequest) -> Loglikelihood:
+        context, continuation = request.context, request.continuation
+        spaces = len(context) - len(context.rstrip())
+        if spaces:  # as encode_pair: trailing spaces belong to the continuation's first token
+            context, continuation = context[:-spaces], context[-spaces:] + continuation
+        logprobs = self._echo(context + continuation)
+        offsets = logprobs.text_offset or []
+        span = [i for i, offset in enumerate(offsets) if len(context) <= offset < len(context) + len(continuation)]
+        if not span:
+            raise MalformedResponse("no continuation tokens in the echoed prompt")
+        logprob, greedy = _sum_span(logprobs, span[0], span[-1] + 1)
+        return Loglikelihood(logprob=logprob, is_greedy=greedy, n_tokens=len(span))
+
+    def _rolling_text(self, text: str) -> RollingLoglikelihood:
+        if not text:
+            return RollingLoglikelihood(logprob=0.0, n_tokens=0)
+        logprobs = self._echo(text)
+        span = [i for i, offset in enumerate(logprobs.text_offset or []) if offset < len(text)]
+        return RollingLoglikelihood(logprob=_sum_span(logprobs, span[0], span[-1] + 1)[0], n_tokens=len(span))
+
+    def _echo(self, prompt: str | list[int]):
+        """Per-token log-probabilities of the prompt itself (completions with echo, as lm-eval)."""
+        reply = self.client.completions.create(model=self.model, prompt=prompt, max_tokens=1, temperature=0.0,
+                                               echo=True, logprobs=1)
+        logprobs = getattr(_first_choice(reply), "logprobs", None)
+        if logprobs is None or not isinstance(getattr(logprobs, "token_logprobs", None), list):
+            raise MalformedResponse("echo reply has no token_logprobs")
+        return logprobs
+
+    # -- tokenizer, model id, window length -------------------------------------------------
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.spec.tokenizer)
+        return self._tokenizer
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False)
+
+    @property
+    def prefix_token(self) -> int:
+        tok = self.tokenizer
+        return tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+
+    @property
+    def model(self) -> str:
+        """The model id; for a URL source, the one the server lists (asked inside a request, so a
+        failure is classified and retried with it)."""
+        if self._model is None:
+            self._model = self._listed_model()["id"]
+        return self._model
+
+    @property
+    def max_length(self) -> int:
+        if self._max_length is None:
+            try:
+                listed = self._retrying(self._listed_model)
+            except RequestFailed as err:
+                raise ModelError(f"model {self.spec.name!r}: cannot list the models of {self.base_url} ({err.reason}); "
+                                 f"set models.{self.spec.name}.max_length to skip asking") from None
+            self._max_length = int(listed.get("max_model_len") or 2048)
+        return self._max_length
+
+    def _listed_model(self) -> dict[str, Any]:
+        listed = [m.model_dump() for m in self.client.models.list()]
+        wanted = [m for m in listed if self._model is None or m.get("id") == self._model]
+        if not wanted:
+            raise ModelError(f"model {self.spec.name!r}: {self.base_url} lists no model"
+                             f"{' named ' + repr(self._model) if self._model else ''}; check models.{self.spec.name}")
+        return wanted[0]
+
+    # -- concurrency, retries, failures -----------------------------------------------------
+    def _all(self, calls: list[Callable[[], Any]]) -> Iterator[tuple[int, Any]]:
+        failures: dict[int, str] = {}
+        yield from self._gather(calls, failures)
+        self._raise(failures, len(calls))
+
+    def _gather(self, calls: list[Callable[[], Any]], failures: dict[int, str]) -> Iterator[tuple[int, Any]]:
+        """Run calls `concurrency` at a time; yield (index, result) as each finishes; fill `failures`."""
+        self._unreachable.clear()
+        self._connection_failures = 0
+        with ThreadPoolExecutor(max_workers=self.spec.concurrency) as pool:
+            futures = {pool.submit(self._retrying, call): index for index, call in enumerate(calls)}
+            for future in as_completed(futures):
+                try:
+                    yield futures[future], future.result()
+                except RequestFailed as err:
+                    failures[futures[future]] = err.reason
+                except GeneratorExit:
+                    for pending in futures:
+                        pending.cancel()
+                    raise
+
+    def _retrying(self, call: Callable[[], Any]) -> Any:
+        reason = "not attempted"
+        for attempt in range(self.spec.max_retries + 1):
+            if self._unreachable.is_set():
+                raise RequestFailed("not attempted (endpoint unreachable)")
+            try:
+                result = call()
+            except Exception as err:  # classified below; anything unknown fails this request only
+                reason, retryable, wait = _classify(err)
+                if not retryable:
+                    raise RequestFailed(reason) from None
+                if attempt < self.spec.max_retries:
+                    time.sleep(self._backoff(attempt, wait))
+                continue
+            with self._lock:
+                self._connection_failures = 0
+            return result
+        self._note_failure(reason)
+        raise RequestFailed(reason)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER_S)
+        return min(self.retry_cap_s, self.retry_base_s * 2**attempt) * (0.5 + 0.5 * self._rng.random())
+
+    def _note_failure(self, reason: str) -> None:
+        """A run of requests that all end in connection errors means the endpoint is down: stop trying."""
+        if reason not in ("connection error", "timeout"):
+            return
+        with self._lock:
+            self._connection_failures += 1
+            if self._connection_failures >= max(2, self.spec.concurrency):
+                self._unreachable.set()
+
+    def _raise(self, failures: dict[int, str], total: int) -> None:
+        if failures:
+            reasons = ", ".join(f"{r} ×{n}" for r, n in Counter(failures.values()).most_common())
+            raise EndpointError(f"model {self.spec.name!r}: {len(failures)} of {total} requests to {self.base_url} "
+                                f"failed ({reasons}); finished ones are stored, a rerun asks only for the rest",
+                                failures)
+
+
+def _endpoint(spec: ModelSpec) -> tuple[str, str | None]:
+    if spec.source.startswith("openai:"):
+        model = spec.source.removeprefix("openai:")
+        return spec.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL, model or None
+    return spec.source, None  # a URL: the model is the one the server lists
+
+
+def _api_key(spec: ModelSpec, base_url: str) -> str:
+    variable = spec.api_key_env or "OPENAI_API_KEY"
+    key = os.environ.get(variable)
+    if key:
+        return key
+    if urlparse(base_url).hostname in LOCAL_HOSTS:
+        return "EMPTY"  # local servers do not check keys
+    raise ModelError(f"model {spec.name!r}: the API key for {base_url} is read from the environment variable "
+                     f"{variable}, which is not set; export it (models.{spec.name}.api_key_env names the variable)")
+
+
+def _first_choice(reply):
+    choices = getattr(reply, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise MalformedResponse("reply has no choices")
+    return choices[0]
+
+
+def _sum_span(logprobs, start: int, end: int) -> tuple[float, bool]:
+    values, tokens, tops = logprobs.token_logprobs, logprobs.tokens or [], logprobs.top_logprobs or []
+    if len(values) < end:
+        raise MalformedResponse(f"echo reply has {len(values)} token log-probabilities, expected at least {end}")
+    if any(values[i] is None for i in range(start, end)):
+        raise RequestFailed("endpoint gives no log-probability for the first token; set the model's `tokenizer` "
+                            "so requests carry a prefix token, or use a non-empty context")
+    greedy = all(i < len(tops) and tops[i] and max(tops[i], key=tops[i].get) == tokens[i] for i in range(start, end))
+    return float(sum(values[start:end])), greedy
+
+
+def _classify(err: Exception) -> tuple[str, bool, float | None]:
+    """(reason, retry?, Retry-After seconds) for an exception raised by one request."""
+    import openai
+
+    if isinstance(err, RequestFailed):
+        return err.reason, False, None
+    if isinstance(err, ModelError):
+        return str(err), False, None
+    if isinstance(err, openai.APIStatusError):
+        code = err.status_code
+        retry_after = _retry_after(err.response.headers.get("retry-after") if err.response is not None else None)
+        return f"HTTP {code}", code in (408, 409, 429) or code >= 500, retry_after
+    if isinstance(err, openai.APITimeoutError):
+        return "timeout", True, None
+    if isinstance(err, openai.APIConnectionError):
+        return "connection error", True, None
+    if isinstance(err, (ValueError, TypeError, AttributeError, KeyError, IndexError, openai.APIResponseValidationError)):
+        return "malformed response", True, None  # JSON that does not parse or lacks the fields we need
+    return type(err).__name__, False, None
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

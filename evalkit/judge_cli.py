@@ -1,0 +1,94 @@
+"""`evalkit judge` and `evalkit answers`: build from the config, call, print a summary."""
+
+from __future__ import annotations
+
+from evalkit.errors import ConfigError
+
+
+def _models(args, config) -> list[str]:
+    names = [n.strip() for n in args.models.split(",")] if args.models else list(config.models)
+    if not all(names):
+        raise ConfigError(f"--models {args.models!r} has an empty name; use e.g. --models base,sft")
+    for name in names:
+        config.model(name)  # fail on a typo before any work starts
+    return names
+
+
+def _judge_name(args, config) -> str:
+    if args.judge:
+        config.judge(args.judge)
+        return args.judge
+    if len(config.judges) == 1:
+        return next(iter(config.judges))
+    raise ConfigError(f"name a judge with --judge; {config.path} defines: {', '.join(sorted(config.judges)) or '(none)'}"
+                      f". Add a [judges.NAME] table (prompt = \"mtbench-pairwise\", model = \"...\") to define one.")
+
+
+def cmd_judge(args) -> int:
+    from evalkit.commands import _open
+    from evalkit.console import ConsoleUI
+    from evalkit.judge import judge_models
+
+    config, store = _open(args)
+    names, judge = _models(args, config), _judge_name(args, config)
+    ui = ConsoleUI(quiet=args.quiet)
+    summary = judge_models(config, names, judge, args.prompt_set, store, ui, limit=args.limit)
+    print_judge_summary(store, summary, config.seed, ui.console)
+    _rerender(store, config, ui)
+    return 1 if summary.missing or summary.answer_failures else 0
+
+
+def print_judge_summary(store, summary, seed: int, console) -> None:
+    from rich.table import Table
+
+    from evalkit.judge import judged_pairs, judgment_rows
+    from evalkit.judge_stats import pair_stats
+
+    pairs = judged_pairs(store, summary.prompt_set, summary.judge)
+    lengths = {(r["prompt_id"], r["model_a"], r["model_b"]): (r["len_a"], r["len_b"])
+               for r in judgment_rows(store, summary.prompt_set, summary.judge)}
+    table = Table(title=f"judge {summary.judge} · {summary.prompt_set} ({summary.n_prompts} prompts)")
+    for column in ("pair", "win / tie / loss", "unscored", "win rate [95% CI]", "length-controlled"):
+        table.add_column(column, justify="left" if column == "pair" else "right")
+    models = list(summary.models)
+    for j in range(1, len(models)):
+        for i in range(j):
+            s = pair_stats(pairs, lengths, models[j], models[i], seed, rounds=200)
+            rate = "–" if s.rate is None else f"{s.rate.rate:.3f} [{s.rate.low:.3f}, {s.rate.high:.3f}]"
+            lc = "–" if s.lc_rate is None else f"{s.lc_rate:.3f}"
+            table.add_row(f"{models[j]} vs {models[i]}", f"{s.wins} / {s.ties} / {s.losses}", str(s.unscored), rate, lc)
+    console.print(table)
+    console.print(f"{summary.judged} judged now, {summary.cached} already stored, {summary.unscored} of the new ones "
+                  f"unscored, {summary.skipped} skipped · {summary.seconds:.1f} s")
+    if summary.failures:
+        detail = ", ".join(f"{k} ×{v}" for k, v in summary.failures.items())
+        console.print(f"[yellow]⚠ {summary.missing} judgments missing after failed requests ({detail}); "
+                      f"rerun the same command to complete only those[/]")
+
+
+def _rerender(store, config, ui) -> None:
+    from evalkit import report
+
+    try:
+        path = report.write(store, config.reports)
+    except LookupError:
+        ui.info("no finished `evalkit run` yet, so no leaderboard to add the judge section to")
+        return
+    ui.info(f"[bold]leaderboard:[/] {path}")
+
+
+def cmd_answers(args) -> int:
+    from evalkit.answers import collect_answers, report_failures
+    from evalkit.commands import _open
+    from evalkit.console import ConsoleUI
+    from evalkit.promptsets import load_prompt_set
+
+    config, store = _open(args)
+    names = _models(args, config)
+    ui = ConsoleUI(quiet=args.quiet)
+    prompt_set = load_prompt_set(args.prompt_set, config.root, args.limit)
+    run = collect_answers(config, names, prompt_set, store, ui)
+    report_failures(run.failures, "answers", ui)
+    ui.console.print(f"{len(run.answers)} answers of {', '.join(names)} to {len(prompt_set.prompts)} prompts of "
+                     f"{prompt_set.name!r} are in {config.store}")
+    return 1 if run.n_failed else 0
