@@ -18,6 +18,7 @@ from evalkit.store import Store
 # tables. Each is "module:function" with function(store, run, reports_dir) -> list of markdown
 # lines (empty when the feature has no data), imported only when the report is written.
 SECTIONS: list[str] = [
+    "evalkit.judge_report:judge_section",
     "evalkit.vote.report:human_votes_section",
     "evalkit.train.lineage:lineage_section",
 ]
@@ -84,6 +85,11 @@ def _higher_is_better(by_key, task, metric) -> bool:
     return True
 
 
+def kind_higher_is_better(kind, metric: str) -> bool:
+    lower = getattr(kind, "LOWER_IS_BETTER", False)
+    return not (lower is True or (isinstance(lower, (set, tuple, list)) and metric in lower))
+
+
 def comparison_pairs(models: list[str]) -> list[tuple[str, str]]:
     """Each model against the one before it (sft vs base, dpo vs sft), and against the first."""
     pairs = [(models[i], models[i - 1]) for i in range(1, len(models))]
@@ -109,7 +115,8 @@ def comparisons(store: Store, run: dict[str, Any]) -> list[str]:
                 result = kind.compare(metric, [recs_a[i] for i in shared], [recs_b[i] for i in shared],
                                       seed=run["provenance"].get("seed", 0))
                 p = f"{result.p_value:.3g}" + (" *" if result.p_value < 0.05 else "")
-                lines.append(f"| {task} · {metric} | {a} − {b} | {fmt(result.diff)} [{fmt(result.ci_low)}, "
+                arrow = "↑" if kind_higher_is_better(kind, metric) else "↓"
+                lines.append(f"| {task} · {metric} {arrow} | {a} − {b} | {fmt(result.diff)} [{fmt(result.ci_low)}, "
                              f"{fmt(result.ci_high)}] | {p} | {result.method} | {result.n} |")
     return lines
 

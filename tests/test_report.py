@@ -1,0 +1,63 @@
+"""The leaderboard is a pure function of the store: a golden file pins its rendering."""
+
+import os
+from pathlib import Path
+
+from evalkit import report
+from evalkit.store import Store
+
+GOLDEN = Path(__file__).parent / "golden" / "leaderboard.md"
+PROVENANCE = {
+    "evalkit": "0.1.0", "git": {"commit": "0123456789abcdef", "dirty": False}, "seed": 3, "suite": "default",
+    "environment": {"python": "3.11.7", "cpu_count": 2}, "packages": {"torch": "2.13.0"},
+    "models": {name: {"fingerprint": f"fp-{name}", "folder": f"/models/{name}",
+                      "spec": {"source": f"/models/{name}", "recipe": None, "dtype": "float32", "quantization": "none"}}
+               for name in ("base", "sft")},
+    "tasks": {"toyppl": {"version": 1, "kind": "perplexity", "file": "tasks/toyppl.toml", "content_hash": "abc",
+                         "options": {"limit": 4}, "n_samples": 4, "data_hash": "d4t4", "data_origin": "docs.jsonl"}},
+    "timings_s": {"base/toyppl": 1.5, "sft/toyppl": 1.25},
+}
+
+
+def build_store(path):
+    from evalkit.kinds import perplexity
+
+    store = Store(path)
+    run_id = store.start_run({"models": ["base", "sft"], "suite": "default"}, PROVENANCE)
+    for model, shift in (("base", 0.0), ("sft", -3.0)):
+        records = [{"sample_id": f"d{i}", "prompt": "", "response": "", "target": "",
+                    "scores": {"loglikelihood": -40.0 - 5 * i - shift * (i + 1), "tokens": 20 + i, "words": 12 + i,
+                               "bytes": 60 + 4 * i}} for i in range(4)]
+        metrics = [{"metric": "word_perplexity", "value": 10.0 + shift, "n": 4, "ci_low": 8.0 + shift,
+                    "ci_high": 12.5 + shift, "info": {"higher_is_better": False, "interval": "bootstrap over documents"}},
+                   {"metric": "bits_per_byte", "value": 1.1 + shift / 10, "n": 4, "ci_low": 1.0 + shift / 10,
+                    "ci_high": 1.2 + shift / 10, "unscored": 1, "info": {"higher_is_better": False}}]
+        store.put_samples(run_id, model, "toyppl", records)
+        store.put_results(run_id, model, "toyppl", metrics)
+    store.finish_run(run_id, PROVENANCE)
+    store.db.execute("UPDATE runs SET started=0, finished=1700000000 WHERE id=?", (run_id,))
+    assert perplexity.PRIMARY == "word_perplexity"
+    return store, run_id
+
+
+def test_rendered_leaderboard_matches_golden(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "SECTIONS", [])  # feature sections have their own tests
+    store, run_id = build_store(tmp_path / "store.db")
+    text = report.render(store, run_id, tmp_path)
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        GOLDEN.write_text(text)
+    assert text == GOLDEN.read_text()
+
+
+def test_every_result_cell_has_an_interval_and_unscored_is_shown(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "SECTIONS", [])
+    store, run_id = build_store(tmp_path / "store.db")
+    text = report.render(store, run_id, tmp_path)
+    assert "7.000 [5.000, 9.500]" in text  # sft word perplexity with its interval
+    assert "⚠ 1 unscored" in text
+    assert "sft − base" in text and "paired bootstrap" in text
+
+
+def test_comparison_pairs_follow_the_lineage_order():
+    assert report.comparison_pairs(["base", "sft", "dpo"]) == [("sft", "base"), ("dpo", "sft"), ("dpo", "base")]
+    assert report.comparison_pairs(["base"]) == []
