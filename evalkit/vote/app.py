@@ -6,6 +6,8 @@ store, not the app, holds the state: a killed app restarts where it stopped.
 
 from __future__ import annotations
 
+import time
+
 from rich.markup import escape
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -53,6 +55,11 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss()
 
 
+# A vote key pressed sooner than this after a pair appears is ignored: a held-down key (auto-repeat)
+# or a double press must not cast votes on pairs nobody has read.
+MIN_VIEW_S = 0.3
+
+
 class VoteApp(App[None]):
     TITLE = "evalkit vote"
     CSS = """
@@ -78,11 +85,14 @@ class VoteApp(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, store: Store, annotator: str, picker: PairPicker, order_note: str):
+    def __init__(self, store: Store, annotator: str, picker: PairPicker, order_note: str,
+                 min_view_s: float = MIN_VIEW_S):
         super().__init__()
         self.store, self.annotator, self.picker = store, annotator, picker
         self.order_note = order_note  # how pairs are prioritised, and what is missing for it
+        self.min_view_s = min_view_s
         self.current: Matchup | None = None
+        self.shown_at = 0.0
         self.last_action = ""
 
     def compose(self) -> ComposeResult:
@@ -107,7 +117,7 @@ class VoteApp(App[None]):
 
     async def show(self, matchup: Matchup | None) -> None:
         """Draw a matchup (or the all-done message) and refresh the progress line."""
-        self.current = matchup
+        self.current, self.shown_at = matchup, time.monotonic()
         done = matchup is None
         for selector in ("#prompt", "#answers"):
             self.query_one(selector).display = not done
@@ -139,6 +149,10 @@ class VoteApp(App[None]):
     async def action_vote(self, winner: str) -> None:
         if self.current is None:
             self.last_action = "nothing to vote on: u undoes the last vote, q quits"
+            self.refresh_status()
+            return
+        if time.monotonic() - self.shown_at < self.min_view_s:
+            self.last_action = "key ignored: the pair had only just appeared"
             self.refresh_status()
             return
         vote_id = vote_store.cast(self.store, self.annotator, self.current, winner)

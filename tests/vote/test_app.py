@@ -23,7 +23,8 @@ def make_app(tmp_path, models=("base", "sft", "dpo"), n_prompts=3, annotator="al
         write_project(tmp_path, models, n_prompts)
     store = Store(tmp_path / "store.db")
     picker = PairPicker(store, annotator, voting_pool(store, tmp_path / "store.db", None, None), NO_JUDGE, seed=7)
-    return VoteApp(store, annotator, picker, "next pairs: overlapping ratings first")
+    # min_view_s=0: the pilot presses keys faster than anyone reads; the guard has its own test.
+    return VoteApp(store, annotator, picker, "next pairs: overlapping ratings first", min_view_s=0)
 
 
 def drive(app: VoteApp, script, size=(100, 30)):
@@ -134,6 +135,22 @@ def test_help_opens_and_any_key_closes_it_without_voting(tmp_path):
         await pilot.press("a")  # closes help; must not vote
         assert not isinstance(app.screen, HelpScreen)
         assert votes(app.store) == []
+
+    drive(app, script)
+
+
+def test_a_key_held_down_casts_no_votes_on_unread_pairs(tmp_path):
+    app = make_app(tmp_path)
+    app.min_view_s = 60  # every press lands "too soon" after the pair appeared
+
+    async def script(pilot):
+        first = app.current
+        await pilot.press("a", "a", "a")
+        assert votes(app.store) == [] and app.current == first
+        assert "key ignored" in status(app)
+        app.min_view_s = 0
+        await pilot.press("a")
+        assert len(votes(app.store)) == 1
 
     drive(app, script)
 

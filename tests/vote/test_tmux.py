@@ -17,6 +17,7 @@ import pytest
 from voting_project import CODEWORDS, write_project
 
 from evalkit.store import Store
+from evalkit.vote.app import MIN_VIEW_S
 from evalkit.vote.votes import votes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,6 +67,10 @@ class Terminal:
     def send(self, *keys: str) -> None:
         self.tmux("send-keys", "-t", "vote", *keys)
 
+    def vote(self, key: str) -> None:
+        time.sleep(MIN_VIEW_S)  # as a reader would: the app ignores votes on a pair shown for less
+        self.send(key)
+
     def pane_pid(self) -> int:
         return int(self.tmux("display-message", "-p", "-t", "vote", "#{pane_pid}").strip())
 
@@ -114,7 +119,7 @@ def test_vote_kill_restart_continue(tmp_path, terminal):
     assert not re.search(r"\b(base|sft|dpo)\b", screen), f"a model name is on screen:\n{screen}"
 
     prompt, left, right = shown_pair(screen, terminal.width)
-    terminal.send("a")
+    terminal.vote("a")
     screen = terminal.wait_for(r"1 vote · 11 of 12 pairs left")
     [first] = votes(Store(project / "store.db"))
     assert (first.prompt_id, first.model_left, first.model_right, first.winner) == (f"p{int(prompt):02d}", left,
@@ -122,7 +127,7 @@ def test_vote_kill_restart_continue(tmp_path, terminal):
     voted = {(prompt, *sorted((left, right)))}
     prompt, left, right = shown_pair(screen, terminal.width)
     voted.add((prompt, *sorted((left, right))))
-    terminal.send("b")
+    terminal.vote("b")
     terminal.wait_for(r"2 votes · 10 of 12 pairs left")
 
     os.kill(terminal.pane_pid(), signal.SIGKILL)
