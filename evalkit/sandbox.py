@@ -15,14 +15,10 @@ weaker fallback is used and containment_report() says which.
 
 from __future__ import annotations
 
-import functools
-import ast
 import marshal
 import os
-import selectors
 import shutil
 import site
-import signal
 import subprocess
 import sys
 import tempfile
@@ -30,14 +26,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from evalkit.sandbox_verdict import judge
+from evalkit.sandbox_watch import parse_events, watch
 
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox_launcher.py")
-TAIL_BYTES = 4096
-_STOP_GRACE_S = 1.5  # how long the supervisor gets to clean up before SIGKILL
-_LEFTOVER_GRACE_S = 0.2  # output still arriving after the supervisor ended
 
 
 @dataclass(frozen=True)
@@ -48,6 +42,11 @@ class Limits:
     file_size_mb: int = 16
     max_processes: int = 32
     output_bytes: int = 64_000
+
+    def __post_init__(self):
+        bad = {name: getattr(self, name) for name in Limits.__dataclass_fields__ if not getattr(self, name) > 0}
+        if bad:
+            raise ValueError(f"sandbox limits must be positive, got {bad}")
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,11 @@ def run_programs(
         return outcome
 
     with ThreadPoolExecutor(max_workers=max(1, count), thread_name_prefix="sandbox") as pool:
-        return list(pool.map(one, sources))
+        try:
+            return list(pool.map(one, sources))
+        except BaseException:  # Ctrl-C: finish the running programs only, not the queue
+            pool.shutdown(cancel_futures=True)
+            raise
 
 
 def default_workers(limits: Limits) -> int:
@@ -100,42 +103,38 @@ def humaneval_program(prompt: str, completion: str, test: str, entry_point: str)
     return prompt + completion + "\n" + test + "\n" + f"check({entry_point})\n"
 
 
-@functools.lru_cache(maxsize=1)
 def containment_report() -> dict[str, str]:
     """Which mechanisms hold on this machine, from a probe run, for the run record."""
-    limits = Limits()
-    outcome, mechanisms = _run("pass\n", limits)
-    if not outcome.passed:
-        return {"error": f"the sandbox probe failed: {outcome.status}: {outcome.reason}"}
-    report = dict(mechanisms)
-    report.pop("event", None)
-    report["wall_clock"] = f"{limits.wall_seconds:g} s per program, enforced by the host"
-    report["output"] = f"{limits.output_bytes} bytes per program, enforced by the host"
-    return report
+    if not _report_cache:
+        limits = Limits()
+        outcome, mechanisms = _run("pass\n", limits)
+        if not outcome.passed:  # not cached: it may be the machine's load, not the sandbox
+            return {"error": f"the sandbox probe failed: {outcome.status}: {outcome.reason}"}
+        report = {name: value for name, value in mechanisms.items() if name != "event"}
+        report["wall_clock"] = f"{limits.wall_seconds:g} s per program, enforced by the host"
+        report["output"] = f"{limits.output_bytes} bytes per program, enforced by the host"
+        _report_cache.update(report)
+    return dict(_report_cache)
 
 
-@dataclass
-class _Collected:
-    stdout: bytearray = field(default_factory=bytearray)
-    stderr: bytearray = field(default_factory=bytearray)
-    output_bytes: int = 0
-    status_lines: bytearray = field(default_factory=bytearray)
-    stopped_by_host: str | None = None
+_report_cache: dict[str, str] = {}
 
 
 # Mechanisms that failed to set up on this machine (e.g. a user namespace that
 # comes up without the right to map ids): later runs go straight to the next mode.
-_unavailable: set[str] = set()
+_unavailable: frozenset[str] = frozenset()  # replaced, never mutated: threads read it
 
 
 def _run(source: str, limits: Limits, disable: Sequence[str] = ()) -> tuple[Outcome, dict]:
     """One program; `disable` turns mechanisms off to test the fallbacks."""
+    global _unavailable
     while True:
-        outcome, events = _run_once(source, limits, (*disable, *sorted(_unavailable)))
+        unavailable = _unavailable
+        outcome, events = _run_once(source, limits, (*disable, *sorted(unavailable)))
         retry = events.get("error", {}).get("retry_without")
-        if retry is None or retry in _unavailable:
+        if retry is None or retry in unavailable:
             return outcome, events.get("mechanisms", {})
-        _unavailable.add(retry)
+        _unavailable = unavailable | {retry}
 
 
 def _run_once(source: str, limits: Limits, disable: Sequence[str]) -> tuple[Outcome, dict]:
@@ -171,13 +170,13 @@ def _run_once(source: str, limits: Limits, disable: Sequence[str]) -> tuple[Outc
         )
         os.close(status_write)
         status_write = -1
-        collected = _collect(process, status_read, limits, started)
+        collected = watch(process, status_read, started + limits.wall_seconds, limits.output_bytes)
     finally:
         for fd in (status_read, status_write):
             if fd >= 0:
                 os.close(fd)
         shutil.rmtree(work_dir, ignore_errors=True)
-    events = _parse_events(collected.status_lines)
+    events = parse_events(collected.status_lines)
     stderr_tail = collected.stderr.decode("utf-8", "replace")
     verdict = judge(events, collected.stopped_by_host, process.returncode, stderr_tail, limits)
     outcome = Outcome(
@@ -190,96 +189,6 @@ def _run_once(source: str, limits: Limits, disable: Sequence[str]) -> tuple[Outc
         stderr_tail=stderr_tail,
     )
     return outcome, events
-
-
-def _collect(process: subprocess.Popen, status_read: int, limits: Limits, started: float) -> _Collected:
-    """Read output and status until the supervisor is done, enforcing wall clock and output."""
-    collected = _Collected()
-    selector = selectors.DefaultSelector()
-    streams = {process.stdout.fileno(): collected.stdout, process.stderr.fileno(): collected.stderr}
-    for fd in (*streams, status_read):
-        os.set_blocking(fd, False)
-        selector.register(fd, selectors.EVENT_READ)
-    deadline, leftover_deadline = started + limits.wall_seconds, None
-    try:
-        while selector.get_map():
-            now = time.monotonic()
-            if now >= deadline:
-                collected.stopped_by_host = "timeout"
-                break
-            if leftover_deadline is None and _has_exited(process.pid):
-                leftover_deadline = now + _LEFTOVER_GRACE_S
-            if leftover_deadline is not None and now >= leftover_deadline:
-                break
-            for key, _ in selector.select(timeout=min(0.05, deadline - now)):
-                _read_into(key.fd, selector, streams, collected, status_read)
-            if collected.output_bytes > limits.output_bytes:
-                collected.stopped_by_host = "output_limit"
-                break
-    finally:
-        selector.close()
-        _stop(process, _parse_events(collected.status_lines))
-    return collected
-
-
-def _read_into(fd: int, selector, streams: dict, collected: _Collected, status_read: int) -> None:
-    try:
-        chunk = os.read(fd, 65536)
-    except BlockingIOError:
-        return
-    if not chunk:
-        selector.unregister(fd)
-        return
-    if fd == status_read:
-        collected.status_lines += chunk
-        return
-    collected.output_bytes += len(chunk)
-    tail = streams[fd]
-    tail += chunk
-    del tail[:-TAIL_BYTES]
-
-
-def _has_exited(pid: int) -> bool:
-    """Without reaping: the zombie keeps its pid (and process group) reserved."""
-    try:
-        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    except ChildProcessError:
-        return True
-    return info is not None
-
-
-def _stop(process: subprocess.Popen, events: dict) -> None:
-    """Ask the supervisor to end everything, then kill its whole process group
-    (and, without namespaces, the program's session if the supervisor died
-    before it could)."""
-    if not _has_exited(process.pid):
-        os.kill(process.pid, signal.SIGTERM)  # not send_signal: it would reap the pid
-        end = time.monotonic() + _STOP_GRACE_S
-        while not _has_exited(process.pid) and time.monotonic() < end:
-            time.sleep(0.005)
-    groups = [process.pid]  # safe: the unreaped supervisor holds the id
-    if "started" in events and "exit" not in events:
-        groups.append(events["started"]["session"])
-    for group in groups:
-        try:
-            os.killpg(group, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    process.wait()
-    process.stdout.close()
-    process.stderr.close()
-
-
-def _parse_events(raw: bytes) -> dict:
-    events: dict = {}
-    for line in raw.decode("utf-8", "replace").splitlines():
-        try:
-            event = ast.literal_eval(line)
-        except (ValueError, SyntaxError):
-            continue
-        if isinstance(event, dict) and "event" in event:
-            events[event["event"]] = event
-    return events
 
 
 def _site_packages() -> list[str]:

@@ -1,11 +1,11 @@
 """Supervisor of one sandboxed program: `python -I -S sandbox_launcher.py CONFIG`.
 
 evalkit.sandbox starts it in a new session, with the program's stdout and
-stderr pipes and a status pipe on which it writes JSON lines:
+stderr pipes and a status pipe on which it writes one line per event:
 {"event": "mechanisms", ...}, then {"event": "exit", ...} or
-{"event": "error", "message": ...}, each line the repr() of a dict of plain
-values. Its argument is the config, marshal-encoded in hex: neither json nor
-its re import is paid once per program.
+{"event": "error", "message": ...}, each the repr() of a dict of plain values.
+Its argument is the config, marshal-encoded in hex: json (and the re module it
+imports) would cost more than the rest of the launcher's start-up.
 
 With namespaces (the normal case on Linux, as root or as a normal user):
 
@@ -34,7 +34,6 @@ import marshal
 import os
 import signal
 import sys
-import time
 
 
 def _load_sibling(name: str):
@@ -49,6 +48,7 @@ def _load_sibling(name: str):
 linux = _load_sibling("sandbox_linux")
 fs = _load_sibling("sandbox_fs")
 namespaces = _load_sibling("sandbox_namespaces")
+processes = _load_sibling("sandbox_processes")
 program = _load_sibling("sandbox_program")
 
 NOBODY = 65534  # the unprivileged identity programs get when we are root
@@ -56,7 +56,7 @@ SETUP_FAILED = 70
 
 
 class Reporter:
-    """JSON lines on the status pipe; each line is one atomic write (< PIPE_BUF)."""
+    """Event lines on the status pipe; each line is one atomic write (< PIPE_BUF)."""
 
     def __init__(self, fd: int):
         # Move it out of the way of fd 3 (the program's done pipe), close-on-exec.
@@ -109,11 +109,22 @@ def _initial_plan(config: dict) -> dict:
 def _supervise_namespaces(plan: dict, mode: str, report: Reporter) -> int:
     init = os.fork()
     if init == 0:
-        os._exit(_run_init(plan, mode, report))
+        _exit_child(_run_init, plan, mode, report)
     # The host's stop request (timeout, output limit): end the whole namespace.
     signal.signal(signal.SIGTERM, lambda *_: os.kill(init, signal.SIGKILL))
     os.waitpid(init, 0)
     return 0
+
+
+def _exit_child(function, plan: dict, mode: str, report: Reporter) -> None:
+    """A forked child must never unwind into its parent's code."""
+    code = SETUP_FAILED
+    try:
+        code = function(plan, mode, report)
+    except BaseException as error:  # noqa: BLE001 - reported, then the child ends
+        report("error", message=f"sandbox supervisor failed: {error!r}")
+    finally:
+        os._exit(code)
 
 
 def _run_init(plan: dict, mode: str, report: Reporter) -> int:
@@ -127,13 +138,14 @@ def _run_init(plan: dict, mode: str, report: Reporter) -> int:
         work_mb = program_disk_mb(plan["limits"])
         filesystem = fs.finish_private_view(linux, prepared, plan["ids"], work_mb)
         fs.mount_proc(linux)
-        if mode == "user_namespace":
-            filesystem += _forbid_nested_user_namespaces()
+        nested = _forbid_nested_user_namespaces() if mode == "user_namespace" else ""
     except OSError as error:
         retry = "user_namespace" if mode == "user_namespace" else "namespaces"
         report("error", message=f"sandbox setup failed in the namespace: {error}", retry_without=retry)
         return SETUP_FAILED
-    report("mechanisms", **_describe(plan, mode, filesystem))
+    mechanisms = _describe(plan, mode, filesystem)
+    mechanisms["user"] += nested
+    report("mechanisms", **mechanisms)
     return _run_and_wait(plan, report)
 
 
@@ -159,12 +171,12 @@ def _supervise_plain(plan: dict, report: Reporter) -> int:
     report("mechanisms", **_describe(plan, "plain", work))
 
     def stop(*_):
-        _kill_descendants()
+        processes.kill_descendants(_started["program"])
         os._exit(0)
 
     signal.signal(signal.SIGTERM, stop)
     code = _run_and_wait(plan, report)
-    _kill_descendants()
+    processes.kill_descendants(_started["program"])
     return code
 
 
@@ -187,7 +199,7 @@ def _run_and_wait(plan: dict, report: Reporter) -> int:
         os._exit(SETUP_FAILED)
     os.close(done_write)
     status, usage = _wait_for(child)
-    leftover = len(_children())  # daemons it started: about to be killed, and counted against it
+    leftover = len(processes.live_children())  # daemons it started: counted against it, then killed
     os.set_blocking(done_read, False)
     try:
         finished = os.read(done_read, 16) == b"finished"
@@ -213,60 +225,6 @@ def _wait_for(child: int):
             return status, usage
 
 
-def _kill_descendants(deadline_s: float = 0.8) -> None:
-    """Without a pid namespace: kill the program's session (one killpg: a fork
-    bomb cannot outrun it) and whatever left it and came to us as orphans, until
-    none of them is left, zombies included."""
-    me, session = os.getpid(), _started["program"]  # it called setsid: pgid == sid == pid
-    end = time.monotonic() + deadline_s
-    while True:
-        if session:
-            _signal(os.killpg, session)
-        targets = [pid for pid, parent, sid, _ in _process_table() if parent == me or sid == session]
-        if not targets or time.monotonic() > end:
-            return
-        for pid in targets:
-            _signal(os.kill, pid)
-        _reap_all()
-        time.sleep(0.002)
-
-
-def _signal(kill, target: int) -> None:
-    try:
-        kill(target, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _children() -> list[int]:
-    """Live (not zombie) processes whose parent is this one; orphans count, since
-    init and the subreaper both inherit them."""
-    me = os.getpid()
-    return [pid for pid, parent, _, state in _process_table() if parent == me and state != b"Z"]
-
-
-def _process_table():
-    """(pid, parent pid, session id, state) of every process we can see."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as file:
-                fields = file.read().rsplit(b")", 1)[1].split()
-            yield int(entry), int(fields[1]), int(fields[3]), fields[0]
-        except (OSError, ValueError, IndexError):
-            continue
-
-
-def _reap_all() -> None:
-    while True:
-        try:
-            if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                return
-        except ChildProcessError:
-            return
-
-
 def _describe(plan: dict, mode: str, filesystem: str) -> dict[str, str]:
     uid = plan["ids"][0]
     limits = plan["limits"]
@@ -285,15 +243,17 @@ def _describe(plan: dict, mode: str, filesystem: str) -> dict[str, str]:
     return {
         "user": users[mode],
         "network": weak_net if mode == "plain" else "network namespace, no interface up",
-        "pids": "own session, leftover descendants killed (weaker: a program that kills the supervisor escapes)"
+        "pids": "own session, leftover descendants killed (weaker: a process that leaves the session "
+        "after killing the supervisor escapes)"
         if mode == "plain"
         else "pid namespace: every process ends with the program",
         "filesystem": filesystem,
         "processes": processes,
-        "memory": f"address space {limits['memory_mb']} MB per process",
+        "memory": f"address space {limits['memory_mb']} MB per process (weaker than a cgroup: "
+        f"a program that forks may use up to {limits['max_processes']} times that)",
         "cpu": f"{limits['cpu_seconds']:g} s CPU per process",
         "files": f"{limits['file_size_mb']} MB per file",
-        "environment": "empty: PATH, LANG, HOME and TMPDIR only",
+        "environment": "empty: PATH, locale, HOME and TMPDIR, one BLAS thread",
     }
 
 

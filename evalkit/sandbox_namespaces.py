@@ -72,15 +72,14 @@ def _unshare_user_namespace(linux: ModuleType, plan: dict) -> bool:
     go_read, go_write = os.pipe()
     helper = os.fork()
     if helper == 0:
-        os.close(go_write)
         mapped = False
-        if os.read(go_read, 1) == b"g":
-            try:
+        try:  # never unwind into the parent's code
+            os.close(go_write)
+            if os.read(go_read, 1) == b"g":
                 _write_id_maps(str(os.getppid()), uid, gid, deny_setgroups=False)
                 mapped = True
-            except OSError:
-                pass
-        os._exit(0 if mapped else 1)
+        finally:
+            os._exit(0 if mapped else 1)
     os.close(go_read)
     entered = _try_unshare(linux, linux.CLONE_NEWUSER | _namespace_flags(linux))
     if entered:

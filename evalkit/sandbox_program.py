@@ -63,6 +63,11 @@ def program_environment(work_dir: str) -> dict[str, str]:
         "LC_ALL": "C.UTF-8",
         "HOME": work_dir,
         "TMPDIR": work_dir,
+        # One thread per numerical library: a BLAS pool sized to the machine's
+        # cores would run into the process limit, which counts threads.
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
     }
 
 
