@@ -111,6 +111,8 @@ def _with_limit(reason: str, exception: str, limits) -> str:
     status = _status_of(exception)
     if status == "memory":
         return f"{reason} (address-space limit {limits.memory_mb} MB)"
+    if status == "file_limit" and "[Errno 28]" in exception:
+        return f"{reason} (the work dir's size limit)"
     if status == "file_limit":
         return f"{reason} (file-size limit {limits.file_size_mb} MB)"
     if status == "process_limit":
