@@ -178,3 +178,16 @@ def _record_info(store, judge, templates: _Templates, handle, prompt_set: Prompt
         "models": models, "prompt_set_version": prompt_set.version, "prompt_set_origin": prompt_set.origin,
         "n_prompts": len(prompt_set.prompts), "last_pass": summary.as_dict(),
     })
+
+
+def judge_suite(config, model_names: list[str], suite, store, ui, handles: dict | None = None) -> dict:
+    """The judge step of `evalkit run` (suite keys judge, prompt_set, prompt_limit), for the run's provenance."""
+    if len(set(model_names)) < 2:
+        ui.info(f"[dim]judge {suite.judge}: needs two or more models to compare; skipped[/]")
+        return {"judge": suite.judge, "skipped": "needs two or more models"}
+    summary = run_judge(config, model_names, suite.judge, suite.prompt_set, store, ui, limit=suite.prompt_limit,
+                        handles=handles)
+    if summary.missing:
+        ui.info(f"[yellow]⚠ judge {suite.judge}: {summary.missing} judgments missing after failed requests "
+                f"({', '.join(f'{k} ×{v}' for k, v in summary.failures.items())}); rerun to complete them[/]")
+    return summary.as_dict()

@@ -6,7 +6,8 @@ Wilson interval (evalkit.ratings). The length-controlled win rate follows
 AlpacaEval 2: a logistic model of the verdict given the answers' length
 difference, P(win) = sigmoid(theta + phi * tanh(diff / sd(diff))), read at zero
 length difference, sigmoid(theta); its interval is a seeded bootstrap over
-prompts. Lengths are in characters.
+prompts (widened to the Wilson interval when every verdict is the same, where
+resampling cannot show any uncertainty). Lengths are in characters.
 """
 
 from __future__ import annotations
@@ -69,8 +70,11 @@ def pair_stats(pairs: Sequence[JudgedPair], lengths: dict[tuple, tuple[int, int]
     ties = len(outcomes) - wins - losses
     if not outcomes:
         return PairStats(model, opponent, 0, 0, 0, unscored, None, None, None, None)
+    rate = win_rate(wins, ties, losses)
     lc, low, high = length_controlled_win_rate(outcomes, diffs, seed, rounds)
-    return PairStats(model, opponent, wins, ties, losses, unscored, win_rate(wins, ties, losses), lc, low, high)
+    if len(set(outcomes)) == 1:  # every resample is the same: the bootstrap shows no uncertainty, Wilson does
+        low, high = min(low, rate.low), max(high, rate.high)
+    return PairStats(model, opponent, wins, ties, losses, unscored, rate, lc, low, high)
 
 
 def length_controlled_win_rate(outcomes: Sequence[float], length_diffs: Sequence[float], seed: int = 0,

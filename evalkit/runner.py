@@ -145,6 +145,10 @@ def run(config: Config, model_names: list[str], suite_name: str, store: Store, u
                 evaluate_task(handle, task, plan.samples[task.name], plan.options[task.name], store, run_id,
                               config.seed, progress)
             timings[f"{name}/{task.name}"] = round(time.perf_counter() - started, 3)
+    if config.suite(suite_name).judge:  # pairwise judging of the models' answers: evalkit/judge_run.py
+        from evalkit.judge_run import judge_suite
+
+        info["judge"] = judge_suite(config, model_names, config.suite(suite_name), store, ui, handles)
     info["timings_s"] = timings
     store.finish_run(run_id, info)
     return run_id

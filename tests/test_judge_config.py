@@ -1,0 +1,76 @@
+"""Judge settings in evalkit.toml: [judges.NAME], suite judge keys, endpoint settings; errors say the fix."""
+
+import pytest
+
+from evalkit.config import load_config
+from evalkit.errors import ConfigError
+
+BASE = """
+[project]
+store = "store.db"
+[models.base]
+source = "some/model"
+[models.remote]
+source = "openai:gpt-4o"
+concurrency = 8
+timeout = 30
+max_retries = 2
+api_key_env = "MY_KEY"
+"""
+
+
+def config(tmp_path, extra):
+    (tmp_path / "evalkit.toml").write_text(BASE + extra)
+    return load_config(tmp_path / "evalkit.toml")
+
+
+def test_judges_and_suite_keys(tmp_path):
+    loaded = config(tmp_path, """
+[judges.local]
+prompt = "mtbench-pairwise"
+model = "base"
+method = "logprobs"
+description = "weak"
+[judges.api]
+prompt = "mtbench-pairwise"
+model = { source = "openai:gpt-4o-mini", api_key_env = "OPENAI_API_KEY", concurrency = 16 }
+prompt_set = "mtbench"
+[suites.default]
+tasks = ["news"]
+judge = "local"
+prompt_set = "default"
+prompt_limit = 5
+""")
+    local, api = loaded.judge("local"), loaded.judge("api")
+    assert (local.method, local.model.name, local.description, local.prompt_set) == ("logprobs", "base", "weak", "default")
+    assert (api.method, api.model.source, api.model.concurrency, api.model.name) == \
+        ("generate", "openai:gpt-4o-mini", 16, "judge-api")
+    assert "judge-api" not in loaded.models  # an inline judge model is not a candidate
+    suite = loaded.suite("default")
+    assert (suite.judge, suite.prompt_set, suite.prompt_limit) == ("local", "default", 5)
+    remote = loaded.model("remote")
+    assert (remote.concurrency, remote.timeout, remote.max_retries, remote.api_key_env) == (8, 30, 2, "MY_KEY")
+
+
+@pytest.mark.parametrize("extra, message", [
+    ('[judges.j]\nprompt = "mtbench-pairwise"\nmodel = "nope"\n', "judges.j.model = 'nope' is not a model"),
+    ('[judges.j]\nprompt = "mtbench-pairwise"\nmodel = "base"\nmethod = "vibes"\n', "judges.j.method = 'vibes'"),
+    ('[judges.j]\nmodel = "base"\n', "judges.j.prompt must name a judge file"),
+    ('[judges.j]\nprompt = "p"\nmodel = "base"\ntemperature = 0\n', "unknown key judges.j.temperature"),
+    ('[judges.j]\nprompt = "p"\nmodel = "base"\nmethod = "reward"\ntie_margin = 0.7\n', "tie_margin = 0.7"),
+    ('[suites.s]\ntasks = ["news"]\njudge = "missing"\n', "suites.s.judge = 'missing' is not a judge"),
+    ('[suites.s]\ntasks = ["news"]\nprompt_set = "default"\n', "prompt_set is set but no suites.s.judge"),
+    ('[models.x]\nsource = "openai:m"\nconcurrency = 0\n', "models.x.concurrency = 0 is out of range"),
+    ('[models.x]\nsource = "openai:m"\ntimeout = -1\n', "models.x.timeout = -1"),
+    ('[models.x]\nsource = "openai:m"\napi_key_env = "sk-abc123"\n', "looks like a key itself"),
+])
+def test_mistakes_name_the_file_key_and_fix(tmp_path, extra, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")) as err:
+        config(tmp_path, extra)
+    assert "evalkit.toml" in str(err.value)
+
+
+def test_an_unknown_judge_lists_the_defined_ones(tmp_path):
+    loaded = config(tmp_path, '[judges.local]\nprompt = "mtbench-pairwise"\nmodel = "base"\n')
+    with pytest.raises(ConfigError, match="defines: local"):
+        loaded.judge("other")
