@@ -84,22 +84,34 @@ def decontaminate(examples: list, index: EvalIndex, drop: bool = True) -> Decont
 
 
 def suite_task_items(config) -> tuple[dict[str, list[dict[str, Any]]], tuple[str, ...]]:
-    """The rows of every task in every suite of the config, as `evalkit run` would score them."""
+    """The rows of every task in every suite of the config, as `evalkit run` would score them.
+
+    Only data already on this machine is read (files, packages, EVALKIT_DATA_DIR): a build must not
+    stall on hub retries for a suite it may never run. Tasks left out are listed in the report.
+    """
+    import os
+
+    from evalkit.config import TaskOptions
     from evalkit.errors import EvalkitError
     from evalkit.tasks import load_task
 
     items: dict[str, list[dict[str, Any]]] = {}
     unavailable = []
     search = [config.root / "tasks"]
-    for suite in config.suites.values():
-        for name in suite.tasks:
-            options = suite.options.get(name)
-            from evalkit.config import TaskOptions
-
-            try:
-                samples = load_task(name, search).load_samples(options or TaskOptions())
-            except EvalkitError as err:  # data not on this machine (e.g. no EVALKIT_DATA_DIR): say so
-                unavailable.append(f"{name} ({str(err).splitlines()[0][:120]})")
-                continue
-            items.setdefault(name, []).extend(s.row for s in samples)
-    return items, tuple(unavailable)
+    previous = os.environ.get("EVALKIT_OFFLINE")
+    os.environ["EVALKIT_OFFLINE"] = "1"
+    try:
+        for suite in config.suites.values():
+            for name in suite.tasks:
+                try:
+                    samples = load_task(name, search).load_samples(suite.options.get(name) or TaskOptions())
+                except EvalkitError as err:  # data not on this machine (e.g. no EVALKIT_DATA_DIR): say so
+                    unavailable.append(f"{name} ({str(err).splitlines()[0][:160]})")
+                    continue
+                items.setdefault(name, []).extend(s.row for s in samples)
+    finally:
+        if previous is None:
+            os.environ.pop("EVALKIT_OFFLINE", None)
+        else:
+            os.environ["EVALKIT_OFFLINE"] = previous
+    return items, tuple(sorted(set(unavailable)))

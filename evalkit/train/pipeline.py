@@ -12,6 +12,7 @@ import json
 import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,11 +129,19 @@ def run_stage(plan: Plan, out: Path, work: Path, quiet: bool = False) -> dict[st
     after = measure(model, tokenizer, template, plan)
     timings["heldout_after"] = round(time.perf_counter() - started - sum(timings.values()), 1)
     tokenizer.chat_template = saved_template  # the model keeps its own template; the marked one was for training
+    timings["cpu_s"] = round(_cpu_seconds(), 1)  # comparable across runs on a shared machine; wall time is not
     info = provenance(plan, history, resumed, loaded_method=method, difference=difference,
                       heldout=summarise(plan, before, after), timings=timings)
     _save(model, tokenizer, info, out)
     shutil.rmtree(work, ignore_errors=True)
     return info
+
+
+def _cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def quiet_libraries() -> None:
@@ -143,6 +152,8 @@ def quiet_libraries() -> None:
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
+    # PEFT and TRL still call the pre-5.0 name; the rename is transformers' business, not the user's.
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*is deprecated", category=FutureWarning)
 
 
 def _model_class(stage: str):
