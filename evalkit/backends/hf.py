@@ -1,11 +1,14 @@
 """transformers backend: log-likelihoods, rolling log-likelihoods, generation.
 
 Batching rules that keep results independent of batch size (a test checks 1e-4):
-sequences are right-padded for scoring (real tokens never attend to padding and
-keep their natural positions), and positions are passed explicitly whenever a
-cache is extended past padding. Only the logits that are needed are computed:
-the LM head runs on the selected positions, not on the whole vocabulary at
-every position.
+sequences are right-padded for scoring, so under the causal mask real tokens
+never see padding and keep their natural positions; no padding mask is passed
+then, which keeps attention on the fused causal kernel (a mask forces the
+masked path, several times slower on a CPU). Positions and a mask are passed
+explicitly whenever a cache is extended past padding. Batches take only rows of
+nearly equal length, because a padded position costs as much as a real one.
+Only the logits that are needed are computed: the LM head runs on the selected
+positions, not on the whole vocabulary at every position.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from evalkit.types import (GenerationRequest, Generation, Loglikelihood, Loglike
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 ROLLING_TOKEN_BUDGET = 16384  # tokens per forward for perplexity windows: big enough to keep cores busy
+MAX_PADDING = 0.125  # a row joins a batch only if padding it to the batch's width adds at most this share
+HEAD_CHUNK = 1024  # positions per LM-head call: bounds the [positions, vocab] logits in memory
 
 
 class HFBackend:
@@ -48,11 +53,31 @@ class HFBackend:
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False)
 
-    def _logprobs(self, hidden: torch.Tensor) -> torch.Tensor:
+    def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
         logits = self.lm_head(hidden).float()
         if self.softcap:
             logits = torch.tanh(logits / self.softcap) * self.softcap
-        return torch.log_softmax(logits, dim=-1)
+        return logits
+
+    def _logprobs(self, hidden: torch.Tensor) -> torch.Tensor:
+        return torch.log_softmax(self._logits(hidden), dim=-1)
+
+    def _target_logprobs(self, hidden: torch.Tensor, targets: Sequence[int]) -> tuple[float, bool]:
+        """Summed log-probability of `targets` at `hidden`'s positions, and whether each was the argmax.
+
+        logit - logsumexp reads the [positions, vocab] logits once instead of writing
+        a full log-softmax copy of them.
+        """
+        if len(hidden) != len(targets):
+            raise ValueError(f"{len(hidden)} positions for {len(targets)} targets; slice off the padding first")
+        total, greedy = 0.0, True
+        for start in range(0, len(targets), HEAD_CHUNK):
+            logits = self._logits(hidden[start : start + HEAD_CHUNK])
+            wanted = torch.tensor(targets[start : start + HEAD_CHUNK], device=logits.device)
+            picked = logits.gather(1, wanted[:, None]).squeeze(1) - torch.logsumexp(logits, dim=-1)
+            total += float(picked.double().sum())
+            greedy = greedy and bool((logits.argmax(dim=-1) == wanted).all())
+        return total, greedy
 
     def _pad(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         width = max(len(r) for r in rows)
@@ -72,16 +97,17 @@ class HFBackend:
             context, continuation = truncate_left(context, continuation, self.max_length)
             groups.setdefault(tuple(context), []).append((index, continuation))
         # Longest first: the first batch is the biggest, so an out-of-memory shows at once.
-        ordered = sorted(groups.items(), key=lambda g: -(len(g[0]) + max(len(c) for _, c in g[1])))
-        for start in range(0, len(ordered), self.batch_size):
-            yield from self._score_groups(ordered[start : start + self.batch_size])
+        ordered = sorted(groups.items(), key=lambda g: -len(g[0]))
+        for batch in _length_batches(ordered, lambda g: len(g[0]), ROLLING_TOKEN_BUDGET, self.batch_size):
+            yield from self._score_groups(batch)
 
     def _score_groups(self, groups) -> Iterator[tuple[int, Loglikelihood]]:
         contexts = [list(context) for context, _ in groups]
         ids, mask = self._pad(contexts)
         lengths = mask.sum(dim=1)
         needs_cache = any(len(c) > 1 for _, members in groups for _, c in members)
-        out = self.decoder(input_ids=ids, attention_mask=mask, use_cache=needs_cache)
+        # No mask: right padding is invisible to real tokens under the causal mask (see the module doc).
+        out = self.decoder(input_ids=ids, use_cache=needs_cache)
         last = out.last_hidden_state[torch.arange(len(groups)), lengths - 1]
         first_logprobs = self._logprobs(last)  # [groups, vocab]: distribution of each first continuation token
         rows = [(g, index, cont) for g, (_, members) in enumerate(groups) for index, cont in members]
@@ -105,13 +131,8 @@ class HFBackend:
         positions = context_lengths[group_index, None] + torch.arange(ids.shape[1], device=self.device)[None, :]
         out = self.decoder(input_ids=ids, attention_mask=full_mask, position_ids=positions,
                            past_key_values=cache, use_cache=True)
-        scores = {}
-        for r, (_, index, cont) in enumerate(rows):
-            logprobs = self._logprobs(out.last_hidden_state[r, : len(cont) - 1])
-            targets = torch.tensor(cont[1:], device=self.device)
-            picked = logprobs.gather(1, targets[:, None]).squeeze(1)
-            scores[index] = (float(picked.double().sum()), bool((logprobs.argmax(dim=1) == targets).all()))
-        return scores
+        return {index: self._target_logprobs(out.last_hidden_state[r, : len(cont) - 1], cont[1:])
+                for r, (_, index, cont) in enumerate(rows)}
 
     # -- rolling log-likelihood of whole documents ------------------------------------------
     @torch.inference_mode()
@@ -127,7 +148,8 @@ class HFBackend:
             if not doc_windows:
                 yield index, RollingLoglikelihood(logprob=0.0, n_tokens=0)
         windows.sort(key=lambda w: -(len(w[1]) + len(w[2])))
-        for batch in _budget_batches(windows, ROLLING_TOKEN_BUDGET, self.batch_size):
+        width = lambda w: len(w[1]) + len(w[2]) - 1  # noqa: E731 (the forward's length)
+        for batch in _length_batches(windows, width, ROLLING_TOKEN_BUDGET, self.batch_size):
             for index, logprob in self._score_windows(batch):
                 state = remaining[index]
                 state[0], state[1] = state[0] - 1, state[1] + logprob
@@ -135,18 +157,11 @@ class HFBackend:
                     yield index, RollingLoglikelihood(logprob=state[1], n_tokens=state[2])
 
     def _score_windows(self, batch) -> list[tuple[int, float]]:
-        ids, mask = self._pad([(ctx + pred)[:-1] for _, ctx, pred in batch])
-        hidden = self.decoder(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
-        results = []
-        for r, (index, ctx, pred) in enumerate(batch):
-            start = len(ctx) - 1
-            total = 0.0
-            for chunk in range(0, len(pred), 1024):  # bound the [positions, vocab] logits in memory
-                logprobs = self._logprobs(hidden[r, start + chunk : start + chunk + 1024])
-                targets = torch.tensor(pred[chunk : chunk + 1024], device=self.device)
-                total += float(logprobs.gather(1, targets[:, None]).double().sum())
-            results.append((index, total))
-        return results
+        ids, _ = self._pad([(ctx + pred)[:-1] for _, ctx, pred in batch])
+        # No mask: right padding is invisible to real tokens under the causal mask (see the module doc).
+        hidden = self.decoder(input_ids=ids, use_cache=False).last_hidden_state
+        return [(index, self._target_logprobs(hidden[r, len(ctx) - 1 : len(ctx) - 1 + len(pred)], pred)[0])
+                for r, (index, ctx, pred) in enumerate(batch)]
 
     # -- generation ------------------------------------------------------------------------
     @torch.inference_mode()
@@ -165,15 +180,18 @@ class HFBackend:
         return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
 
-def _budget_batches(windows, budget: int, max_rows: int):
-    """Batches of at most `max_rows` windows (sorted longest first) whose padded size stays within `budget` tokens."""
+def _length_batches(items, length, budget: int, max_rows: int):
+    """Batches of `items` (sorted longest first) of at most `max_rows` rows and `budget` padded tokens,
+    in which padding adds at most MAX_PADDING to any row: on a CPU a forward is about as fast per token
+    at one row of a few hundred tokens as at many, so batching pays only when it pads little."""
     batch: list = []
-    for window in windows:
-        width = len(batch[0][1]) + len(batch[0][2]) if batch else 0
-        if batch and ((len(batch) + 1) * width > budget or len(batch) == max_rows):
+    for item in items:
+        width = length(batch[0]) if batch else 0
+        if batch and ((len(batch) + 1) * width > budget or len(batch) == max_rows
+                      or length(item) < (1 - MAX_PADDING) * width):
             yield batch
             batch = []
-        batch.append(window)
+        batch.append(item)
     if batch:
         yield batch
 
