@@ -9,6 +9,9 @@ describes generation in [generate]:
     prompt            template of one question (lm-eval's doc_to_text)
     target            template of the reference the scorers compare with (doc_to_target)
     fewshot_target    the answer shown in few-shot examples (default: target)
+    prediction        template of what the scorers read, from the row's fields and the
+                      model's `response` (default: the response as generated), e.g.
+                      "{{ response | trim | lower }}" for exact match of short answers
     target_delimiter  between an example's prompt and its answer, default " "
     stop, max_new_tokens, temperature, top_p, chat, system: the GenerationRequest
     primary           the metrics in the leaderboard's main table (default: all)
@@ -28,8 +31,8 @@ from evalkit.templates import compile_template, render
 from evalkit.types import GenerationRequest
 
 PRIMARY = ["gsm8k_strict", "gsm8k_flexible"]  # used only where a task's rows do not mark their own
-SECTION_KEYS = {"description", "prompt", "target", "fewshot_target", "target_delimiter", "stop", "max_new_tokens",
-                "temperature", "top_p", "chat", "system", "primary"}
+SECTION_KEYS = {"description", "prompt", "target", "fewshot_target", "prediction", "target_delimiter", "stop",
+                "max_new_tokens", "temperature", "top_p", "chat", "system", "primary"}
 # A reference these scorers cannot use is a data error, found before any generation.
 REFERENCE_CHECKS = {"gsm8k_strict": scoring.gsm8k_target, "gsm8k_flexible": scoring.gsm8k_target}
 BOOTSTRAP_INTERVAL = f"bootstrap over samples ({metric_rows.BOOTSTRAP_ROUNDS} rounds)"
@@ -51,7 +54,7 @@ def validate(task) -> None:
     for key in ("prompt", "target"):
         if not isinstance(section.get(key), str) or not section[key]:
             raise ConfigError(f"{task.path}: [generate] needs `{key}`, a template such as \"{{{{ question }}}}\"")
-    for key in ("description", "prompt", "target", "fewshot_target", "system"):
+    for key in ("description", "prompt", "target", "fewshot_target", "prediction", "system"):
         if key in section:
             _check_template(task, key, section[key])
     _check_scorers(task)
@@ -155,10 +158,13 @@ def score(task, samples, responses, options):
     for sample, (response,) in zip(samples, responses):
         target = reference(task, sample.row)
         scores: dict[str, Any] = {"finish_reason": response.finish_reason, "tokens": response.n_tokens}
+        predicted = prediction(task, sample.row, response.text)
+        if predicted != response.text:
+            scores["prediction"] = predicted
         for name in names:
             if name in scoring.CORPUS_METRICS:
                 continue
-            result = scoring.get_scorer(name)(response.text, target)
+            result = scoring.get_scorer(name)(predicted, target)
             scores[name] = result.value
             if result.extracted is not None or not result.valid:
                 scores[f"{name}_extracted"] = result.extracted
@@ -185,8 +191,14 @@ def _metrics(task, records: list[dict[str, Any]], options) -> list[dict[str, Any
     return rows
 
 
+def prediction(task, row: dict[str, Any], response: str) -> str:
+    template = _section(task).get("prediction")
+    return response if template is None else render(template, {**row, "response": response})
+
+
 def _corpus_table(name: str, records: list[dict[str, Any]]):
-    return scoring.corpus_statistics(name, [r["response"] for r in records], [r["target"] for r in records])
+    predictions = [r["scores"].get("prediction", r["response"]) for r in records]
+    return scoring.corpus_statistics(name, predictions, [r["target"] for r in records])
 
 
 def compare(metric, records_a, records_b, seed=0) -> stats.Comparison:

@@ -220,3 +220,32 @@ def test_tiny_model_generates_and_scores(math_task, tiny_model_dir):
     assert all("Question:" not in r["response"] for r in records)  # cut at the stop string
     for row in metrics:
         assert 0.0 <= row["value"] <= 1.0 and row["n"] == 3 and 0 <= row["unscored"] <= 3
+
+
+def test_prediction_template_post_processes_before_scoring(tmp_path):
+    task_file = """
+name = "capitals"
+version = 1
+kind = "generate"
+scorers = ["exact_match", "bleu"]
+
+[[sources]]
+kind = "file"
+path = "capitals.jsonl"
+
+[generate]
+prompt = "Q: capital of {{ country }}?\\nA:"
+target = "{{ capital | lower }}"
+prediction = "{{ response | trim | lower }}"
+stop = ["\\n"]
+"""
+    rows = [{"country": "France", "capital": "Paris"}, {"country": "Italy", "capital": "Rome"}]
+    task = load_task(str(write(tmp_path, "capitals", task_file, rows)))
+    samples = task.load_samples(TaskOptions())
+    records, metrics = generate.score(task, samples, generations([" Paris ", " Milan"]), {"seed": 0})
+    assert [r["scores"]["exact_match"] for r in records] == [1.0, 0.0]
+    assert records[0]["response"] == " Paris " and records[0]["scores"]["prediction"] == "paris"
+    import sacrebleu
+
+    bleu = next(m for m in metrics if m["metric"] == "bleu")
+    assert bleu["value"] == sacrebleu.corpus_bleu(["paris", "milan"], [["paris", "rome"]]).score
