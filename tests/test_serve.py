@@ -111,3 +111,30 @@ def test_openai_client_sees_models_chat_logprobs_and_echo(url, direct):
         api.completions.create(model="other", prompt="x", max_tokens=1)
     with pytest.raises(openai.BadRequestError):
         api.completions.create(model="tiny", prompt="x", max_tokens=1, n=2)
+
+
+@pytest.mark.slow  # a subprocess that imports torch and transformers: ~15 s on an idle machine, more when busy
+def test_evalkit_serve_command_serves_a_configured_model(tmp_path, tiny_model_dir):
+    import os
+    import subprocess
+    import sys
+
+    import openai
+
+    (tmp_path / "evalkit.toml").write_text(f'[project]\nstore = "store.db"\n[models.tiny]\nsource = "{tiny_model_dir}"\n'
+                                           '[suites.default]\ntasks = ["news"]\n')
+    env = {**os.environ, "EVALKIT_THREADS": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "evalkit", "--config", str(tmp_path / "evalkit.toml"), "serve",
+                                "--model", "tiny", "--port", "0"], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        line = process.stdout.readline()
+        assert "serving tiny" in line, line
+        url = line.split(" at ")[1].split()[0]
+        assert url.startswith("http://127.0.0.1:")
+        api = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        assert [m.id for m in api.models.list()] == ["tiny"]
+        reply = api.completions.create(model="tiny", prompt="The capital of France is", max_tokens=4, temperature=0)
+        assert reply.usage.completion_tokens == 4 and reply.choices[0].finish_reason == "length"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
