@@ -62,21 +62,23 @@ class HFBackend:
     def _logprobs(self, hidden: torch.Tensor) -> torch.Tensor:
         return torch.log_softmax(self._logits(hidden), dim=-1)
 
-    def _target_logprobs(self, hidden: torch.Tensor, targets: Sequence[int]) -> tuple[float, bool]:
-        """Summed log-probability of `targets` at `hidden`'s positions, and whether each was the argmax.
-
-        logit - logsumexp reads the [positions, vocab] logits once instead of writing
-        a full log-softmax copy of them.
-        """
+    def _target_logprobs(self, hidden: torch.Tensor, targets: Sequence[int],
+                         check_greedy: bool = True) -> tuple[float, bool]:
+        """Summed log-probability of `targets` at `hidden`'s positions, and whether each was the argmax
+        (always True when not `check_greedy`: perplexity does not need it, and the argmax over the
+        vocabulary costs a tenth of the LM head)."""
         if len(hidden) != len(targets):
             raise ValueError(f"{len(hidden)} positions for {len(targets)} targets; slice off the padding first")
         total, greedy = 0.0, True
         for start in range(0, len(targets), HEAD_CHUNK):
             logits = self._logits(hidden[start : start + HEAD_CHUNK])
             wanted = torch.tensor(targets[start : start + HEAD_CHUNK], device=logits.device)
+            # logit - logsumexp rather than log_softmax: a float32 log_softmax on the CPU is biased
+            # by about +1e-6 nats per token against float64 (it adds up over a long document), this is not
             picked = logits.gather(1, wanted[:, None]).squeeze(1) - torch.logsumexp(logits, dim=-1)
             total += float(picked.double().sum())
-            greedy = greedy and bool((logits.argmax(dim=-1) == wanted).all())
+            if check_greedy:
+                greedy = greedy and bool((logits.argmax(dim=-1) == wanted).all())
         return total, greedy
 
     def _pad(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -160,8 +162,11 @@ class HFBackend:
         ids, _ = self._pad([(ctx + pred)[:-1] for _, ctx, pred in batch])
         # No mask: right padding is invisible to real tokens under the causal mask (see the module doc).
         hidden = self.decoder(input_ids=ids, use_cache=False).last_hidden_state
-        return [(index, self._target_logprobs(hidden[r, len(ctx) - 1 : len(ctx) - 1 + len(pred)], pred)[0])
-                for r, (index, ctx, pred) in enumerate(batch)]
+        results = []
+        for r, (index, ctx, pred) in enumerate(batch):
+            predicting = hidden[r, len(ctx) - 1 : len(ctx) - 1 + len(pred)]
+            results.append((index, self._target_logprobs(predicting, pred, check_greedy=False)[0]))
+        return results
 
     # -- generation ------------------------------------------------------------------------
     @torch.inference_mode()
