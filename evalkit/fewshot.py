@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evalkit.config import TaskOptions
-from evalkit.datasources import Source, load_rows
+from evalkit.datasources import Source, data_dir, load_rows
 from evalkit.errors import ConfigError, DataError
 
 SAMPLERS = ("first_n", "random")
@@ -91,7 +91,7 @@ def pool(task, options: dict[str, Any]) -> Pool:
     from evalkit.tasks import pinned_sources
 
     pinned = options.get("sources")
-    key = (str(task.path), task.content_hash, tuple(pinned or ()))
+    key = (str(task.path), task.content_hash, tuple(pinned or ()), str(data_dir()))
     if key not in _POOLS:
         config = settings(task)
         sources = pinned_sources(config.sources or task.sources,

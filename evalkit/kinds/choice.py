@@ -89,6 +89,7 @@ def _answer_of(task, row: dict[str, Any]) -> str:
 
 def check_sample(task, sample) -> None:
     try:
+        render(_section(task).get("description", ""), sample.row)
         render(_section(task)["prompt"], sample.row)
         choices = _choices(task, sample.row)
         _gold(task, sample.row, len(choices))

@@ -110,6 +110,7 @@ def reference(task, row: dict[str, Any]) -> str:
 def check_sample(task, sample) -> None:
     section = _section(task)
     try:
+        render(section.get("description", ""), sample.row)
         render(section["prompt"], sample.row)
         target = reference(task, sample.row)
     except Exception as err:
