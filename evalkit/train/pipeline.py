@@ -137,6 +137,12 @@ def run_stage(plan: Plan, out: Path, work: Path, quiet: bool = False) -> dict[st
     return info
 
 
+def _world_size() -> int:
+    from accelerate import PartialState
+
+    return PartialState().num_processes
+
+
 def _cpu_seconds() -> float:
     import resource
 
@@ -226,7 +232,8 @@ def provenance(plan: Plan, history, resumed, loaded_method, difference, heldout,
                      "first_loss": losses[0]["loss"] if losses else None,
                      "final_loss": losses[-1]["loss"] if losses else None, "log_history": history},
         "merge": {"max_logit_difference": difference, "tolerance": 1e-3} if difference is not None else None,
-        "heldout": heldout, "timings_s": timings, "packages": package_versions(), "environment": environment(),
+        "heldout": heldout, "timings_s": timings, "packages": package_versions(),
+        "environment": {**environment(), "world_size": _world_size()},
     }
 
 

