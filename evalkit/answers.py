@@ -25,6 +25,11 @@ ANSWERS_SCHEMA = """CREATE TABLE IF NOT EXISTS answers (
 register_schema(ANSWERS_SCHEMA)
 
 
+def ensure_schema(store: Store) -> None:
+    """The answers table, also in a store that was opened before this module was imported."""
+    store.db.execute(ANSWERS_SCHEMA)
+
+
 @dataclass(frozen=True)
 class Answer:
     model: str
@@ -61,6 +66,7 @@ def collect_answers(config, model_names: list[str], prompt_set: PromptSet, store
                     handles: dict | None = None) -> AnswerRun:
     from evalkit.runner import prepare_model
 
+    ensure_schema(store)
     answers, failures = [], {}
     handles = {} if handles is None else handles  # filled in, so a caller can reuse the loaded models
     for name in model_names:
@@ -103,6 +109,7 @@ def fetch_available(handle, requests: list, store: Store, progress=None) -> tupl
 
 
 def stored_answers(store: Store, prompt_set: str | None = None, models: list[str] | None = None) -> list[Answer]:
+    ensure_schema(store)
     query = "SELECT model, prompt_set, prompt_id, prompt, answer FROM answers WHERE 1=1"
     args: list = []
     if prompt_set is not None:

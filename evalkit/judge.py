@@ -78,6 +78,8 @@ def judgment_rows(store: Store, prompt_set: str | None = None, judge: str | None
                   current_only: bool = True) -> list[dict[str, Any]]:
     """Stored single-order judgments. current_only: those whose answers are still the models'
     answers in the store (a regenerated answer makes its old judgments stale until re-judged)."""
+    if not _has_tables(store, "judgments", "answers"):  # a store opened before this module was imported
+        return []
     query = "SELECT " + ", ".join(f"j.{f}" for f in ROW_FIELDS) + " FROM judgments j"
     if current_only:
         query += (" JOIN answers xa ON xa.model=j.model_a AND xa.prompt_set=j.prompt_set AND xa.prompt_id=j.prompt_id"
@@ -107,6 +109,13 @@ def judged_pairs(store: Store, prompt_set: str | None = None, judge: str | None 
     return pairs
 
 
+def ensure_schema(store: Store) -> None:
+    """The judge's tables, also in a store that was opened before this module was imported."""
+    evalkit.answers.ensure_schema(store)
+    for statement in (JUDGMENTS_SCHEMA, JUDGE_INFO_SCHEMA):
+        store.db.execute(statement)
+
+
 def put_judgments(store: Store, rows: list[dict[str, Any]]) -> None:
     with store.transaction() as db:
         db.executemany(f"INSERT OR REPLACE INTO judgments VALUES ({','.join('?' * len(ROW_FIELDS))})",
@@ -119,7 +128,14 @@ def put_judge_info(store: Store, judge: str, prompt_set: str, info: dict[str, An
                    (judge, prompt_set, json.dumps(info, default=str), time.time()))
 
 
+def _has_tables(store: Store, *names: str) -> bool:
+    found = {row[0] for row in store.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    return set(names) <= found
+
+
 def judge_infos(store: Store) -> dict[tuple[str, str], dict[str, Any]]:
+    if not _has_tables(store, "judge_info"):
+        return {}
     rows = store.db.execute("SELECT judge, prompt_set, info FROM judge_info ORDER BY judge, prompt_set")
     return {(judge, prompt_set): json.loads(info) for judge, prompt_set, info in rows}
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from evalkit.answers import collect_answers, report_failures
 from evalkit.errors import ConfigError
-from evalkit.judge import judge_infos, put_judge_info, put_judgments, shown_to_verdict
+from evalkit.judge import ensure_schema, judge_infos, put_judge_info, put_judgments, shown_to_verdict
 from evalkit.judge_methods import Job, run_method
 from evalkit.judge_prompts import JudgeTemplate, load_judge_template
 from evalkit.promptsets import PromptSet, load_prompt_set
@@ -56,6 +56,7 @@ def run_judge(config, model_names: list[str], judge_name: str, prompt_set_name: 
                           f"e.g. --models base,sft")
     judge = config.judge(judge_name)
     prompt_set = load_prompt_set(prompt_set_name or judge.prompt_set, config.root, limit)
+    ensure_schema(store)
     handles = dict(handles or {})
     answer_run = collect_answers(config, model_names, prompt_set, store, ui, handles)
     report_failures(answer_run.failures, "answers", ui)

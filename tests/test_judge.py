@@ -34,7 +34,7 @@ class Script:
     """What the endpoint does: candidates answer by model; the judge follows `policy`."""
 
     def __init__(self):
-        self.policy, self.garble, self.fail = "longer", set(), set()
+        self.policy, self.garble, self.fail, self.malformed = "longer", set(), set(), set()
         self.judge_calls = 0
 
     def __call__(self, n, body):
@@ -44,6 +44,8 @@ class Script:
         self.judge_calls += 1
         if any(marker in text for marker in self.fail):
             return ("status", 503, None)
+        if any(marker in text for marker in self.malformed):
+            return ("malformed",)
         if any(marker in text for marker in self.garble):
             return ("ok", "Both answers are fine, I cannot decide.")
         if self.policy == "first":
@@ -144,14 +146,14 @@ def test_a_rerun_costs_nothing_and_redoes_only_what_is_missing(tmp_path, endpoin
 
 def test_failed_requests_lose_nothing_and_a_rerun_completes_them(tmp_path, endpoint, script):
     config = write_project(tmp_path, endpoint.url)
-    script.fail = {"Name a city."}
+    script.fail, script.malformed = {"Name a city."}, {"Name a colour."}
     store, summary = judge(config)
-    assert summary.failures == {"HTTP 503": 2} and summary.missing == 2 and summary.judged == 6
-    assert len(judgment_rows(store)) == 6
-    assert "left 2 judgments missing" in "\n".join(judge_section(store, {}, tmp_path / "reports"))
-    script.fail, before = set(), script.judge_calls
+    assert summary.failures == {"HTTP 503": 2, "malformed response": 2} and summary.missing == 4
+    assert summary.judged == 4 and len(judgment_rows(store)) == 4
+    assert "left 4 judgments missing" in "\n".join(judge_section(store, {}, tmp_path / "reports"))
+    script.fail, script.malformed, before = set(), set(), script.judge_calls
     _, summary = judge(config)
-    assert summary.judged == 2 and summary.missing == 0 and script.judge_calls == before + 2
+    assert summary.judged == 4 and summary.missing == 0 and script.judge_calls == before + 4
 
 
 def test_a_judge_endpoint_that_is_down_is_reported_and_answers_are_kept(tmp_path, endpoint):
@@ -179,3 +181,32 @@ def test_the_api_key_is_never_written(tmp_path, endpoint, capsys):
     written = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     output = capsys.readouterr()
     assert SECRET.encode() not in written and SECRET not in output.out + output.err
+
+
+def test_the_judge_command_in_a_fresh_process(tmp_path, endpoint):
+    """`evalkit judge` end to end in its own process, as a user runs it."""
+    import os
+    import subprocess
+    import sys
+
+    config = write_project(tmp_path, endpoint.url)
+    result = subprocess.run([sys.executable, "-m", "evalkit", "--config", str(config.path), "judge",
+                             "--models", "short,long", "--quiet"], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "EVALKIT_TEST_JUDGE_KEY": SECRET})
+    assert result.returncode == 0, result.stderr
+    assert "long vs short" in result.stderr and "8 judged now" in " ".join(result.stderr.split())
+    assert len(judgment_rows(Store(config.store))) == 8
+
+
+def test_a_store_opened_before_the_judge_was_imported(tmp_path):
+    """Reports render from stores that have never seen a judge; the tables appear when first written."""
+    from evalkit.answers import stored_answers
+    from evalkit.judge import ensure_schema
+
+    store = Store(tmp_path / "store.db")
+    for table in ("judgments", "judge_info", "answers"):
+        store.db.execute(f"DROP TABLE {table}")
+    assert judge_section(store, {}, tmp_path) == [] and judged_pairs(store) == []
+    assert stored_answers(store) == []
+    ensure_schema(store)
+    assert judgment_rows(store) == []
