@@ -92,3 +92,24 @@ def preference_metrics(scores: list[tuple[float, int, float, int]],
         metrics["reward_accuracy"] = _rate(sum(m > 0 for m in margins), n)
         metrics["mean_reward_margin"] = sum(margins) / n
     return metrics
+
+
+def reward_scores(model, tokenizer, template: str, examples: list, max_length: int) -> list[tuple[float, float]]:
+    """(score of chosen, score of rejected) per held-out pair, one sequence at a time (no padding to get wrong)."""
+    import torch
+
+    model.eval()
+    out = []
+    for e in examples:
+        pair = []
+        for reply in (e.data["chosen"], e.data["rejected"]):
+            ids, _ = token_rows(tokenizer, template, e.data["prompt"] + reply, None, max_length)
+            with torch.inference_mode():
+                pair.append(float(model(input_ids=torch.tensor([ids])).logits[0, 0]))
+        out.append((pair[0], pair[1]))
+    return out
+
+
+def reward_metrics(scores: list[tuple[float, float]]) -> dict[str, Any]:
+    return {"reward_accuracy": _rate(sum(c > r for c, r in scores), len(scores)),
+            "mean_score_margin": sum(c - r for c, r in scores) / len(scores)}

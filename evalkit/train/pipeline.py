@@ -75,9 +75,11 @@ def stage_module(stage: str):
 def measure(model, tokenizer, template: str, plan: Plan) -> list | dict | None:
     from evalkit.train import heldout
 
-    if not plan.heldout or plan.recipe.stage == "reward":
+    if not plan.heldout:
         return None
     train = plan.recipe.train
+    if plan.recipe.stage == "reward":
+        return heldout.reward_scores(model, tokenizer, template, plan.heldout, train.max_length)
     if plan.recipe.stage in PREFERENCE_STAGES:
         return heldout.preference_scores(model, tokenizer, template, plan.heldout, train.max_length,
                                          train.eval_batch_size)
@@ -85,10 +87,12 @@ def measure(model, tokenizer, template: str, plan: Plan) -> list | dict | None:
 
 
 def summarise(plan: Plan, before, after) -> dict[str, Any]:
-    from evalkit.train.heldout import preference_metrics
+    from evalkit.train.heldout import preference_metrics, reward_metrics
 
     if before is None:
         return {}
+    if plan.recipe.stage == "reward":  # "before" is the parent with a fresh, untrained score head: chance level
+        return {"before": reward_metrics(before), "after": reward_metrics(after)}
     if plan.recipe.stage in PREFERENCE_STAGES:
         return {"before": preference_metrics(before), "after": preference_metrics(after, reference=before)}
     return {"before": before, "after": after}

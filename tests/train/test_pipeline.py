@@ -100,3 +100,15 @@ def test_merge_check_compares_merged_and_unmerged_logits(tiny_model_dir, tmp_pat
     monkeypatch.setattr(lora, "MERGE_TOLERANCE", 0.0)
     with pytest.raises(ModelError, match="merging the adapter changed the logits"):
         lora.merge_adapter(tiny_model_dir, tmp_path / "adapter", ids)
+
+
+@pytest.mark.parametrize("stage", ["orpo", "reward"])
+def test_orpo_and_reward_stages_train_and_save(tiny_model_dir, data_files, tmp_path, stage):
+    recipe = tiny_recipe(data_files, stage, train={"max_steps": 3})
+    _, out, info = train(recipe, tiny_model_dir, tmp_path)
+    assert info["stage"] == stage and info["training"]["steps"] == 3
+    assert info["merge"]["max_logit_difference"] < 1e-3
+    config = json.loads((out / "config.json").read_text())
+    assert config["architectures"] == (["LlamaForSequenceClassification"] if stage == "reward" else ["LlamaForCausalLM"])
+    after = info["heldout"]["after"]
+    assert (after["reward_accuracy"] if stage == "reward" else after["likelihood_accuracy"])["n"] == 8
