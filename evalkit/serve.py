@@ -130,13 +130,23 @@ def _prompts(prompt: Any) -> list[str | list[int]]:
 def _as_request_prompt(backend, messages: list[dict[str, Any]]) -> tuple[str, str | None, bool]:
     """[system?, user] maps onto a chat GenerationRequest exactly as the evaluation sends it; longer
     conversations are rendered with the chat template and sent as plain text."""
-    roles = [m.get("role") for m in messages]
+    messages = [{"role": m.get("role"), "content": _text(m.get("content"))} for m in messages]
+    roles = [m["role"] for m in messages]
     if roles == ["user"] or roles == ["system", "user"]:
-        return messages[-1].get("content") or "", (messages[0]["content"] if len(messages) == 2 else None), True
+        return messages[-1]["content"], (messages[0]["content"] if len(messages) == 2 else None), True
     tokenizer = backend.tokenizer
     if not tokenizer.chat_template:
         raise RequestError("this model has no chat template; send a single user message or use /v1/completions")
     return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False), None, False
+
+
+def _text(content: Any) -> str:
+    """Message content as text: a string, or the API's list of parts ({"type": "text", "text": ...})."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(p, dict) and p.get("type") == "text" for p in content):
+        return "".join(str(p.get("text", "")) for p in content)
+    raise RequestError("message content must be text or a list of text parts")
 
 
 def _envelope(prefix: str, kind: str, model: str, choices: list, usage: dict[str, int]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from evalkit.answers import answer_request, generate_answers, stored_answers
-from evalkit.backends.openai_api import OpenAIBackend
+from evalkit.backends.endpoint_calls import RequestRunner
 from evalkit.config import load_config
 from evalkit.console import ConsoleUI
 from evalkit.promptsets import load_prompt_set
@@ -34,7 +34,7 @@ tasks = ["news"]
 
 @pytest.fixture
 def flaky(monkeypatch):
-    monkeypatch.setattr(OpenAIBackend, "retry_base_s", 0.01)
+    monkeypatch.setattr(RequestRunner, "retry_base_s", 0.01)
     state = {"fail": {"Question number 3?"}}
 
     def behave(n, body):

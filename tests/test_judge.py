@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from evalkit.backends.openai_api import OpenAIBackend
+from evalkit.backends.endpoint_calls import RequestRunner
 from evalkit.config import load_config
 from evalkit.console import ConsoleUI
 from evalkit.judge import judge_models, judged_pairs, judgment_rows
@@ -61,7 +61,7 @@ def script():
 
 @pytest.fixture
 def endpoint(script, monkeypatch):
-    monkeypatch.setattr(OpenAIBackend, "retry_base_s", 0.01)
+    monkeypatch.setattr(RequestRunner, "retry_base_s", 0.01)
     monkeypatch.setenv("EVALKIT_TEST_JUDGE_KEY", SECRET)
     with FakeEndpoint(script) as server:
         yield server

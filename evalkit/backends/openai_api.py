@@ -12,58 +12,33 @@ numbers agree with it; without one the text is sent and the continuation's
 tokens are found by their character offsets.
 
 The API key is read from the environment variable `api_key_env` names and kept
-in memory only. Requests run `concurrency` at a time, each with a timeout;
-429, 5xx, timeouts, dropped connections and malformed replies are retried with
-exponential backoff (Retry-After is honoured). Whatever still fails is left out
-and reported at the end (EndpointError.failures), after every finished result
-has been yielded, so the caller stores those and a rerun asks only for the rest.
+in memory only. Requests run `concurrency` at a time, each with a timeout, and
+are retried as endpoint_calls.py describes; whatever still fails is left out and
+reported at the end (EndpointError.failures), after every finished result has
+been yielded, so the caller stores those and a rerun asks only for the rest.
 """
 
 from __future__ import annotations
 
 import os
-import random
-import threading
-import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
+from evalkit.backends.endpoint_calls import EndpointError, MalformedResponse, RequestFailed, RequestRunner
 from evalkit.backends.tokens import encode_pair, rolling_windows, truncate_left
 from evalkit.config import ModelSpec
 from evalkit.errors import ModelError
 from evalkit.types import (Generation, GenerationRequest, Loglikelihood, LoglikelihoodRequest, RollingLoglikelihood,
                            RollingRequest)
 
+__all__ = ["EndpointError", "OpenAIBackend"]
+
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-MAX_RETRY_AFTER_S = 30.0
-
-
-class EndpointError(ModelError):
-    """Some requests failed after their retries. failures: {request index: reason}."""
-
-    def __init__(self, message: str, failures: dict[int, str]):
-        super().__init__(message)
-        self.failures = failures
-
-
-class RequestFailed(Exception):
-    def __init__(self, reason: str, connection: bool = False):
-        super().__init__(reason)
-        self.reason, self.connection = reason, connection
-
-
-class MalformedResponse(ValueError):
-    pass
 
 
 class OpenAIBackend:
-    retry_base_s = 0.5  # first backoff; doubles per attempt up to retry_cap_s
-    retry_cap_s = 8.0
-
     def __init__(self, spec: ModelSpec):
         import openai
 
@@ -71,23 +46,20 @@ class OpenAIBackend:
         self.base_url, self._model = _endpoint(spec)
         self.client = openai.OpenAI(base_url=self.base_url, api_key=_api_key(spec, self.base_url), max_retries=0,
                                     timeout=spec.timeout)
-        self._rng = random.Random(0)  # backoff jitter only
-        self._lock = threading.Lock()
-        self._unreachable = threading.Event()
-        self._connection_failures = 0
+        self.calls = RequestRunner(spec.name, self.base_url, spec.concurrency, spec.max_retries)
         self._tokenizer = None
         self._max_length = spec.max_length
 
     # -- the three backend calls -----------------------------------------------------------
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
-        yield from self._all([lambda r=r: self._generate_one(r) for r in requests])
+        yield from self.calls.all([lambda r=r: self._generate_one(r) for r in requests])
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[tuple[int, Loglikelihood]]:
-        yield from self._all([lambda r=r: self._loglikelihood_one(r) for r in requests])
+        yield from self.calls.all([lambda r=r: self._loglikelihood_one(r) for r in requests])
 
     def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> Iterator[tuple[int, RollingLoglikelihood]]:
         if self.spec.tokenizer is None:
-            yield from self._all([lambda r=r: self._rolling_text(r.text) for r in requests])
+            yield from self.calls.all([lambda r=r: self._rolling_text(r.text) for r in requests])
             return
         windows, state = [], {}
         for index, request in enumerate(requests):
@@ -99,12 +71,12 @@ class OpenAIBackend:
                 yield index, RollingLoglikelihood(logprob=0.0, n_tokens=0)
         failures: dict[int, str] = {}
         calls = [lambda c=c, p=p: self._score_tokens(c, p)[0] for _, c, p in windows]
-        for w, logprob in self._gather(calls, failures):
+        for w, logprob in self.calls.gather(calls, failures):
             left = state[windows[w][0]]
             left[0], left[1] = left[0] - 1, left[1] + logprob
             if left[0] == 0:
                 yield windows[w][0], RollingLoglikelihood(logprob=left[1], n_tokens=left[2])
-        self._raise({windows[w][0]: reason for w, reason in failures.items()}, len(requests))
+        self.calls.raise_failures({windows[w][0]: reason for w, reason in failures.items()}, len(requests))
 
     # -- one request each ------------------------------------------------------------------
     def _generate_one(self, request: GenerationRequest) -> Generation:
@@ -202,7 +174,7 @@ class OpenAIBackend:
     def max_length(self) -> int:
         if self._max_length is None:
             try:
-                listed = self._retrying(self._listed_model)
+                listed = self.calls.retrying(self._listed_model)
             except RequestFailed as err:
                 raise ModelError(f"model {self.spec.name!r}: cannot list the models of {self.base_url} ({err.reason}); "
                                  f"set models.{self.spec.name}.max_length to skip asking") from None
@@ -216,70 +188,6 @@ class OpenAIBackend:
             raise ModelError(f"model {self.spec.name!r}: {self.base_url} lists no model"
                              f"{' named ' + repr(self._model) if self._model else ''}; check models.{self.spec.name}")
         return wanted[0]
-
-    # -- concurrency, retries, failures -----------------------------------------------------
-    def _all(self, calls: list[Callable[[], Any]]) -> Iterator[tuple[int, Any]]:
-        failures: dict[int, str] = {}
-        yield from self._gather(calls, failures)
-        self._raise(failures, len(calls))
-
-    def _gather(self, calls: list[Callable[[], Any]], failures: dict[int, str]) -> Iterator[tuple[int, Any]]:
-        """Run calls `concurrency` at a time; yield (index, result) as each finishes; fill `failures`."""
-        self._unreachable.clear()
-        self._connection_failures = 0
-        with ThreadPoolExecutor(max_workers=self.spec.concurrency) as pool:
-            futures = {pool.submit(self._retrying, call): index for index, call in enumerate(calls)}
-            for future in as_completed(futures):
-                try:
-                    yield futures[future], future.result()
-                except RequestFailed as err:
-                    failures[futures[future]] = err.reason
-                except GeneratorExit:
-                    for pending in futures:
-                        pending.cancel()
-                    raise
-
-    def _retrying(self, call: Callable[[], Any]) -> Any:
-        reason = "not attempted"
-        for attempt in range(self.spec.max_retries + 1):
-            if self._unreachable.is_set():
-                raise RequestFailed("not attempted (endpoint unreachable)")
-            try:
-                result = call()
-            except Exception as err:  # classified below; anything unknown fails this request only
-                reason, retryable, wait = _classify(err)
-                if not retryable:
-                    raise RequestFailed(reason) from None
-                if attempt < self.spec.max_retries:
-                    time.sleep(self._backoff(attempt, wait))
-                continue
-            with self._lock:
-                self._connection_failures = 0
-            return result
-        self._note_failure(reason)
-        raise RequestFailed(reason)
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, MAX_RETRY_AFTER_S)
-        return min(self.retry_cap_s, self.retry_base_s * 2**attempt) * (0.5 + 0.5 * self._rng.random())
-
-    def _note_failure(self, reason: str) -> None:
-        """A run of requests that all end in connection errors means the endpoint is down: stop trying."""
-        if reason not in ("connection error", "timeout"):
-            return
-        with self._lock:
-            self._connection_failures += 1
-            if self._connection_failures >= max(2, self.spec.concurrency):
-                self._unreachable.set()
-
-    def _raise(self, failures: dict[int, str], total: int) -> None:
-        if failures:
-            reasons = ", ".join(f"{r} ×{n}" for r, n in Counter(failures.values()).most_common())
-            raise EndpointError(f"model {self.spec.name!r}: {len(failures)} of {total} requests to {self.base_url} "
-                                f"failed ({reasons}); finished ones are stored, a rerun asks only for the rest",
-                                failures)
-
 
 def _endpoint(spec: ModelSpec) -> tuple[str, str | None]:
     if spec.source.startswith("openai:"):
@@ -317,29 +225,3 @@ def _sum_span(logprobs, start: int, end: int) -> tuple[float, bool]:
     return float(sum(values[start:end])), greedy
 
 
-def _classify(err: Exception) -> tuple[str, bool, float | None]:
-    """(reason, retry?, Retry-After seconds) for an exception raised by one request."""
-    import openai
-
-    if isinstance(err, RequestFailed):
-        return err.reason, False, None
-    if isinstance(err, ModelError):
-        return str(err), False, None
-    if isinstance(err, openai.APIStatusError):
-        code = err.status_code
-        retry_after = _retry_after(err.response.headers.get("retry-after") if err.response is not None else None)
-        return f"HTTP {code}", code in (408, 409, 429) or code >= 500, retry_after
-    if isinstance(err, openai.APITimeoutError):
-        return "timeout", True, None
-    if isinstance(err, openai.APIConnectionError):
-        return "connection error", True, None
-    if isinstance(err, (ValueError, TypeError, AttributeError, KeyError, IndexError, openai.APIResponseValidationError)):
-        return "malformed response", True, None  # JSON that does not parse or lacks the fields we need
-    return type(err).__name__, False, None
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None

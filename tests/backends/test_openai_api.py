@@ -19,7 +19,7 @@ from fake_endpoint import FakeEndpoint, prompt_of
 def backend(url, **settings):
     backend = OpenAIBackend(ModelSpec(name="remote", source=url, **{"concurrency": 2, "max_retries": 3,
                                                                       "timeout": 5.0, **settings}))
-    backend.retry_base_s = 0.01  # keep the backoff in tests to milliseconds
+    backend.calls.retry_base_s = 0.01  # keep the backoff in tests to milliseconds
     return backend
 
 
