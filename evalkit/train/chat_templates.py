@@ -56,11 +56,11 @@ def training_template(tokenizer, setting: str = "auto", base: Path | None = None
     own = tokenizer.chat_template
     if not isinstance(own, str) or not own:
         raise ConfigError("the parent model has no chat template; set model.chat_template to a .jinja file with "
-                          "{% generation %} markers, or train.assistant_only_loss = false")
+                          "{% generation %} markers around the assistant replies")
     if has_markers(own):
         return own
     if own.strip() in MARKED:
         return MARKED[own.strip()]
     raise ConfigError("the parent model's chat template has no {% generation %} markers and evalkit ships no marked "
                       "copy of it; set model.chat_template to a marked .jinja file (same text, assistant replies "
-                      "wrapped in {% generation %}...{% endgeneration %}), or train.assistant_only_loss = false")
+                      "wrapped in {% generation %}...{% endgeneration %})")

@@ -107,7 +107,7 @@ def run_stage(plan: Plan, out: Path, work: Path, quiet: bool = False) -> dict[st
     from evalkit.train.chat_templates import training_template
 
     quiet_libraries()
-    state, timings, started = PartialState(), {}, time.perf_counter()
+    state, clock = PartialState(), Clock()
     recipe = plan.recipe
     tokenizer = AutoTokenizer.from_pretrained(plan.parent_folder)
     saved_template = tokenizer.chat_template
@@ -119,9 +119,9 @@ def run_stage(plan: Plan, out: Path, work: Path, quiet: bool = False) -> dict[st
         parent = model_class(plan.parent_folder, dtype=torch.float32)
         before = measure(parent, tokenizer, template, plan)
         del parent
-        timings["heldout_before"] = round(time.perf_counter() - started, 1)
+        clock.lap("heldout_before")
     trainer, loaded, resumed = _train(plan, tokenizer, work, model_class, quiet)
-    timings["train"] = round(time.perf_counter() - started - sum(timings.values()), 1)
+    clock.lap("train")
     state.wait_for_everyone()
     if not state.is_main_process:
         return {}
@@ -129,13 +129,12 @@ def run_stage(plan: Plan, out: Path, work: Path, quiet: bool = False) -> dict[st
     model, difference = _final_model(plan, trainer, loaded, work, tokenizer, model_class)
     del trainer, loaded
     gc.collect()
-    timings["merge"] = round(time.perf_counter() - started - sum(timings.values()), 1)
+    clock.lap("merge")
     after = measure(model, tokenizer, template, plan)
-    timings["heldout_after"] = round(time.perf_counter() - started - sum(timings.values()), 1)
+    clock.lap("heldout_after")
     tokenizer.chat_template = saved_template  # the model keeps its own template; the marked one was for training
-    timings["cpu_s"] = round(_cpu_seconds(), 1)  # comparable across runs on a shared machine; wall time is not
     info = provenance(plan, history, resumed, loaded_method=method, difference=difference,
-                      heldout=summarise(plan, before, after), timings=timings)
+                      heldout=summarise(plan, before, after), timings=clock.laps)
     _save(model, tokenizer, info, out)
     shutil.rmtree(work, ignore_errors=True)
     return info
@@ -147,11 +146,26 @@ def _world_size() -> int:
     return PartialState().num_processes
 
 
-def _cpu_seconds() -> float:
-    import resource
+class Clock:
+    """Wall and CPU seconds per phase. On a shared machine wall time depends on the neighbours;
+    the process's CPU seconds do not (much), so both are recorded."""
 
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self._wall, self._cpu = time.perf_counter(), self.cpu()
+
+    @staticmethod
+    def cpu() -> float:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def lap(self, name: str) -> None:
+        wall, cpu = time.perf_counter(), self.cpu()
+        self.laps[f"{name}_s"] = round(wall - self._wall, 1)
+        self.laps[f"{name}_cpu_s"] = round(cpu - self._cpu, 1)
+        self._wall, self._cpu = wall, cpu
 
 
 def quiet_libraries() -> None:

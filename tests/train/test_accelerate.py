@@ -7,11 +7,10 @@ join a gloo process group (`--cpu` alone would start a single process and expect
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from test_resume import REPO, setup
+from test_resume import setup
 
 
 @pytest.mark.slow
