@@ -22,6 +22,7 @@ and is counted in the metric row's `unscored`.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from evalkit import fewshot, scoring, stats
@@ -211,6 +212,7 @@ def compare(metric, records_a, records_b, seed=0) -> stats.Comparison:
         return stats.paired_bootstrap(table_a, table_b, rounds=metric_rows.BOOTSTRAP_ROUNDS, seed=seed,
                                       statistic=score_of)
     if not records_a or metric not in records_a[0]["scores"]:
-        raise ValueError(f"these records have no metric {metric!r}; the task's scorers decide its metrics")
+        # The kind-wide PRIMARY names metrics that this task's scorers may not produce.
+        return stats.Comparison(math.nan, math.nan, math.nan, math.nan, len(records_a), "not scored by this task")
     return stats.compare([r["scores"][metric] for r in records_a], [r["scores"][metric] for r in records_b],
                          seed=seed)

@@ -174,6 +174,8 @@ def test_compare_corpus_bleu_by_paired_bootstrap(reference_task):
     result = generate.compare("bleu", good, poor, seed=1)
     assert result.method == "paired bootstrap" and result.diff > 0 and result.n == 4
     assert generate.compare("rougeL", good, poor).method == "paired bootstrap"
+    absent = generate.compare("gsm8k_strict", good, poor)  # another task's metric: no number, no crash
+    assert absent.method == "not scored by this task" and absent.diff != absent.diff
 
 
 def test_chat_requests_for_instruction_tasks(reference_task):
