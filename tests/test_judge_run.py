@@ -1,0 +1,62 @@
+"""`evalkit run` with a suite that names a judge: answers, verdicts and the leaderboard section in one go."""
+
+from evalkit import report, runner
+from evalkit.config import load_config
+from evalkit.console import ConsoleUI
+from evalkit.judge import judged_pairs
+from evalkit.store import Store
+from project import write_project
+
+JUDGE = '''
+[judges.local]
+prompt = "mtbench-pairwise"
+model = "tiny"
+method = "logprobs"
+prompt_set = "few"
+description = "a random tiny model: numbers mean nothing"
+
+[models.plain]
+source = "{model}"
+chat_template = false
+'''
+PROMPT_SET = '''name = "few"
+version = 1
+id = "{{ id }}"
+prompt = "{{ prompt }}"
+[[sources]]
+kind = "file"
+path = "../few.jsonl"
+[generate]
+max_new_tokens = 4
+'''
+
+
+def project(tmp_path, tiny_model_dir):
+    path = write_project(tmp_path, tiny_model_dir, n_docs=4)
+    (tmp_path / "few.jsonl").write_text('{"id": "a", "prompt": "Hi"}\n{"id": "b", "prompt": "2+2?"}\n'
+                                        '{"id": "c", "prompt": "Name a colour."}\n')
+    (tmp_path / "promptsets").mkdir()
+    (tmp_path / "promptsets" / "few.toml").write_text(PROMPT_SET)
+    text = path.read_text().replace('tasks = ["toyppl"]', 'tasks = ["toyppl"]\njudge = "local"\nprompt_limit = 2')
+    judge = JUDGE.replace("{model}", str(tiny_model_dir))
+    path.write_text(text.replace("[suites.default]", judge + "\n[suites.default]"))
+    return load_config(path)
+
+
+def test_run_judges_when_the_suite_names_a_judge(tmp_path, tiny_model_dir):
+    config = project(tmp_path, tiny_model_dir)
+    store = Store(config.store)
+    run_id = runner.run(config, ["tiny", "plain"], "default", store, ConsoleUI(quiet=True))
+    judged = store.run(run_id)["provenance"]["judge"]
+    assert (judged["judge"], judged["prompt_set"], judged["wanted"], judged["missing"]) == ("local", "few", 4, 0)
+    assert len(judged_pairs(store, "few", "local")) == 2
+    leaderboard = report.write(store, config.reports, run_id).read_text()
+    assert "### Judge `local` on prompt set `few` (2 prompts, 2 models)" in leaderboard
+    assert "a random tiny model: numbers mean nothing" in leaderboard and "| plain vs tiny |" in leaderboard
+
+
+def test_run_with_one_model_skips_the_judge_and_says_why(tmp_path, tiny_model_dir):
+    config = project(tmp_path, tiny_model_dir)
+    store = Store(config.store)
+    run_id = runner.run(config, ["tiny"], "default", store, ConsoleUI(quiet=True))
+    assert store.run(run_id)["provenance"]["judge"] == {"judge": "local", "skipped": "needs two or more models"}
