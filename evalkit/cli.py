@@ -14,6 +14,8 @@ DESCRIPTION = """Evaluate fine-tuned text-generation models and compare them on 
   evalkit run --models base,sft,dpo     evaluate (and build missing candidates), write reports/leaderboard.md
   evalkit report                        re-render the leaderboard from the store alone
   evalkit export --out samples.jsonl    per-sample records (prompt, response, score) as JSONL
+  evalkit judge --models base,sft,dpo   pairwise LLM judge, both orders; win rates and ratings on the leaderboard
+  evalkit serve --model sft             a model behind an OpenAI-compatible API (chat, completions, logprobs)
   evalkit vote --annotator NAME         vote on two models' answers side by side (terminal app)
   evalkit ratings                       Elo and Bradley-Terry ratings from the votes, with 95% intervals
 """
