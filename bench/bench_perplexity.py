@@ -133,7 +133,7 @@ def main() -> int:
         ("tokens/s (wall)", f"{tokens / wall['evalkit']:.0f}", f"{tokens / wall['lm-eval']:.0f}",
          f"{wall['lm-eval'] / wall['evalkit']:.2f}x"),
         ("median CPU time, s", f"{cpu['evalkit']:.1f}", f"{cpu['lm-eval']:.1f}", f"{cpu['evalkit'] / cpu['lm-eval']:.2f}"),
-        ("cached rerun, s", f"{cached.wall:.1f}", "", ""),
+        ("cached rerun, s (wall / CPU)", f"{cached.wall:.1f} / {cached.cpu:.1f}", "", ""),
     ])
     notes = [f"word perplexity differs by {relative:.2e} (relative; allowed {TOLERANCE}); largest per-document "
              f"log-likelihood difference {worst_doc:.4f} nats; word counts differing: {word_mismatches} of {len(records)}",

@@ -1,0 +1,163 @@
+"""MMLU: evalkit against lm-evaluation-harness on the same questions, 0-shot and 5-shot.
+
+    python bench/bench_mmlu.py [--subjects a,b,c,d] [--per-subject 50] [--shots 0,5] [--repeats 2]
+
+The first --per-subject test questions of each subject, as evalkit's `mmlu`
+task reads them from $EVALKIT_DATA_DIR/mmlu, are exported to JSONL (with the
+dev questions of the same subjects for few-shot examples). evalkit runs its
+built-in tasks/mmlu.toml retargeted to that file; lm-eval runs its own
+`mmlu` default template (included from its package) per subject over the same
+files. Runs alternate; the table shows medians, questions/s, accuracy, how
+often the two pick the same answer and the largest per-choice log-likelihood
+difference, and a cached evalkit rerun. Exit status 1 when the picked answers
+differ on more than 1% of the questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import benchlib as bl
+
+SUBJECTS = "abstract_algebra,anatomy,astronomy,business_ethics"  # the first four, alphabetically
+AGREEMENT = 0.99
+
+
+def export_questions(subjects: list[str], per_subject: int, folder: Path) -> Path:
+    """Test and dev rows per subject in evalkit's fields (question, choices, answer, subject)."""
+    from evalkit import fewshot
+    from evalkit.config import TaskOptions
+    from evalkit.tasks import load_task
+
+    task = load_task("mmlu")
+    bl.clean(folder)
+    everything = folder / "test_all.jsonl"
+    with everything.open("w") as combined:
+        for subject in subjects:
+            rows = [s.row for s in task.load_samples(TaskOptions(subjects=(subject,), limit=per_subject))]
+            dev = fewshot.pool(task, {}).groups.get(subject, [])
+            for name, data in ((f"test_{subject}.jsonl", rows), (f"dev_{subject}.jsonl", dev)):
+                (folder / name).write_text("".join(json.dumps(_fields(r)) + "\n" for r in data))
+            combined.write("".join(json.dumps(_fields(r)) + "\n" for r in rows))
+    return everything
+
+
+def _fields(row: dict) -> dict:
+    return {key: row[key] for key in ("question", "choices", "answer", "subject")}
+
+
+def write_lmeval_tasks(folder: Path, data: Path, subjects: list[str], lmeval_root: Path) -> str:
+    bl.clean(folder)
+    template = lmeval_root / "tasks" / "mmlu" / "default" / "_default_template_yaml"
+    for subject in subjects:
+        description = f"The following are multiple choice questions (with answers) about {subject.replace('_', ' ')}.\n\n"
+        (folder / f"evalkit_mmlu_{subject}.yaml").write_text(
+            f"include: {template}\n"
+            f"task: evalkit_mmlu_{subject}\n"
+            "dataset_path: json\n"
+            "dataset_name: null\n"
+            "dataset_kwargs:\n  data_files:\n"
+            f"    test: {data / f'test_{subject}.jsonl'}\n"
+            f"    dev: {data / f'dev_{subject}.jsonl'}\n"
+            f"description: {json.dumps(description)}\n")
+    return ",".join(f"evalkit_mmlu_{s}" for s in subjects)
+
+
+def compare(records: list[dict], lm_samples: dict[str, list[dict]], subjects: list[str]) -> dict:
+    """Answer agreement and log-likelihood differences, question by question in file order."""
+    theirs = [s for subject in subjects for s in sorted(lm_samples[f"evalkit_mmlu_{subject}"], key=lambda s: s["doc_id"])]
+    if len(theirs) != len(records):
+        raise SystemExit(f"evalkit scored {len(records)} questions, lm-eval {len(theirs)}")
+    same, worst, acc_ours, acc_theirs = 0, 0.0, 0.0, 0.0
+    for record, sample in zip(records, theirs):
+        ours = record["scores"]["loglikelihoods"]
+        other = [float(r[0]) for r in sample["filtered_resps"]]
+        same += max(range(4), key=ours.__getitem__) == max(range(4), key=other.__getitem__)
+        worst = max(worst, *(abs(a - b) for a, b in zip(ours, other)))
+        acc_ours += record["scores"]["acc"]
+        acc_theirs += sample["acc"]
+    n = len(records)
+    return {"n": n, "agree": same / n, "worst": worst, "acc": acc_ours / n, "acc_lmeval": acc_theirs / n}
+
+
+def bench_shots(args, shots: int, env, program: Path, model: Path, data: Path, tasks: str) -> tuple[list[str], list[str], bool]:
+    work = bl.WORK / "mmlu" / f"{shots}shot"
+    config_dir = work / "evalkit"
+    bl.retarget_task(bl.REPO / "tasks" / "mmlu.toml", data, config_dir)
+    config = bl.write_evalkit_config(config_dir, "bench", {"mmlu": {"num_fewshot": shots}}, "float32", args.batch_size)
+
+    def run_evalkit(repeat: int) -> bl.Timing:
+        bl.fresh_store(config)
+        return bl.timed(bl.evalkit_command(config, "bench"), env, work / f"evalkit-{repeat}.log")
+
+    def run_lmeval(repeat: int) -> bl.Timing:
+        output = bl.clean(work / "lmeval_out")
+        command = bl.lmeval_command(program, model, tasks, bl.WORK / "mmlu" / "lmeval_tasks", output, "float32",
+                                    args.batch_size, ["--num_fewshot", str(shots)])
+        return bl.timed(command, env, work / f"lmeval-{repeat}.log")
+
+    print(f"{shots}-shot:", flush=True)
+    timings = bl.alternate({"evalkit": run_evalkit, "lm-eval": run_lmeval}, args.repeats)
+    records, _ = bl.evalkit_outcome(config)
+    cached = bl.timed(bl.evalkit_command(config, "bench"), env, work / "evalkit-cached.log")
+    _, lm_samples = bl.lmeval_outputs(work / "lmeval_out")
+    found = compare(records, lm_samples, args.subjects.split(","))
+    wall = {name: bl.median([t.wall for t in ts]) for name, ts in timings.items()}
+    cpu = {name: bl.median([t.cpu for t in ts]) for name, ts in timings.items()}
+    n = found["n"]
+    rows = bl.side_by_side([
+        (f"{shots}-shot accuracy", f"{found['acc']:.3f}", f"{found['acc_lmeval']:.3f}", ""),
+        (f"{shots}-shot median wall time, s", f"{wall['evalkit']:.1f}", f"{wall['lm-eval']:.1f}",
+         f"{wall['evalkit'] / wall['lm-eval']:.2f}"),
+        (f"{shots}-shot questions/s", f"{n / wall['evalkit']:.2f}", f"{n / wall['lm-eval']:.2f}",
+         f"{wall['lm-eval'] / wall['evalkit']:.2f}x"),
+        (f"{shots}-shot median CPU time, s", f"{cpu['evalkit']:.1f}", f"{cpu['lm-eval']:.1f}",
+         f"{cpu['evalkit'] / cpu['lm-eval']:.2f}"),
+        (f"{shots}-shot cached rerun, s (wall / CPU)", f"{cached.wall:.1f} / {cached.cpu:.1f}", "", ""),
+    ])
+    notes = [f"{shots}-shot: same answer on {found['agree']:.1%} of {n} questions; largest per-choice "
+             f"log-likelihood difference {found['worst']:.5f} nats; runs: "
+             + "; ".join(f"{name} " + ", ".join(f"{t.wall:.0f}" for t in ts) + " s" for name, ts in timings.items())]
+    return rows, notes, found["agree"] >= AGREEMENT
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--subjects", default=SUBJECTS, help="comma-separated MMLU subjects (default: %(default)s)")
+    parser.add_argument("--per-subject", type=int, default=50, help="first N test questions each (default: %(default)s)")
+    parser.add_argument("--shots", default="0,5", help="comma-separated few-shot counts (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=2, help="alternated runs per tool (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=16, help="batch size of both tools (default: %(default)s)")
+    parser.add_argument("--threads", type=int, help="torch threads for both tools (default: torch's choice)")
+    parser.add_argument("--lmeval-venv", type=Path, default=bl.DEFAULT_VENV, help="default: %(default)s")
+    parser.add_argument("--no-append", action="store_true", help="do not append to bench/RESULTS.md")
+    args = parser.parse_args()
+
+    bl.data_dir()
+    subjects = args.subjects.split(",")
+    program = bl.ensure_lmeval(args.lmeval_venv)
+    model = bl.model_folder()
+    data = bl.WORK / "mmlu" / "data"
+    everything = export_questions(subjects, args.per_subject, data)
+    tasks = write_lmeval_tasks(bl.WORK / "mmlu" / "lmeval_tasks", data, subjects, bl.lmeval_site_packages(args.lmeval_venv))
+    env = bl.offline_env(args.threads)
+    table, notes, ok = [], [], True
+    for shots in (int(s) for s in args.shots.split(",")):
+        rows, more, agreed = bench_shots(args, shots, env, program, model, everything, tasks)
+        table += rows if not table else rows[2:]  # one header
+        notes += more
+        ok = ok and agreed
+    print("\n".join(table + [""] + notes))
+    if not args.no_append:
+        setup = (f"MMLU test, first {args.per_subject} questions of {', '.join(subjects)}; few-shot from dev (first n); "
+                 f"SmolLM2-135M-Instruct float32; batch size {args.batch_size} for both; threads "
+                 f"{args.threads or 'default'}; {args.repeats} alternated runs each; wall times include start-up")
+        bl.append_results("MMLU: evalkit vs lm-eval", setup, table, notes, args.lmeval_venv)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
