@@ -105,7 +105,7 @@ def _plots(ratings, fights, reports_dir: Path, slug: str, judge: str, pair_count
     counts = pair_counts(fights)
     ratings_png = plot_ratings(ratings, reports_dir / f"{slug}-ratings.png", title=f"Judge {judge}: ratings")
     matrix_png = plot_win_matrix(win_rate_matrix(counts), counts.models, reports_dir / f"{slug}-win-rates.png",
-                                 title=f"Judge {judge}: win rate (row vs column)")
+                                 title=f"{judge}: win rate, row vs column")
     return [f"![ratings]({ratings_png.name}) ![win rates]({matrix_png.name})"]
 
 
