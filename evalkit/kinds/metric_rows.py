@@ -22,21 +22,23 @@ def row(metric: str, estimate: stats.Estimate, interval: str, unscored: int = 0,
             "info": {"higher_is_better": higher_is_better, "interval": interval, "primary": primary, **info}}
 
 
-WILSON_INTERVAL = "Wilson (every score the same, where the normal interval has zero width)"
+WILSON_INTERVAL = "Wilson (0/1 scores)"
 
 
 def mean_row(metric: str, values: Sequence[float], unscored: int = 0, primary: bool = False,
              **info: Any) -> dict[str, Any]:
-    """Mean of per-sample scores with the normal interval (lm-eval's stderr).
+    """Mean of per-sample scores with a 95% interval.
 
-    0/10 correct is not certainty that the rate is 0: when 0/1 scores are all equal
-    the normal interval collapses to a point, so the Wilson interval is given instead.
+    0/1 scores (accuracy, exact match, pass@1) get the Wilson interval: the normal one
+    leaves [0, 1] on few items (1 of 10 right gives [-0.10, 0.30]) and collapses to a
+    point at 0/10. Their lm-eval stderr (sample std / sqrt(n)) is kept in info.stderr.
+    Other scores (ROUGE, pass@k from n > 1) get the normal interval, mean ± 1.96 stderr.
     """
     estimate = stats.mean_ci(values)
-    if len(values) > 1 and estimate.value in (0.0, 1.0) and set(values) <= {0.0, 1.0}:
+    if set(values) <= {0.0, 1.0}:
         wilson = stats.wilson_ci(int(sum(values)), len(values))
-        return row(metric, wilson, WILSON_INTERVAL, unscored, primary, **info)
-    return row(metric, estimate, MEAN_INTERVAL, unscored, primary, **info)
+        return row(metric, wilson, WILSON_INTERVAL, unscored, primary, stderr=_finite(estimate.stderr), **info)
+    return row(metric, estimate, MEAN_INTERVAL, unscored, primary, stderr=_finite(estimate.stderr), **info)
 
 
 def _finite(value: float) -> float | None:
