@@ -88,14 +88,18 @@ def _answer_of(task, row: dict[str, Any]) -> str:
 
 
 def check_sample(task, sample) -> None:
-    try:
-        render(_section(task).get("description", ""), sample.row)
-        render(_section(task)["prompt"], sample.row)
-        choices = _choices(task, sample.row)
-        _gold(task, sample.row, len(choices))
-    except Exception as err:
-        raise DataError(f"{sample.origin}: {type(err).__name__}: {err}; fix the row or the task's [choice] "
-                        f"table (row fields: {', '.join(sorted(sample.row))})") from None
+    section, row = _section(task), sample.row
+    steps = (("description", lambda: render(section.get("description", ""), row)),
+             ("prompt", lambda: render(section["prompt"], row)),
+             ("choices", lambda: _choices(task, row)),
+             ("gold", lambda: _gold(task, row, len(_choices(task, row)))))
+    for key, step in steps:
+        try:
+            step()
+        except Exception as err:
+            raise DataError(f"{sample.origin}: [choice].{key} = {section.get(key, '')!r} failed on this row: "
+                            f"{type(err).__name__}: {err}; fix the row or the task file "
+                            f"(row fields: {', '.join(sorted(row))})") from None
 
 
 def context(task, sample, options: dict[str, Any]) -> str:
