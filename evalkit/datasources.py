@@ -67,7 +67,7 @@ def locate(source: Source, base: Path) -> Path | None:
         spec = importlib.util.find_spec(source.package)  # no import: some packages are heavy
         path = Path(spec.submodule_search_locations[0]) / source.path if spec and spec.submodule_search_locations else None
     elif source.kind == "file":
-        path = Path(source.path) if Path(source.path).is_absolute() else base / source.path
+        path = Path(os.path.normpath(base / source.path))  # "tasks/../data/x" reads as "data/x" in messages
     else:
         return None
     return path if path is not None and path.exists() else None
