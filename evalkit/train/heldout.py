@@ -59,7 +59,7 @@ def sft_perplexity(model, tokenizer, template: str, examples: list, max_length: 
     scores = sequence_logprobs(model, rows, batch_size)
     total, tokens = sum(s for s, _ in scores), sum(n for _, n in scores)
     return {"assistant_perplexity": math.exp(-total / tokens), "nll_per_token": -total / tokens, "tokens": tokens,
-            "n": len(examples), "per_example": [round(s, 4) for s, _ in scores]}
+            "n": len(examples)}
 
 
 def preference_scores(model, tokenizer, template: str, examples: list, max_length: int,

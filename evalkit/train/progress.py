@@ -32,9 +32,9 @@ class RichProgress(TrainerCallback):
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                    TimeRemainingColumn)
 
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
-                            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("eta"),
-                            TimeRemainingColumn(), console=active_console())
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(bar_width=24), MofNCompleteColumn(),
+                            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                            TextColumn("{task.fields[status]}"), console=active_console())
         self.bar.start()
         self.task = self.bar.add_task(self.label, total=state.max_steps, completed=state.global_step,
                                       status="starting")
@@ -46,7 +46,8 @@ class RichProgress(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self.bar is None or not logs:
             return
-        parts = [f"{key} {logs[key]:.4g}" for key in ("loss", "rewards/accuracies", "learning_rate") if key in logs]
+        names = {"loss": "loss", "rewards/accuracies": "reward acc"}
+        parts = [f"{name} {logs[key]:.3g}" for key, name in names.items() if key in logs]
         if parts:
             self.bar.update(self.task, status=" · ".join(parts))
 
