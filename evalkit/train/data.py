@@ -34,6 +34,7 @@ class Examples:
 
     items: tuple[Example, ...]
     origin: str  # the file or dataset they came from
+    dropped: tuple[str, ...] = ()  # "file:line: reason" of rows skipped with data.on_bad_row = "drop"
 
     def split(self, heldout: int) -> tuple[list[Example], list[Example]]:
         """(held-out, train): the first `heldout` rows are never trained on, so a task can name them by `limit`."""
@@ -97,7 +98,14 @@ def parquet_rows(path: Path) -> list[Row]:
 def load_examples(recipe: Recipe, base: Path) -> Examples:
     rows, origin = load_rows(parse_sources(recipe), base)
     normalise = preference_example if recipe.stage in PREFERENCE_STAGES else sft_example
-    items = tuple(Example(normalise(row.data, recipe.data, row.origin), row.origin) for row in rows)
+    items, dropped = [], []
+    for row in rows:
+        try:
+            items.append(Example(normalise(row.data, recipe.data, row.origin), row.origin))
+        except DataError as err:
+            if recipe.data.on_bad_row == "stop":
+                raise
+            dropped.append(str(err))
     if not items:
-        raise DataError(f"{origin}: no rows; point [[data.sources]] at a file with training examples")
-    return Examples(items, origin)
+        raise DataError(f"{origin}: no usable rows; point [[data.sources]] at a file with training examples")
+    return Examples(tuple(items), origin, tuple(dropped))

@@ -37,6 +37,7 @@ class Plan:
     heldout: list[Example]
     data_origin: str
     decontamination: dict[str, Any]
+    bad_rows: tuple[str, ...] = ()
 
     @property
     def data_hash(self) -> str:
@@ -45,7 +46,9 @@ class Plan:
     @property
     def key(self) -> str:
         """Content address of the result: same parent, settings and data → same model, never retrained."""
-        return stable_hash({"parent": self.parent_fingerprint, "recipe": self.recipe.settings(),
+        settings = self.recipe.settings()
+        settings["data"].pop("on_bad_row")  # which rows it dropped is in the data hash; how it was told to is not
+        return stable_hash({"parent": self.parent_fingerprint, "recipe": settings,
                             "train": self.data_hash, "heldout": content_hash(self.heldout),
                             "version": BUILD_VERSION})[:20]
 
@@ -63,7 +66,7 @@ def make_plan(recipe: Recipe, parent_name: str, parent_folder: Path, parent_fing
         raise DataError(f"{examples.origin}: no training rows left after decontamination "
                         f"({cleaned.report['dropped']} dropped); check the data or set decontamination.drop = false")
     return Plan(recipe, parent_name, Path(parent_folder), parent_fingerprint, kept, heldout, examples.origin,
-                cleaned.report)
+                cleaned.report, examples.dropped)
 
 
 def stage_module(stage: str):
@@ -243,7 +246,8 @@ def provenance(plan: Plan, history, resumed, loaded_method, difference, heldout,
         "recipe": {"file": str(recipe.path), "description": recipe.description, "settings": recipe.settings()},
         "parent": {"name": plan.parent_name, "fingerprint": plan.parent_fingerprint, "folder": str(plan.parent_folder)},
         "data": {"origin": plan.data_origin, "content_hash": plan.data_hash, "train_rows": len(plan.train),
-                 "heldout_rows": len(plan.heldout), "heldout_hash": content_hash(plan.heldout)},
+                 "heldout_rows": len(plan.heldout), "heldout_hash": content_hash(plan.heldout),
+                 "bad_rows_dropped": list(plan.bad_rows)},
         "decontamination": plan.decontamination,
         "method": loaded_method["value"], "method_note": loaded_method["note"],
         "training": {"steps": max((h.get("step", 0) for h in history), default=0), "resumed_from": resumed,

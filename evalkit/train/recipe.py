@@ -30,6 +30,7 @@ class DataSettings:
     system: str = ""  # optional system message added to every example
     heldout: int = 0  # the first N rows are never trained on: they measure the result
     limit: int = 0  # at most this many training rows after the held-out ones (0: all)
+    on_bad_row: str = "stop"  # stop: the first bad row ends the build; drop: skip bad rows, count them
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,7 @@ def _check_values(recipe: Recipe) -> None:
         (recipe.model.compute_dtype in COMPUTE_DTYPES,
          f"model.compute_dtype = {recipe.model.compute_dtype!r}; choose one of {', '.join(COMPUTE_DTYPES)}"),
         (recipe.data.format in FORMATS, f"data.format = {recipe.data.format!r}; choose one of {', '.join(FORMATS)}"),
+        (recipe.data.on_bad_row in ("stop", "drop"), f"data.on_bad_row = {recipe.data.on_bad_row!r}; use stop or drop"),
         (bool(recipe.data.sources), "[[data.sources]] is empty; name at least one file, package file or hub dataset"),
         (recipe.train.learning_rate > 0, f"train.learning_rate = {recipe.train.learning_rate} must be positive"),
         (recipe.train.batch_size >= 1 and recipe.train.gradient_accumulation >= 1,
