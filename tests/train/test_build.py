@@ -37,7 +37,15 @@ recipe = "sft.toml"
 parent = "base"
 [models.orphan]
 recipe = "sft.toml"
+[suites.s]
+tasks = ["sums"]
 """)
+    (tmp_path / "tasks").mkdir(exist_ok=True)
+    write_jsonl(tmp_path / "sums.jsonl", [{"id": str(i), "text": f"What is {i} plus {i}? The answer is {2 * i}."}
+                                          for i in range(4)])
+    (tmp_path / "tasks" / "sums.toml").write_text(
+        'name = "sums"\nversion = 1\nkind = "perplexity"\nid_field = "id"\n[[sources]]\nkind = "file"\n'
+        'path = "../sums.jsonl"\n[perplexity]\ntext = "{{ text }}"\n')
     return tmp_path / "evalkit.toml"
 
 
@@ -61,6 +69,23 @@ def test_a_recipe_model_is_built_once_then_reused(tiny_model_dir, tmp_path, cach
     assert (second.folder, second.fingerprint) == (first.folder, first.fingerprint)
     base = runner.prepare_model(config, "base", store)
     assert second.fingerprint != base.fingerprint
+
+
+def test_evalkit_run_builds_evaluates_and_reports_lineage(tiny_model_dir, tmp_path, cache):
+    from evalkit import report, runner
+    from evalkit.config import load_config
+    from evalkit.console import ConsoleUI
+    from evalkit.store import Store
+
+    config = load_config(project(tmp_path, tiny_model_dir))
+    store = Store(config.store)
+    run_id = runner.run(config, ["base", "sft"], "s", store, ConsoleUI(quiet=True))
+    text = report.render(store, run_id, tmp_path / "reports")
+    assert "## Training lineage" in text and "| **sft** | base → sft | sft · lora |" in text
+    # the sums rows share 13-grams with no training row, and the suite's task was checked
+    info = json.loads(next((cache / "trained").glob("*/evalkit_training.json")).read_text())
+    assert info["decontamination"]["tasks"] == ["sums"] and info["decontamination"]["dropped"] == 0
+    assert {r["model"] for r in store.results(run_id)} == {"base", "sft"}
 
 
 def test_the_key_follows_parent_recipe_and_data(tiny_model_dir, tmp_path):

@@ -142,3 +142,12 @@ def test_shared_hh_rlhf_dialogues_load(data_dir):
         assert "harmless-base-test.jsonl.gz:" in str(err)
         return
     assert len(examples.items) > 2000
+
+
+def test_drop_mode_skips_bad_rows_and_names_them(tmp_path):
+    write_jsonl(tmp_path / "pref.jsonl", [{"prompt": "p", "chosen": "a", "rejected": "b"},
+                                          {"prompt": "p", "chosen": "same", "rejected": "same"},
+                                          {"prompt": "q", "chosen": "c", "rejected": "d"}])
+    examples = load_examples(tiny_recipe(tmp_path, "dpo", data={"heldout": 0, "on_bad_row": "drop"}), tmp_path)
+    assert [e.origin.rsplit(":", 1)[1] for e in examples.items] == ["1", "3"]
+    assert len(examples.dropped) == 1 and "pref.jsonl:2: chosen and rejected are identical" in examples.dropped[0]
