@@ -32,6 +32,11 @@ def heldout_cell(info: dict[str, Any]) -> str:
     return text
 
 
+def _bad_rows(data: dict[str, Any]) -> str:
+    dropped = len(data.get("bad_rows_dropped") or [])
+    return f" · {dropped} bad row{'s' if dropped != 1 else ''} skipped" if dropped else ""
+
+
 def lineage_chain(name: str, specs: dict[str, dict[str, Any]]) -> str:
     chain, seen = [name], {name}
     while (parent := (specs.get(chain[0]) or {}).get("parent")) and parent not in seen:
@@ -60,7 +65,7 @@ def lineage_section(store: Store, run: dict[str, Any], reports_dir: Path) -> lis
         rows.append(f"| **{name}** | {lineage_chain(name, specs)} | {info['stage']} · {info['method']} | "
                     f"`{Path(info['recipe']['file']).name}` lr {train['learning_rate']:g}, "
                     f"{info['training']['steps']} steps | {Path(data['origin']).name} · {data['train_rows']} rows "
-                    f"· `{data['content_hash']}` | {decon['dropped']} of {decon['checked']} dropped "
+                    f"· `{data['content_hash']}`{_bad_rows(data)} | {decon['dropped']} of {decon['checked']} dropped "
                     f"({decon['ngram']}-gram) | {heldout_cell(info)} | "
                     + (f"[loss]({curve.name})" if curve else "–") + " |")
     if not rows:
