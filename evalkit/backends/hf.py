@@ -20,15 +20,13 @@ from pathlib import Path
 import torch
 
 from evalkit.backends.hf_generate import generate_batch
-from evalkit.backends.tokens import encode_pair, rolling_windows, truncate_left
+from evalkit.backends.tokens import TOKEN_BUDGET, encode_pair, length_batches, rolling_windows, truncate_left
 from evalkit.config import ModelSpec
 from evalkit.errors import ModelError
 from evalkit.types import (GenerationRequest, Generation, Loglikelihood, LoglikelihoodRequest,
                            RollingLoglikelihood, RollingRequest)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-ROLLING_TOKEN_BUDGET = 16384  # tokens per forward for perplexity windows: big enough to keep cores busy
-MAX_PADDING = 0.125  # a row joins a batch only if padding it to the batch's width adds at most this share
 HEAD_CHUNK = 1024  # positions per LM-head call: bounds the [positions, vocab] logits in memory
 
 
@@ -100,7 +98,7 @@ class HFBackend:
             groups.setdefault(tuple(context), []).append((index, continuation))
         # Longest first: the first batch is the biggest, so an out-of-memory shows at once.
         ordered = sorted(groups.items(), key=lambda g: -len(g[0]))
-        for batch in _length_batches(ordered, lambda g: len(g[0]), ROLLING_TOKEN_BUDGET, self.batch_size):
+        for batch in length_batches(ordered, lambda g: len(g[0]), TOKEN_BUDGET, self.batch_size):
             yield from self._score_groups(batch)
 
     def _score_groups(self, groups) -> Iterator[tuple[int, Loglikelihood]]:
@@ -151,7 +149,7 @@ class HFBackend:
                 yield index, RollingLoglikelihood(logprob=0.0, n_tokens=0)
         windows.sort(key=lambda w: -(len(w[1]) + len(w[2])))
         width = lambda w: len(w[1]) + len(w[2]) - 1  # noqa: E731 (the forward's length)
-        for batch in _length_batches(windows, width, ROLLING_TOKEN_BUDGET, self.batch_size):
+        for batch in length_batches(windows, width, TOKEN_BUDGET, self.batch_size):
             for index, logprob in self._score_windows(batch):
                 state = remaining[index]
                 state[0], state[1] = state[0] - 1, state[1] + logprob
@@ -183,22 +181,6 @@ class HFBackend:
         messages = [{"role": "system", "content": request.system}] if request.system else []
         messages.append({"role": "user", "content": request.prompt})
         return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-
-
-def _length_batches(items, length, budget: int, max_rows: int):
-    """Batches of `items` (sorted longest first) of at most `max_rows` rows and `budget` padded tokens,
-    in which padding adds at most MAX_PADDING to any row: on a CPU a forward is about as fast per token
-    at one row of a few hundred tokens as at many, so batching pays only when it pads little."""
-    batch: list = []
-    for item in items:
-        width = length(batch[0]) if batch else 0
-        if batch and ((len(batch) + 1) * width > budget or len(batch) == max_rows
-                      or length(item) < (1 - MAX_PADDING) * width):
-            yield batch
-            batch = []
-        batch.append(item)
-    if batch:
-        yield batch
 
 
 def _model_max_length(config) -> int:

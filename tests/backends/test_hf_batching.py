@@ -5,7 +5,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from evalkit.backends.hf import MAX_PADDING, HFBackend, _length_batches
+from evalkit.backends.hf import HFBackend
+from evalkit.backends.tokens import MAX_PADDING, length_batches
 from evalkit.config import ModelSpec
 from evalkit.types import LoglikelihoodRequest, RollingRequest
 
@@ -30,7 +31,7 @@ def plain_logprob(be, tokens):
 
 def test_length_batches_bound_padding_rows_and_budget():
     lengths = [100, 98, 95, 90, 87, 60, 59, 10, 10, 10, 10, 10]
-    batches = list(_length_batches(lengths, lambda n: n, budget=400, max_rows=3))
+    batches = list(length_batches(lengths, lambda n: n, budget=400, max_rows=3))
     assert [n for batch in batches for n in batch] == lengths  # every item once, order kept
     for batch in batches:
         assert len(batch) <= 3 and len(batch) * batch[0] <= 400
@@ -62,3 +63,31 @@ def test_multi_token_continuations_in_padded_batches_equal_plain_forward(tiny_mo
         expected = sum(float(logprobs[n_context - 1 + j, t]) for j, t in enumerate(whole[n_context:]))
         for results in by_size:
             assert results[i].logprob == pytest.approx(expected, abs=1e-4)
+
+
+def test_prefill_right_aligned_cache_equals_left_padded_batch(tiny_model_dir):
+    from evalkit.backends.hf_generate import _prefill_left_padded, prefill
+
+    be = backend(tiny_model_dir, batch_size=16)
+    prompts = [be.encode(t) for t in texts_of_close_lengths(n=3, base=5) + texts_of_close_lengths(n=2, base=30)]
+    assert len({len(p) for p in prompts}) == len(prompts), "test needs prompts of different lengths"
+    with torch.inference_mode():
+        cache, hidden = prefill(be, prompts, capacity=max(map(len, prompts)) + 4)
+        reference_cache, reference_hidden = _prefill_left_padded(be, prompts)
+        assert torch.allclose(hidden, reference_hidden, atol=1e-4)
+        width = max(map(len, prompts))
+        for layer, reference in zip(cache.layers, reference_cache.layers):
+            for row, prompt in enumerate(prompts):  # the real positions; padding differs and is masked
+                real = slice(width - len(prompt), width)
+                assert torch.allclose(layer.keys[row, :, real], reference.keys[row, :, real], atol=1e-4)
+                assert torch.allclose(layer.values[row, :, real], reference.values[row, :, real], atol=1e-4)
+
+
+def test_preallocated_cache_refuses_to_grow_past_its_size():
+    from evalkit.backends.hf_generate import PreallocatedLayer
+
+    layer = PreallocatedLayer(torch.zeros(1, 2, 5, 4), torch.zeros(1, 2, 5, 4), length=3)
+    keys, _ = layer.update(torch.ones(1, 2, 2, 4), torch.ones(1, 2, 2, 4))
+    assert keys.shape == (1, 2, 5, 4) and layer.get_seq_length() == 5
+    with pytest.raises(RuntimeError, match="sized for 5 positions"):
+        layer.update(torch.ones(1, 2, 1, 4), torch.ones(1, 2, 1, 4))
