@@ -1,10 +1,11 @@
-import glob
 from pathlib import Path
 
 import pytest
 
 from evalkit.errors import ConfigError
 from evalkit.train.chat_templates import SMOLLM2, SMOLLM2_MARKED, has_markers, training_template
+
+REPO = Path(__file__).resolve().parents[2]
 
 CONVERSATIONS = [
     [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}],
@@ -36,13 +37,14 @@ def test_marked_smollm2_template_renders_exactly_like_the_original(tokenizer, co
     assert render(SMOLLM2_MARKED) == render(SMOLLM2)
 
 
+@pytest.mark.slow
 def test_shipped_template_is_the_embedded_models_own():
-    from evalkit.models import cache_dir
+    from evalkit.config import ModelSpec
+    from evalkit.models import resolve
 
-    folders = glob.glob(str(cache_dir() / "models" / "smollm2-135m-instruct-*" / "chat_template.jinja"))
-    if not folders:
-        pytest.skip("the embedded SmolLM2 has not been converted on this machine yet")
-    assert Path(folders[0]).read_text().strip() == SMOLLM2.strip()
+    # converts the GGUF on first use (a minute), then reads the cached folder
+    folder = resolve(ModelSpec(name="base", source="embedded:smollm2-135m-instruct"), REPO).folder
+    assert (folder / "chat_template.jinja").read_text().strip() == SMOLLM2.strip()
 
 
 def expected_assistant_tokens(tokenizer, conversation, template) -> list[int]:
