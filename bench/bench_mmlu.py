@@ -92,6 +92,19 @@ def bench_shots(args, shots: int, env, program: Path, model: Path, data: Path, t
         bl.fresh_store(config)
         return bl.timed(bl.evalkit_command(config, "bench"), env, work / f"evalkit-{repeat}.log")
 
+    runs = {"evalkit": run_evalkit}
+    if args.bf16:  # same questions in bfloat16: the speed the CPU's BF16 units give, and what it changes
+        bf16_dir = work / "evalkit_bf16"
+        bl.retarget_task(bl.REPO / "tasks" / "mmlu.toml", data, bf16_dir)
+        bf16_config = bl.write_evalkit_config(bf16_dir, "bench", {"mmlu": {"num_fewshot": shots}}, "bfloat16",
+                                              args.batch_size)
+
+        def run_bf16(repeat: int) -> bl.Timing:
+            bl.fresh_store(bf16_config)
+            return bl.timed(bl.evalkit_command(bf16_config, "bench"), env, work / f"evalkit-bf16-{repeat}.log")
+
+        runs["bf16"] = run_bf16
+
     def run_lmeval(repeat: int) -> bl.Timing:
         output = bl.clean(work / "lmeval_out")
         command = bl.lmeval_command(program, model, tasks, bl.WORK / "mmlu" / "lmeval_tasks", output, "float32",
@@ -99,7 +112,7 @@ def bench_shots(args, shots: int, env, program: Path, model: Path, data: Path, t
         return bl.timed(command, env, work / f"lmeval-{repeat}.log")
 
     print(f"{shots}-shot:", flush=True)
-    timings = bl.alternate({"evalkit": run_evalkit, "lm-eval": run_lmeval}, args.repeats)
+    timings = bl.alternate({**runs, "lm-eval": run_lmeval}, args.repeats)
     records, _ = bl.evalkit_outcome(config)
     cached = bl.timed(bl.evalkit_command(config, "bench"), env, work / "evalkit-cached.log")
     _, lm_samples = bl.lmeval_outputs(work / "lmeval_out")
@@ -107,7 +120,7 @@ def bench_shots(args, shots: int, env, program: Path, model: Path, data: Path, t
     wall = {name: bl.median([t.wall for t in ts]) for name, ts in timings.items()}
     cpu = {name: bl.median([t.cpu for t in ts]) for name, ts in timings.items()}
     n = found["n"]
-    rows = bl.side_by_side([
+    rows = [
         (f"{shots}-shot accuracy", f"{found['acc']:.3f}", f"{found['acc_lmeval']:.3f}", ""),
         (f"{shots}-shot median wall time, s", f"{wall['evalkit']:.1f}", f"{wall['lm-eval']:.1f}",
          f"{wall['evalkit'] / wall['lm-eval']:.2f}"),
@@ -116,11 +129,26 @@ def bench_shots(args, shots: int, env, program: Path, model: Path, data: Path, t
         (f"{shots}-shot median CPU time, s", f"{cpu['evalkit']:.1f}", f"{cpu['lm-eval']:.1f}",
          f"{cpu['evalkit'] / cpu['lm-eval']:.2f}"),
         (f"{shots}-shot cached rerun, s (wall / CPU)", f"{cached.wall:.1f} / {cached.cpu:.1f}", "", ""),
-    ])
+    ]
+    if args.bf16:
+        bf16_records, _ = bl.evalkit_outcome(bf16_config)
+        changed = sum(_picked(a) != _picked(b) for a, b in zip(records, bf16_records))
+        correct = sum(r["scores"]["acc"] for r in bf16_records) - sum(r["scores"]["acc"] for r in records)
+        rows += [
+            (f"{shots}-shot bfloat16 accuracy (evalkit)", f"{found['acc'] + correct / n:.3f}", "", ""),
+            (f"{shots}-shot bfloat16 questions/s vs lm-eval float32", f"{n / wall['bf16']:.2f}",
+             f"{n / wall['lm-eval']:.2f}", f"{wall['lm-eval'] / wall['bf16']:.2f}x"),
+            (f"{shots}-shot bfloat16 answers changed vs float32", f"{changed} of {n} ({correct:+.0f} correct)", "", ""),
+        ]
     notes = [f"{shots}-shot: same answer on {found['agree']:.1%} of {n} questions; largest per-choice "
              f"log-likelihood difference {found['worst']:.5f} nats; runs: "
              + "; ".join(f"{name} " + ", ".join(f"{t.wall:.0f}" for t in ts) + " s" for name, ts in timings.items())]
-    return rows, notes, found["agree"] >= AGREEMENT
+    return bl.side_by_side(rows), notes, found["agree"] >= AGREEMENT
+
+
+def _picked(record: dict) -> int:
+    scores = record["scores"]["loglikelihoods"]
+    return max(range(len(scores)), key=scores.__getitem__)
 
 
 def main() -> int:
@@ -132,6 +160,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=2, help="alternated runs per tool (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=16, help="batch size of both tools (default: %(default)s)")
     parser.add_argument("--threads", type=int, help="torch threads for both tools (default: torch's choice)")
+    parser.add_argument("--bf16", action="store_true", help="also time evalkit in bfloat16 and count changed answers")
     parser.add_argument("--lmeval-venv", type=Path, default=bl.DEFAULT_VENV, help="default: %(default)s")
     parser.add_argument("--no-append", action="store_true", help="do not append to bench/RESULTS.md")
     args = parser.parse_args()
@@ -154,7 +183,8 @@ def main() -> int:
     if not args.no_append:
         setup = (f"MMLU test, first {args.per_subject} questions of {', '.join(subjects)}; few-shot from dev (first n); "
                  f"SmolLM2-135M-Instruct float32; batch size {args.batch_size} for both; threads "
-                 f"{args.threads or 'default'}; {args.repeats} alternated runs each; wall times include start-up")
+                 f"{args.threads or 'default'}; {args.repeats} alternated runs each; wall times include start-up"
+                 + ("; evalkit also in bfloat16 (--bf16)" if args.bf16 else ""))
         bl.append_results("MMLU: evalkit vs lm-eval", setup, table, notes, args.lmeval_venv)
     return 0 if ok else 1
 

@@ -24,6 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import benchlib as bl  # noqa: E402
+
 from evalkit.ratings import Battle, bradley_terry, rate  # noqa: E402
 
 TARGET_SECONDS = 5.0
@@ -94,13 +96,14 @@ def time_reference(battles: list[Battle], rounds: int, seed: int) -> tuple[dict[
     return point, point_seconds, (time.perf_counter() - start) / rounds
 
 
-def main(argv: list[str] | None = None) -> int:
+def measure(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--votes", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=1000)
     parser.add_argument("--reference-rounds", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--elo", action="store_true", help="also time the online-Elo bootstrap")
+    parser.add_argument("--no-append", action="store_true", help="do not append to bench/RESULTS.md")
     args = parser.parse_args(argv)
 
     strengths = true_strengths()
@@ -152,6 +155,11 @@ def report_checks(ratings, strengths, battles, ref_point, ours_seconds) -> int:
     for label, ok in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {label}")
     return 0 if all(ok for _, ok in checks) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    return bl.printed_report(measure, argv, "Ratings: Bradley–Terry bootstrap",
+                             "synthetic votes from known strengths (seeded), evalkit rate() against the Arena scikit-learn fit")
 
 
 if __name__ == "__main__":

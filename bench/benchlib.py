@@ -265,3 +265,39 @@ def side_by_side(rows: list[tuple[str, str, str, str]]) -> list[str]:
     table = ["| | evalkit | lm-eval | evalkit / lm-eval |", "|---|---:|---:|---:|"]
     table += [f"| {what} | {a} | {b} | {ratio} |" for what, a, b, ratio in rows]
     return table
+
+
+class Tee:
+    """Print as usual and keep a copy: the scripts that print their own report append it verbatim."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+        self._stdout = sys.stdout
+
+    def write(self, text: str) -> int:
+        self.lines.append(text)
+        return self._stdout.write(text)
+
+    def flush(self) -> None:
+        self._stdout.flush()
+
+    def __enter__(self) -> "Tee":
+        sys.stdout = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        sys.stdout = self._stdout
+
+    def as_block(self) -> list[str]:
+        return ["```", *"".join(self.lines).rstrip("\n").splitlines(), "```"]
+
+
+def printed_report(measure: Callable[[list[str]], int], argv: list[str] | None, title: str, setup: str) -> int:
+    """Run a script that prints its own report, then append what it printed to RESULTS.md
+    (unless --no-append, which `measure`'s parser must accept)."""
+    argv = sys.argv[1:] if argv is None else argv
+    with Tee() as tee:
+        code = measure(argv)
+    if "--no-append" not in argv:
+        append_results(title, f"{setup}; arguments: {' '.join(argv) or 'defaults'}", tee.as_block(), [], DEFAULT_VENV)
+    return code

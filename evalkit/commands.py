@@ -27,8 +27,12 @@ def cmd_run(args) -> int:
         raise ConfigError(f"--models {args.models!r} has an empty name; use e.g. --models base,sft")
     for name in names:
         config.model(name)  # fail on a typo before any work starts
-    ui = ConsoleUI(quiet=args.quiet)
+    from evalkit.parallel import world
+
+    ui = ConsoleUI(quiet=args.quiet or not world().is_main)  # one progress display per launch, not one per rank
     run_id = runner.run(config, names, args.suite, store, ui)
+    if run_id is None:  # a non-main rank of `accelerate launch`: its share is in the store, rank 0 reports
+        return 0
     path = report.write(store, config.reports, run_id)
     print_summary(store, run_id, ui.console)
     ui.info(f"[bold]leaderboard:[/] {path}")

@@ -15,7 +15,8 @@ from evalkit.errors import ConfigError
 
 DTYPES = ("float32", "bfloat16", "float16", "auto")
 QUANTIZATIONS = ("none", "4bit", "8bit")
-MODEL_KEYS = {"source", "dtype", "device", "adapter", "quantization", "chat_template", "batch_size",
+BACKENDS = ("hf", "vllm")  # local weights through transformers, or through vLLM on a GPU machine
+MODEL_KEYS = {"source", "backend", "dtype", "device", "adapter", "quantization", "chat_template", "batch_size",
               "max_length", "recipe", "parent", "description", "api_key_env", "base_url", "revision",
               "tokenizer", "concurrency", "timeout", "max_retries"}
 SUITE_KEYS = {"tasks", "options", "description", "judge", "prompt_set", "prompt_limit"}
@@ -36,6 +37,7 @@ class ModelSpec:
     source: str = ""
     dtype: str = "float32"
     device: str = "auto"
+    backend: str = "hf"  # hf | vllm: which engine runs local weights (endpoints ignore it)
     adapter: str | None = None
     quantization: str = "none"
     chat_template: bool = True
@@ -188,6 +190,9 @@ def _model(name: str, spec: Any, path: Path) -> ModelSpec:
     quant = spec.get("quantization", "none")
     if quant not in QUANTIZATIONS:
         raise ConfigError(f"{path}: {where}.quantization = {quant!r}; choose one of {', '.join(QUANTIZATIONS)}")
+    backend = spec.get("backend", "hf")
+    if backend not in BACKENDS:
+        raise ConfigError(f"{path}: {where}.backend = {backend!r}; choose one of {', '.join(BACKENDS)}")
     batch_size = _typed(spec.get("batch_size", 16), int, f"{where}.batch_size", path)
     if not 1 <= batch_size <= 4096:
         raise ConfigError(f"{path}: {where}.batch_size = {batch_size} is out of range; use 1..4096")

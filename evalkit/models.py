@@ -142,4 +142,6 @@ def fingerprint(spec: ModelSpec, resolved: ResolvedModel, store=None) -> str:
             raise ModelError(f"model {spec.name!r}: adapter folder {adapter_path} not found; fix models.{spec.name}.adapter")
         adapter = folder_hash(adapter_path, store)
     settings = {k: v for k, v in asdict(spec).items() if k in ("dtype", "quantization", "chat_template", "max_length")}
+    if spec.backend != "hf":  # another engine's kernels give (slightly) other numbers; hf keys stay as they were
+        settings["backend"] = spec.backend
     return stable_hash({"weights": folder_hash(resolved.folder, store), "adapter": adapter, **settings})[:24]

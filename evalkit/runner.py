@@ -12,6 +12,7 @@ from typing import Any
 
 from evalkit import models, provenance
 from evalkit.config import Config, ModelSpec, TaskOptions
+from evalkit.parallel import World, world
 from evalkit.store import Store
 from evalkit.tasks import Sample, Task, load_task
 from evalkit.types import Request, request_key
@@ -27,6 +28,7 @@ class ModelHandle:
     folder: Any
     fingerprint: str
     _backend: Any = field(default=None, repr=False)
+    computed: int = 0  # responses this process asked the backend for (the rest came from the cache)
 
     def backend(self):
         if self._backend is None:
@@ -44,24 +46,31 @@ def prepare_model(config: Config, name: str, store: Store) -> ModelHandle:
         # The URL and the tokenizer decide what an endpoint's responses are (the key never does: it is not stored).
         return ModelHandle(spec, None, stable_hash({"endpoint": spec.source, "model": spec.name, "base_url": spec.base_url,
                                                     "tokenizer": spec.tokenizer, "max_length": spec.max_length})[:24])
+    ranks = world()
     if spec.recipe:  # trained on demand from its parent (reused when already built): evalkit/train/build.py
         from evalkit.train.build import prepare_recipe_model
 
+        # every rank trains (TRL shards the batches); the main rank then merges and saves alone
         resolved = prepare_recipe_model(config, spec, store, prepare_model)
-    else:
-        resolved = models.resolve(spec, config.root)
+        ranks.barrier()
+    else:  # one rank converts a GGUF or downloads from the hub into the shared cache
+        resolved = ranks.main_first(models.resolve, spec, config.root)
     return ModelHandle(spec, resolved.folder, models.fingerprint(spec, resolved, store))
 
 
-def fetch_responses(handle: ModelHandle, requests: list[Request], store: Store, progress=None) -> list:
-    """Responses for `requests`, from the cache where possible; new ones are committed as they finish."""
+def fetch_responses(handle: ModelHandle, requests: list[Request], store: Store, progress=None,
+                    ranks: World = World()) -> list:
+    """Responses for `requests`, from the cache where possible; new ones are committed as they finish.
+    Under a launcher each rank computes its share (evalkit/parallel.py), then all are read back."""
     keys = [request_key(handle.fingerprint, r) for r in requests]
+    distinct = list(dict.fromkeys(keys))
+    own = ranks.shard(distinct) if ranks.size > 1 else set(distinct)
     found = store.cached_responses(set(keys))
     missing: dict[str, Request] = {}
     for key, request in zip(keys, requests):
-        if key not in found:
+        if key not in found and key in own:
             missing.setdefault(key, request)
-    total = len(set(keys))
+    total = len(own)
     done = total - len(missing)
     if progress:
         progress(done, total)
@@ -74,19 +83,25 @@ def fetch_responses(handle: ModelHandle, requests: list[Request], store: Store, 
             key, request = items[index]
             store.put_responses(handle.fingerprint, [(key, request, response)])
             found[key] = response
+            handle.computed += 1
             done += 1
             if progress:
                 progress(done, total)
+    if ranks.size > 1:  # the other ranks' shares are in the store once everyone has passed the barrier
+        ranks.barrier()
+        found.update(store.cached_responses(set(keys) - found.keys()))
     return [found[key] for key in keys]
 
 
 def evaluate_task(handle: ModelHandle, task: Task, samples: list[Sample], options: TaskOptions, store: Store,
-                  run_id: int, seed: int, progress=None) -> list[dict[str, Any]]:
+                  run_id: int | None, seed: int, progress=None, ranks: World = World()) -> list[dict[str, Any]]:
     handler = task.handler
     opts = {"seed": seed, "num_fewshot": options.num_fewshot, **options.extra}
     per_sample = [handler.requests(task, sample, opts) for sample in samples]
     flat = [request for requests in per_sample for request in requests]
-    responses = fetch_responses(handle, flat, store, progress)
+    responses = fetch_responses(handle, flat, store, progress, ranks)
+    if not ranks.is_main:  # the main rank scores and records; this rank's responses are in the store
+        return []
     grouped, start = [], 0
     for requests in per_sample:
         grouped.append(responses[start : start + len(requests)])
@@ -131,20 +146,29 @@ def run_provenance(config: Config, plan: Plan, handles: dict[str, ModelHandle], 
     return info
 
 
-def run(config: Config, model_names: list[str], suite_name: str, store: Store, ui) -> int:
-    """Evaluate every model on every task of the suite; returns the run id."""
+def run(config: Config, model_names: list[str], suite_name: str, store: Store, ui) -> int | None:
+    """Evaluate every model on every task of the suite; returns the run id (None on a non-main rank
+    of a data-parallel launch, which only computes its share of the responses)."""
+    ranks = world()
     plan = plan_suite(config, suite_name)
     handles = {name: ui.step(f"preparing model {name}", prepare_model, config, name, store) for name in model_names}
     info = run_provenance(config, plan, handles, suite_name)
-    run_id = store.start_run({"models": model_names, "suite": suite_name, "config": config.raw}, info)
+    info["parallel"] = ranks.describe()
+    run_id = None
+    if ranks.is_main:
+        run_id = store.start_run({"models": model_names, "suite": suite_name, "config": config.raw}, info)
     timings: dict[str, float] = {}
     for name, handle in handles.items():
         for task in plan.tasks:
             started = time.perf_counter()
             with ui.progress(f"{name} · {task.name}") as progress:
                 evaluate_task(handle, task, plan.samples[task.name], plan.options[task.name], store, run_id,
-                              config.seed, progress)
+                              config.seed, progress, ranks)
             timings[f"{name}/{task.name}"] = round(time.perf_counter() - started, 3)
+    computed = ranks.gather(sum(h.computed for h in handles.values()))
+    if not ranks.is_main:
+        return None
+    info["parallel"]["responses_by_rank"] = computed
     if config.suite(suite_name).judge:  # pairwise judging of the models' answers: evalkit/judge_run.py
         from evalkit.judge_run import judge_suite
 

@@ -23,6 +23,7 @@ def test_good_config_loads_with_defaults(tmp_path):
 @pytest.mark.parametrize("text, expected", [
     ("[models.base\nsource = 1", "not valid TOML"),
     (GOOD + "[models.x]\nsource = 'a'\ndtype = 'float8'\n", "models.x.dtype = 'float8'"),
+    (GOOD + "[models.x]\nsource = 'a'\nbackend = 'tgi'\n", "models.x.backend = 'tgi'; choose one of hf, vllm"),
     (GOOD + "[models.x]\nsource = 'a'\nbatch_size = 0\n", "models.x.batch_size = 0 is out of range"),
     (GOOD + "[models.x]\nsource = 'a'\nbatchsize = 4\n", "unknown key models.x.batchsize"),
     (GOOD + "[models.x]\ndtype = 'float32'\n", "models.x needs `source`"),

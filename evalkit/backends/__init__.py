@@ -21,6 +21,10 @@ def load_backend(spec: ModelSpec, folder: Path | None):
         from evalkit.backends.openai_api import OpenAIBackend
 
         return OpenAIBackend(spec)
+    if spec.backend == "vllm":
+        from evalkit.backends.vllm import VLLMBackend
+
+        return VLLMBackend(spec, folder)
     from evalkit.backends.hf import HFBackend
 
     return HFBackend(spec, folder)

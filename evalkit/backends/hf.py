@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 
 from evalkit.backends.hf_generate import generate_batch
-from evalkit.backends.tokens import TOKEN_BUDGET, encode_pair, length_batches, rolling_windows, truncate_left
+from evalkit.backends.tokens import (TOKEN_BUDGET, encode_pair, length_batches, render_prompt, rolling_windows,
+                                     truncate_left)
 from evalkit.config import ModelSpec
 from evalkit.errors import ModelError
 from evalkit.types import (GenerationRequest, Generation, Loglikelihood, LoglikelihoodRequest,
@@ -176,11 +177,7 @@ class HFBackend:
             yield from zip(chunk, generate_batch(self, [prompts[i] for i in chunk], [requests[i] for i in chunk]))
 
     def render_prompt(self, request: GenerationRequest) -> str:
-        if not (request.chat and self.spec.chat_template and self.tokenizer.chat_template):
-            return request.prompt
-        messages = [{"role": "system", "content": request.system}] if request.system else []
-        messages.append({"role": "user", "content": request.prompt})
-        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return render_prompt(self.tokenizer, self.spec, request)
 
 
 def _model_max_length(config) -> int:

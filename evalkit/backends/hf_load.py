@@ -14,7 +14,10 @@ def pick_device(requested: str) -> str:
 
     if requested != "auto":
         return requested
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        return "cpu"
+    # one GPU per process under `accelerate launch` / torchrun, which set LOCAL_RANK
+    return f"cuda:{os.environ['LOCAL_RANK']}" if "LOCAL_RANK" in os.environ else "cuda"
 
 
 def load_model_and_tokenizer(spec: ModelSpec, folder: Path):

@@ -84,3 +84,13 @@ def length_batches(items: Sequence[T], length: Callable[[T], int], budget: int,
         batch.append(item)
     if batch:
         yield batch
+
+
+def render_prompt(tokenizer, spec, request) -> str:
+    """A generation request's prompt text: wrapped in the model's chat template when the request is a chat
+    turn, the model has a template and the config does not switch templates off."""
+    if not (request.chat and spec.chat_template and tokenizer.chat_template):
+        return request.prompt
+    messages = [{"role": "system", "content": request.system}] if request.system else []
+    messages.append({"role": "user", "content": request.prompt})
+    return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)

@@ -1,0 +1,160 @@
+"""The vLLM backend's request shaping, checked against the transformers backend on the tiny model.
+
+vLLM needs a GPU and cannot be installed on the machines the tests run on, so its engine is
+replaced by a stand-in with vLLM's documented interface (`LLM.generate` over `TokensPrompt`s,
+`RequestOutput.prompt_logprobs` as a list of {token id: Logprob(logprob, rank)} with None at
+position 0, `CompletionOutput.text/token_ids/finish_reason`) that computes with the real tiny
+model. What is tested is evalkit's part: which tokens go in, which positions are read back, how
+ranks become is_greedy, how windows and stop strings are handled.
+"""
+
+import sys
+import types
+from dataclasses import dataclass, field, replace
+
+import pytest
+import torch
+
+from evalkit.backends.hf import HFBackend
+from evalkit.backends.vllm import VLLMBackend, continuation_score
+from evalkit.config import ModelSpec
+from evalkit.errors import ModelError
+from evalkit.types import GenerationRequest, LoglikelihoodRequest, RollingRequest
+
+from backends.test_hf import CONTEXTS, CONTINUATIONS, collect
+
+
+@dataclass
+class SamplingParams:  # the fields evalkit sets, with vLLM's defaults
+    max_tokens: int = 16
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: list | None = None
+    seed: int | None = None
+    prompt_logprobs: int | None = None
+    detokenize: bool = True
+
+
+@dataclass
+class Logprob:
+    logprob: float
+    rank: int | None = None
+
+
+@dataclass
+class Completion:
+    text: str
+    token_ids: list
+    finish_reason: str
+
+
+@dataclass
+class RequestOutput:
+    prompt_logprobs: list | None
+    outputs: list = field(default_factory=list)
+
+
+class StandInEngine:
+    """vllm.LLM's interface over a transformers model (greedy only, like the tests)."""
+
+    def __init__(self, hf: HFBackend, max_model_len: int):
+        self.hf, self.calls = hf, []
+        self.llm_engine = types.SimpleNamespace(model_config=types.SimpleNamespace(max_model_len=max_model_len))
+
+    def get_tokenizer(self):
+        return self.hf.tokenizer
+
+    def generate(self, prompts, params, use_tqdm=True):
+        params = params if isinstance(params, list) else [params] * len(prompts)
+        self.calls.append(len(prompts))
+        return [self._one(p["prompt_token_ids"], sp) for p, sp in zip(prompts, params)]
+
+    @torch.no_grad()
+    def _one(self, ids, params):
+        assert len(ids) <= self.llm_engine.model_config.max_model_len, "prompt longer than the model's window"
+        logprobs = self.hf.model(torch.tensor([ids])).logits[0].float().log_softmax(-1)
+        prompt = None
+        if params.prompt_logprobs is not None:
+            prompt = [None]
+            for position in range(1, len(ids)):
+                row, token = logprobs[position - 1], ids[position]
+                rank = int((row > row[token]).sum()) + 1
+                top = int(row.argmax())
+                prompt.append({token: Logprob(float(row[token]), rank), top: Logprob(float(row[top]), 1)})
+        tokens = self._greedy(ids, params)
+        text = self.hf.tokenizer.decode(tokens, skip_special_tokens=True)
+        cut = min((text.find(s) for s in params.stop or [] if s in text), default=-1)
+        reason = "stop" if cut != -1 or (tokens and tokens[-1] == self.hf.tokenizer.eos_token_id) else "length"
+        return RequestOutput(prompt, [Completion(text[:cut] if cut != -1 else text, tokens, reason)])
+
+    def _greedy(self, ids, params):
+        assert params.temperature == 0.0
+        tokens = []
+        for _ in range(params.max_tokens):
+            logits = self.hf.model(torch.tensor([ids + tokens])).logits[0, -1]
+            tokens.append(int(logits.argmax()))
+            if tokens[-1] == self.hf.tokenizer.eos_token_id:
+                break
+        return tokens
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch):
+    module = types.ModuleType("vllm")
+    module.SamplingParams = SamplingParams
+    inputs = types.ModuleType("vllm.inputs")
+    inputs.TokensPrompt = lambda prompt_token_ids: {"prompt_token_ids": prompt_token_ids}
+    monkeypatch.setitem(sys.modules, "vllm", module)
+    monkeypatch.setitem(sys.modules, "vllm.inputs", inputs)
+
+
+@pytest.fixture
+def backends(tiny_model_dir, fake_vllm):
+    spec = ModelSpec(name="tiny", source=str(tiny_model_dir), batch_size=8)
+    hf = HFBackend(spec, tiny_model_dir)
+    return hf, VLLMBackend(replace(spec, backend="vllm"), tiny_model_dir, engine=StandInEngine(hf, hf.max_length))
+
+
+def test_loglikelihoods_and_greedy_flags_match_the_transformers_backend(backends):
+    hf, vllm = backends
+    requests = [LoglikelihoodRequest(c, k) for c in CONTEXTS for k in CONTINUATIONS]
+    ours, theirs = collect(vllm.loglikelihood(requests), len(requests)), collect(hf.loglikelihood(requests), len(requests))
+    for a, b in zip(ours, theirs):
+        assert a.logprob == pytest.approx(b.logprob, abs=1e-4)
+        assert (a.is_greedy, a.n_tokens) == (b.is_greedy, b.n_tokens)
+
+
+def test_rolling_windows_fit_the_window_and_score_every_token(tiny_model_dir, fake_vllm):
+    spec = ModelSpec(name="tiny", source=str(tiny_model_dir), max_length=32)
+    hf = HFBackend(spec, tiny_model_dir)
+    engine = StandInEngine(hf, 32)  # the stand-in refuses prompts longer than the window, as vLLM does
+    vllm = VLLMBackend(replace(spec, backend="vllm"), tiny_model_dir, engine=engine)
+    texts = ["short text", "A journey of a thousand miles begins with a single step. " * 12]
+    ours = collect(vllm.loglikelihood_rolling([RollingRequest(t) for t in texts]), 2)
+    # the same windows of max_length - 1 predicted tokens, through the transformers backend
+    theirs = collect(HFBackend(replace(spec, max_length=31), tiny_model_dir).loglikelihood_rolling(
+        [RollingRequest(t) for t in texts]), 2)
+    for a, b in zip(ours, theirs):
+        assert a.n_tokens == b.n_tokens and a.logprob == pytest.approx(b.logprob, abs=1e-4)
+    assert ours[1].n_tokens > 32  # long enough to need several windows
+
+
+def test_greedy_generation_matches_and_stops_like_the_transformers_backend(backends):
+    hf, vllm = backends
+    requests = [GenerationRequest("Question: what is 2 + 2?\nAnswer:", max_new_tokens=12),
+                GenerationRequest("The quick brown", max_new_tokens=10, stop=(" the", ".")),
+                GenerationRequest("Say hello.", max_new_tokens=8, chat=True)]
+    ours, theirs = collect(vllm.generate(requests), 3), collect(hf.generate(requests), 3)
+    assert [g.text for g in ours] == [g.text for g in theirs]
+    assert all(" the" not in g.text and "." not in g.text for g in ours[1:2])
+
+
+def test_position_without_a_logprob_is_an_error_not_a_zero():
+    with pytest.raises(ModelError, match="no prompt logprob for token 7 at position 2"):
+        continuation_score([None, {5: Logprob(-1.0, 1)}, None], 1, [5, 7])
+
+
+def test_missing_vllm_says_how_to_install_or_switch(tiny_model_dir, monkeypatch):
+    monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm raises ImportError
+    with pytest.raises(ModelError, match=r"pip install 'evalkit\[vllm\]'.*backend = \"hf\""):
+        VLLMBackend(ModelSpec(name="tiny", source=str(tiny_model_dir), backend="vllm"), tiny_model_dir)

@@ -1,0 +1,79 @@
+"""Data-parallel evaluation: two CPU processes under `accelerate launch` (gloo) shard the requests,
+merge them in one store, and give the numbers a single process gives."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evalkit.parallel import World
+from evalkit.store import Store
+from kinds.test_choice import write_task as write_choice_task
+from kinds.test_generate import MATH, MATH_TASK, write as write_generate_task
+from project import write_project
+
+
+def test_shards_cover_every_key_once_whatever_the_size():
+    keys = [f"k{i}" for i in range(11)]
+    for size in (1, 2, 3, 8, 16):
+        shares = [World(rank, size).shard(keys) for rank in range(size)]
+        assert set().union(*shares) == set(keys) and sum(map(len, shares)) == len(keys)
+        assert max(map(len, shares)) - min(map(len, shares)) <= 1
+
+
+def test_a_single_process_world_is_a_no_op():
+    world = World()
+    assert world.is_main and world.gather(3) == [3] and world.main_first(lambda x: x + 1, 1) == 2
+    world.barrier()
+
+
+def project(root: Path, model_dir: Path) -> Path:
+    config = write_project(root, model_dir, batch_size=3,
+                           extra_toml='[suites.mixed]\ntasks = ["toyppl", "quiz", "math"]\n')
+    write_choice_task(root / "tasks")
+    write_generate_task(root / "tasks", "math", MATH_TASK, MATH)
+    return config
+
+
+def evalkit(config: Path, launcher: list[str], port: int) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
+    command = [*launcher, "-m", "evalkit", "--config", str(config), "run", "--models", "tiny", "--suite", "mixed",
+               "--quiet"]
+    result = subprocess.run(command, env=env, cwd=config.parent, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+def outcome(config: Path):
+    store = Store(config.parent / "store.db")
+    try:
+        run = store.run()
+        results = {(r["task"], r["metric"]): r["value"] for r in store.results(run["id"])}
+        samples = {(s["task"], s["sample_id"]): (s["response"], json.dumps(s["scores"], sort_keys=True))
+                   for s in store.samples(run["id"])}
+        return results, samples, run["provenance"]
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_give_the_single_process_numbers(tiny_model_dir, tmp_path):
+    single, parallel = project(tmp_path / "single", tiny_model_dir), project(tmp_path / "parallel", tiny_model_dir)
+    evalkit(single, [sys.executable], 0)
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29519"]
+    evalkit(parallel, launch, 29519)
+
+    results_1, samples_1, info_1 = outcome(single)
+    results_2, samples_2, info_2 = outcome(parallel)
+    assert results_1.keys() == results_2.keys() and samples_1.keys() == samples_2.keys()
+    for key, value in results_1.items():
+        assert value == pytest.approx(results_2[key], abs=1e-4), key
+    assert [s[0] for s in samples_1.values()] == [s[0] for s in samples_2.values()]  # greedy text identical
+    by_rank = info_2["parallel"]["responses_by_rank"]
+    assert info_2["parallel"]["world_size"] == 2 and info_2["parallel"]["backend"] == "gloo"
+    assert len(by_rank) == 2 and min(by_rank) > 0 and sum(by_rank) == sum(info_1["parallel"]["responses_by_rank"])
+    assert (parallel.parent / "reports" / "leaderboard.md").is_file()
