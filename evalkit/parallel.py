@@ -80,11 +80,18 @@ def world() -> World:
     return _WORLD
 
 
-def _join() -> World:
+def accelerate_state():
+    """accelerate's PartialState, told when there is no GPU: a bare PartialState() on a CPU machine
+    joins the launcher's process group but reports one process, every rank its main one."""
+    import torch
     from accelerate import PartialState
 
-    state = PartialState()  # initialises torch.distributed from the launcher's environment
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
+def _join() -> World:
     import torch.distributed as dist
 
+    state = accelerate_state()  # initialises torch.distributed from the launcher's environment
     return World(rank=state.process_index, size=state.num_processes,
                  backend=dist.get_backend() if dist.is_initialized() else None)

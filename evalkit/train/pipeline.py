@@ -104,13 +104,14 @@ def summarise(plan: Plan, before, after) -> dict[str, Any]:
 def run_stage(plan: Plan, out: Path, work: Path, quiet: bool = False) -> dict[str, Any]:
     """Train the plan into `out` (atomically); checkpoints in `work` survive a kill and are resumed."""
     import torch
-    from accelerate import PartialState
     from transformers import AutoTokenizer
+
+    from evalkit.parallel import accelerate_state
 
     from evalkit.train.chat_templates import training_template
 
     quiet_libraries()
-    state, clock = PartialState(), Clock()
+    state, clock = accelerate_state(), Clock()
     recipe = plan.recipe
     tokenizer = AutoTokenizer.from_pretrained(plan.parent_folder)
     saved_template = tokenizer.chat_template
@@ -144,9 +145,9 @@ def run_stage(plan: Plan, out: Path, work: Path, quiet: bool = False) -> dict[st
 
 
 def _world_size() -> int:
-    from accelerate import PartialState
+    from evalkit.parallel import accelerate_state
 
-    return PartialState().num_processes
+    return accelerate_state().num_processes
 
 
 class Clock:
