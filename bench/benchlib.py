@@ -177,6 +177,18 @@ def evalkit_outcome(config: Path) -> tuple[list[dict], list[dict]]:
         store.close()
 
 
+def evalkit_task_seconds(config: Path) -> float:
+    """Seconds the latest run spent in its tasks (requests, model calls, scoring), from its provenance:
+    the run's wall time without interpreter start-up, imports and model load."""
+    from evalkit.store import Store
+
+    store = Store(config.parent / "evalkit.db")
+    try:
+        return sum(store.run()["provenance"]["timings_s"].values())
+    finally:
+        store.close()
+
+
 def metric(rows: list[dict], name: str, task: str | None = None) -> float:
     for row in rows:
         if row["metric"] == name and (task is None or row.get("task") == task):

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
-from evalkit.backends.hf_generate import generate_batch
-from evalkit.backends.tokens import (TOKEN_BUDGET, encode_pair, length_batches, render_prompt, rolling_windows,
-                                     truncate_left)
+from evalkit.backends.hf_generate import generate_batch, plain_dynamic, repeat_cache
+from evalkit.backends.tokens import (TOKEN_BUDGET, encode_pair, length_batches, prefix_families, render_prompt,
+                                     rolling_windows, truncate_left)
 from evalkit.config import ModelSpec
 from evalkit.errors import ModelError
 from evalkit.types import (GenerationRequest, Generation, Loglikelihood, LoglikelihoodRequest,
@@ -97,23 +97,54 @@ class HFBackend:
             context, continuation = encode_pair(self.encode, request.context, request.continuation, self.prefix_token)
             context, continuation = truncate_left(context, continuation, self.max_length)
             groups.setdefault(tuple(context), []).append((index, continuation))
+        families, alone = prefix_families(list(groups))
+        for shared, members in families:  # e.g. the five examples of a 5-shot subject: read once, not per question
+            yield from self._score_family(shared, [(context, groups[context]) for context in members])
         # Longest first: the first batch is the biggest, so an out-of-memory shows at once.
-        ordered = sorted(groups.items(), key=lambda g: -len(g[0]))
+        ordered = sorted(((context, groups[context]) for context in alone), key=lambda g: -len(g[0]))
         for batch in length_batches(ordered, lambda g: len(g[0]), TOKEN_BUDGET, self.batch_size):
             yield from self._score_groups(batch)
 
-    def _score_groups(self, groups) -> Iterator[tuple[int, Loglikelihood]]:
-        contexts = [list(context) for context, _ in groups]
-        ids, mask = self._pad(contexts)
+    def _score_family(self, shared: int, groups) -> Iterator[tuple[int, Loglikelihood]]:
+        """Groups whose contexts start with the same `shared` tokens: the prefix's keys and values are
+        computed once, and each batch reads only the rest of its contexts on top of them."""
+        prefix = torch.tensor([groups[0][0][:shared]], device=self.device)
+        cache = self.decoder(input_ids=prefix, use_cache=True).past_key_values
+        ordered = sorted(groups, key=lambda g: -len(g[0]))
+        if not plain_dynamic(cache):  # sliding-window and other caches: read every context whole
+            for batch in length_batches(ordered, lambda g: len(g[0]), TOKEN_BUDGET, self.batch_size):
+                yield from self._score_groups(batch)
+            return
+        for batch in length_batches(ordered, lambda g: len(g[0]) - shared, TOKEN_BUDGET, self.batch_size):
+            yield from self._score_groups(batch, (shared, cache))
+
+    def _read_contexts(self, contexts: list[list[int]], needs_cache: bool, prefix):
+        """Last hidden state of each context, the cache, and the mask and lengths that describe it."""
+        if prefix is None:
+            ids, mask = self._pad(contexts)
+            # No mask: right padding is invisible to real tokens under the causal mask (see the module doc).
+            out = self.decoder(input_ids=ids, use_cache=needs_cache)
+        else:
+            shared, cache = prefix
+            ids, own_mask = self._pad([c[shared:] for c in contexts])
+            mask = torch.cat([own_mask.new_ones((len(contexts), shared)), own_mask], dim=1)
+            positions = shared + torch.arange(ids.shape[1], device=self.device)[None, :]
+            # A mask is needed here: without one, attention with a cache falls back to a causal mask aligned
+            # to the top left, which would hide the prefix from the rows' own tokens.
+            out = self.decoder(input_ids=ids, attention_mask=mask, position_ids=positions,
+                               past_key_values=repeat_cache(cache, len(contexts)), use_cache=True)
         lengths = mask.sum(dim=1)
+        return out.last_hidden_state[torch.arange(len(contexts)), lengths - 1 - (prefix[0] if prefix else 0)], \
+            out.past_key_values, mask, lengths
+
+    def _score_groups(self, groups, prefix=None) -> Iterator[tuple[int, Loglikelihood]]:
+        contexts = [list(context) for context, _ in groups]
         needs_cache = any(len(c) > 1 for _, members in groups for _, c in members)
-        # No mask: right padding is invisible to real tokens under the causal mask (see the module doc).
-        out = self.decoder(input_ids=ids, use_cache=needs_cache)
-        last = out.last_hidden_state[torch.arange(len(groups)), lengths - 1]
+        last, cache, mask, lengths = self._read_contexts(contexts, needs_cache, prefix)
         first_logprobs = self._logprobs(last)  # [groups, vocab]: distribution of each first continuation token
         rows = [(g, index, cont) for g, (_, members) in enumerate(groups) for index, cont in members]
         long_rows = [row for row in rows if len(row[2]) > 1]
-        rest = self._score_continuations(out.past_key_values, mask, lengths, long_rows) if long_rows else {}
+        rest = self._score_continuations(cache, mask, lengths, long_rows) if long_rows else {}
         for g, index, cont in rows:
             logprob = float(first_logprobs[g, cont[0]])
             greedy = bool(first_logprobs[g].argmax() == cont[0])

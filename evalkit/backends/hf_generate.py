@@ -83,7 +83,7 @@ def prefill(backend, prompts: Sequence[list[int]], capacity: int):
             ids[j, : len(prompts[i])] = torch.tensor(prompts[i], dtype=torch.long)
         out = backend.decoder(input_ids=ids.to(backend.device), use_cache=True)
         layers = out.past_key_values.layers
-        if any(type(layer) is not DynamicLayer for layer in layers):
+        if not plain_dynamic(out.past_key_values):
             return _prefill_left_padded(backend, prompts)  # sliding-window and other caches: the general path
         if not buffers:
             buffers = [tuple(t.new_zeros(len(prompts), t.shape[1], capacity, t.shape[3]) for t in (l.keys, l.values))
@@ -111,6 +111,25 @@ def _prefill_left_padded(backend, prompts: Sequence[list[int]]):
     positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
     out = backend.decoder(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
     return out.past_key_values, out.last_hidden_state[:, -1]
+
+
+def repeat_cache(cache, rows: int):
+    """A fresh cache whose `rows` rows all start from `cache`'s single row (a shared prefix): views, no
+    copies; each layer's first update concatenates into new tensors, so `cache` itself stays as it was."""
+    repeated = DynamicCache()
+    layers = []
+    for layer in cache.layers:
+        copy = DynamicLayer()
+        copy.dtype, copy.device, copy.is_initialized = layer.keys.dtype, layer.keys.device, True
+        copy.keys, copy.values = layer.keys.expand(rows, -1, -1, -1), layer.values.expand(rows, -1, -1, -1)
+        layers.append(copy)
+    repeated.layers = layers
+    return repeated
+
+
+def plain_dynamic(cache) -> bool:
+    """Whether every layer is a plain DynamicLayer (not sliding-window, quantised or offloaded)."""
+    return all(type(layer) is DynamicLayer for layer in cache.layers)
 
 
 class PreallocatedLayer(DynamicLayer):

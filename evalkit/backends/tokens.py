@@ -94,3 +94,49 @@ def render_prompt(tokenizer, spec, request) -> str:
     messages = [{"role": "system", "content": request.system}] if request.system else []
     messages.append({"role": "user", "content": request.prompt})
     return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+
+MIN_SHARED_PREFIX = 64  # tokens: below this, reading a prefix once saves less than the extra forward costs
+
+
+def prefix_families(contexts: Sequence[tuple[int, ...]],
+                    min_shared: int = MIN_SHARED_PREFIX) -> tuple[list[tuple[int, list[tuple[int, ...]]]], list]:
+    """Contexts that start with the same long run of tokens (the few-shot examples of a subject, a long
+    system prompt): ([(shared length, members)] for families of two or more, [contexts sharing with none]).
+
+    Sorted token tuples put such contexts next to each other, and the common prefix of a sorted run is
+    the smallest common prefix of neighbours. A context joins the open family while the prefix stays at
+    least `min_shared` long and keeps at least half its length, so one stray context does not shrink a
+    long shared prefix to a short one. Every member keeps at least one token of its own after the prefix.
+    """
+    families: list[tuple[int, list[tuple[int, ...]]]] = []
+    alone: list[tuple[int, ...]] = []
+    members: list[tuple[int, ...]] = []
+    shared = 0
+    for context in sorted(contexts):
+        if members:
+            common = min(shared, _common_length(members[-1], context), len(context) - 1)
+            if common >= min_shared and common >= shared // 2:
+                members.append(context)
+                shared = common
+                continue
+            _close(members, shared, families, alone)
+        members, shared = [context], len(context) - 1
+    if members:
+        _close(members, shared, families, alone)
+    return families, alone
+
+
+def _close(members, shared, families, alone) -> None:
+    if len(members) > 1:
+        families.append((shared, members))
+    else:
+        alone.extend(members)
+
+
+def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
