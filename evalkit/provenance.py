@@ -41,13 +41,12 @@ def package_versions() -> dict[str, str | None]:
 def environment() -> dict[str, object]:
     info: dict[str, object] = {"python": sys.version.split()[0], "platform": platform.platform(),
                                "cpu_count": os.cpu_count()}
-    try:
-        import torch
-
+    torch = sys.modules.get("torch")  # read, not imported: a run answered from the cache never loads torch
+    if torch is not None:
         info["torch_threads"] = torch.get_num_threads()
         info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    except ImportError:
-        pass
+    else:
+        info["torch_threads"] = info["cuda"] = "torch not loaded: no local model ran"
     return info
 
 

@@ -174,5 +174,6 @@ def run(config: Config, model_names: list[str], suite_name: str, store: Store, u
 
         info["judge"] = judge_suite(config, model_names, config.suite(suite_name), store, ui, handles)
     info["timings_s"] = timings
+    info["environment"] = provenance.environment()  # now that the models have run: their thread count, GPU
     store.finish_run(run_id, info)
     return run_id
