@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 
 from evalkit.backends.hf_generate import generate_batch, plain_dynamic, repeat_cache
-from evalkit.backends.tokens import (TOKEN_BUDGET, encode_pair, length_batches, prefix_families, render_prompt,
-                                     rolling_windows, truncate_left)
+from evalkit.backends.tokens import (CPU_TOKEN_BUDGET, TOKEN_BUDGET, encode_pair, length_batches, prefix_families,
+                                     render_prompt, rolling_windows, truncate_left)
 from evalkit.config import ModelSpec
 from evalkit.errors import ModelError
 from evalkit.types import (GenerationRequest, Generation, Loglikelihood, LoglikelihoodRequest,
@@ -38,6 +38,7 @@ class HFBackend:
         self.spec = spec
         self.model, self.tokenizer, self.device = load_model_and_tokenizer(spec, folder)
         self.batch_size = spec.batch_size
+        self.token_budget = CPU_TOKEN_BUDGET if str(self.device) == "cpu" else TOKEN_BUDGET  # scoring forwards
         config = self.model.config
         self.max_length = spec.max_length or _model_max_length(config)
         self.prefix_token = (self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None
@@ -102,7 +103,7 @@ class HFBackend:
             yield from self._score_family(shared, [(context, groups[context]) for context in members])
         # Longest first: the first batch is the biggest, so an out-of-memory shows at once.
         ordered = sorted(((context, groups[context]) for context in alone), key=lambda g: -len(g[0]))
-        for batch in length_batches(ordered, lambda g: len(g[0]), TOKEN_BUDGET, self.batch_size):
+        for batch in length_batches(ordered, lambda g: len(g[0]), self.token_budget, self.batch_size):
             yield from self._score_groups(batch)
 
     def _score_family(self, shared: int, groups) -> Iterator[tuple[int, Loglikelihood]]:
@@ -112,10 +113,10 @@ class HFBackend:
         cache = self.decoder(input_ids=prefix, use_cache=True).past_key_values
         ordered = sorted(groups, key=lambda g: -len(g[0]))
         if not plain_dynamic(cache):  # sliding-window and other caches: read every context whole
-            for batch in length_batches(ordered, lambda g: len(g[0]), TOKEN_BUDGET, self.batch_size):
+            for batch in length_batches(ordered, lambda g: len(g[0]), self.token_budget, self.batch_size):
                 yield from self._score_groups(batch)
             return
-        for batch in length_batches(ordered, lambda g: len(g[0]) - shared, TOKEN_BUDGET, self.batch_size):
+        for batch in length_batches(ordered, lambda g: len(g[0]) - shared, self.token_budget, self.batch_size):
             yield from self._score_groups(batch, (shared, cache))
 
     def _read_contexts(self, contexts: list[list[int]], needs_cache: bool, prefix):
@@ -181,7 +182,7 @@ class HFBackend:
                 yield index, RollingLoglikelihood(logprob=0.0, n_tokens=0)
         windows.sort(key=lambda w: -(len(w[1]) + len(w[2])))
         width = lambda w: len(w[1]) + len(w[2]) - 1  # noqa: E731 (the forward's length)
-        for batch in length_batches(windows, width, TOKEN_BUDGET, self.batch_size):
+        for batch in length_batches(windows, width, self.token_budget, self.batch_size):
             for index, logprob in self._score_windows(batch):
                 state = remaining[index]
                 state[0], state[1] = state[0] - 1, state[1] + logprob
