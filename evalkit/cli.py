@@ -103,12 +103,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_known_notices() -> None:
+    """bitsandbytes announces at import, on CPUs with AVX512-BF16, that it could not fetch an optional
+    4-bit kernel from the hub (the `kernels` package); it then uses its own CPU kernel, which is what
+    runs anyway on a machine with no hub. The notice reads like an error in the middle of training."""
+    import logging
+
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
+    _quiet_known_notices()
     try:
         import importlib
 
