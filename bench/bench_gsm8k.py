@@ -74,6 +74,15 @@ def compare(records: list[dict], lm_samples: list[dict]) -> dict:
             "flexible_lmeval": sum(s["exact_match"] for s in flexible) / n}
 
 
+def generated_tokens(model: Path, texts: list[str]) -> int:
+    """Tokens of the generated answers (cut at the stop string), the same for both tools when the
+    outputs are identical, which the table reports."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    return sum(len(tokenizer.encode(t, add_special_tokens=False)) for t in texts)
+
+
 def _same_answer(ours, theirs) -> bool:
     """lm-eval's filter returns "[invalid]" when nothing matched; evalkit stores None."""
     return (ours is None and theirs == "[invalid]") or (ours is not None and str(ours) == str(theirs))
@@ -119,11 +128,14 @@ def main() -> int:
     wall = {name: bl.median([t.wall for t in ts]) for name, ts in timings.items()}
     cpu = {name: bl.median([t.cpu for t in ts]) for name, ts in timings.items()}
     n = found["n"]
+    generated = generated_tokens(model, [r["response"] for r in records])
     table = bl.side_by_side([
         ("strict-match accuracy", f"{found['strict']:.3f}", f"{found['strict_lmeval']:.3f}", ""),
         ("flexible-extract accuracy", f"{found['flexible']:.3f}", f"{found['flexible_lmeval']:.3f}", ""),
         ("median wall time, s", f"{wall['evalkit']:.1f}", f"{wall['lm-eval']:.1f}", f"{wall['evalkit'] / wall['lm-eval']:.2f}"),
         ("questions/s", f"{n / wall['evalkit']:.3f}", f"{n / wall['lm-eval']:.3f}", f"{wall['lm-eval'] / wall['evalkit']:.2f}x"),
+        (f"generated tokens/s ({generated} tokens, wall incl. start-up)", f"{generated / wall['evalkit']:.1f}",
+         f"{generated / wall['lm-eval']:.1f}", f"{wall['lm-eval'] / wall['evalkit']:.2f}x"),
         ("median CPU time, s", f"{cpu['evalkit']:.1f}", f"{cpu['lm-eval']:.1f}", f"{cpu['evalkit'] / cpu['lm-eval']:.2f}"),
         ("cached rerun, s (wall / CPU)", f"{cached.wall:.1f} / {cached.cpu:.1f}", "", ""),
     ])
