@@ -64,7 +64,7 @@ def fetch_responses(handle: ModelHandle, requests: list[Request], store: Store, 
     Under a launcher each rank computes its share (evalkit/parallel.py), then all are read back."""
     keys = [request_key(handle.fingerprint, r) for r in requests]
     distinct = list(dict.fromkeys(keys))
-    own = ranks.shard(distinct) if ranks.size > 1 else set(distinct)
+    own = ranks.shard(distinct)  # every key with one process
     found = store.cached_responses(set(keys))
     missing: dict[str, Request] = {}
     for key, request in zip(keys, requests):

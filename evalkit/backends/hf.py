@@ -134,9 +134,10 @@ class HFBackend:
             # to the top left, which would hide the prefix from the rows' own tokens.
             out = self.decoder(input_ids=ids, attention_mask=mask, position_ids=positions,
                                past_key_values=repeat_cache(cache, len(contexts)), use_cache=True)
-        lengths = mask.sum(dim=1)
-        return out.last_hidden_state[torch.arange(len(contexts)), lengths - 1 - (prefix[0] if prefix else 0)], \
-            out.past_key_values, mask, lengths
+        lengths = mask.sum(dim=1)  # of the whole context, shared prefix included: what the cache holds
+        own_lengths = lengths - (prefix[0] if prefix else 0)  # of what this forward read
+        last = out.last_hidden_state[torch.arange(len(contexts)), own_lengths - 1]
+        return last, out.past_key_values, mask, lengths
 
     def _score_groups(self, groups, prefix=None) -> Iterator[tuple[int, Loglikelihood]]:
         contexts = [list(context) for context, _ in groups]

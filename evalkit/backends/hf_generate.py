@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import torch
 from transformers.cache_utils import DynamicCache, DynamicLayer
 
-from evalkit.backends.tokens import TOKEN_BUDGET, length_batches
+from evalkit.backends.tokens import TOKEN_BUDGET, cut_at_stops, length_batches
 from evalkit.types import Generation, GenerationRequest
 
 
@@ -193,9 +193,5 @@ def _hit_stop(backend, tokens: list[int], stops: Sequence[str]) -> bool:
 
 
 def _finish(backend, tokens: list[int], request: GenerationRequest, reason: str) -> Generation:
-    text = backend.tokenizer.decode(tokens, skip_special_tokens=True)
-    for stop in request.stop:
-        cut = text.find(stop)
-        if cut != -1:
-            text = text[:cut]
+    text = cut_at_stops(backend.tokenizer.decode(tokens, skip_special_tokens=True), request.stop)
     return Generation(text=text, n_tokens=len(tokens), finish_reason=reason)

@@ -90,6 +90,15 @@ def length_batches(items: Sequence[T], length: Callable[[T], int], budget: int,
         yield batch
 
 
+def cut_at_stops(text: str, stops: Sequence[str]) -> str:
+    """The text before the first stop string it contains, stop strings tried in the request's order."""
+    for stop in stops:
+        cut = text.find(stop)
+        if cut != -1:
+            text = text[:cut]
+    return text
+
+
 def render_prompt(tokenizer, spec, request) -> str:
     """A generation request's prompt text: wrapped in the model's chat template when the request is a chat
     turn, the model has a template and the config does not switch templates off."""

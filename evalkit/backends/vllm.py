@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from evalkit.backends.tokens import encode_pair, render_prompt, rolling_windows, truncate_left
+from evalkit.backends.tokens import cut_at_stops, encode_pair, render_prompt, rolling_windows, truncate_left
 from evalkit.config import ModelSpec
 from evalkit.errors import ModelError
 from evalkit.types import (Generation, GenerationRequest, Loglikelihood, LoglikelihoodRequest, RollingLoglikelihood,
@@ -110,11 +110,7 @@ class VLLMBackend:
 
 
 def _generation(request: GenerationRequest, completion) -> Generation:
-    text = completion.text
-    for stop in request.stop:  # vLLM already cuts at a stop string; this keeps the rule identical to hf's
-        cut = text.find(stop)
-        if cut != -1:
-            text = text[:cut]
+    text = cut_at_stops(completion.text, request.stop)  # vLLM cuts too; this keeps hf's exact rule
     reason = "length" if completion.finish_reason == "length" else "stop"
     return Generation(text=text, n_tokens=len(completion.token_ids), finish_reason=reason)
 

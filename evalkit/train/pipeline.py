@@ -107,7 +107,6 @@ def run_stage(plan: Plan, out: Path, work: Path, quiet: bool = False) -> dict[st
     from transformers import AutoTokenizer
 
     from evalkit.parallel import accelerate_state
-
     from evalkit.train.chat_templates import training_template
 
     quiet_libraries()
