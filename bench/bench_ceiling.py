@@ -24,8 +24,8 @@ import benchlib as bl
 def sample_tokens(tokenizer, length: int) -> list[int]:
     """The first `length` tokens of WikiText-2 test, detokenised as the wikitext task scores it."""
     from evalkit.config import TaskOptions
-    from evalkit.tasks import load_task
-    from evalkit.templates import render
+    from evalkit.data.templates import render
+    from evalkit.tasks.loading import load_task
 
     task = load_task("wikitext")
     tokens: list[int] = []
@@ -95,8 +95,8 @@ def documents_vs_plain(dtype: str, n_docs: int, repeats: int) -> tuple[list[str]
     from evalkit.backends.hf import HFBackend
     from evalkit.backends.tokens import rolling_windows
     from evalkit.config import ModelSpec, TaskOptions
-    from evalkit.tasks import load_task
-    from evalkit.templates import render
+    from evalkit.data.templates import render
+    from evalkit.tasks.loading import load_task
     from evalkit.types import RollingRequest
 
     folder = bl.model_folder()

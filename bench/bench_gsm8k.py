@@ -29,7 +29,7 @@ SEED = 1234  # the run seed in the generated config: it picks evalkit's few-shot
 def export_prompts(n: int, out: Path) -> list[dict]:
     from evalkit.config import TaskOptions
     from evalkit.kinds.generate import prompt
-    from evalkit.tasks import load_task
+    from evalkit.tasks.loading import load_task
 
     task = load_task("gsm8k")
     rows = [{"prompt": prompt(task, s, {"seed": SEED, "num_fewshot": None}), "question": s.row["question"],

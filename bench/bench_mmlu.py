@@ -27,9 +27,9 @@ AGREEMENT = 0.99
 
 def export_questions(subjects: list[str], per_subject: int, folder: Path) -> Path:
     """Test and dev rows per subject in evalkit's fields (question, choices, answer, subject)."""
-    from evalkit import fewshot
     from evalkit.config import TaskOptions
-    from evalkit.tasks import load_task
+    from evalkit.data import fewshot
+    from evalkit.tasks.loading import load_task
 
     task = load_task("mmlu")
     bl.clean(folder)

@@ -29,8 +29,8 @@ TASK = "evalkit_wikitext"
 def export_pages(n_docs: int | None, out: Path) -> tuple[list[str], list[str]]:
     """The pages evalkit's wikitext task reads, as JSONL with a `page` field; returns (pages, texts scored)."""
     from evalkit.config import TaskOptions
-    from evalkit.tasks import load_task
-    from evalkit.templates import render
+    from evalkit.data.templates import render
+    from evalkit.tasks.loading import load_task
 
     task = load_task("wikitext")
     samples = task.load_samples(TaskOptions(limit=n_docs))

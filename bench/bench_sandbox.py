@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import benchlib as bl  # noqa: E402
 
-from evalkit.sandbox import (  # noqa: E402
+from evalkit.sandbox.execute import (  # noqa: E402
     Limits,
     containment_report,
     default_workers,

@@ -94,7 +94,7 @@ def data_dir() -> Path:
 def model_folder() -> Path:
     """The local HF folder of the embedded SmolLM2 (converted once by evalkit)."""
     from evalkit.config import ModelSpec
-    from evalkit.models import resolve
+    from evalkit.models.sources import resolve
 
     return resolve(ModelSpec(name="base", source=MODEL_SOURCE), REPO).folder
 
@@ -165,7 +165,7 @@ def fresh_store(config: Path) -> None:
 
 def evalkit_outcome(config: Path) -> tuple[list[dict], list[dict]]:
     """Per-sample records and metric rows of the latest run in the config's store."""
-    from evalkit.store import Store
+    from evalkit.store.db import Store
 
     store = Store(config.parent / "evalkit.db")
     try:
@@ -180,7 +180,7 @@ def evalkit_outcome(config: Path) -> tuple[list[dict], list[dict]]:
 def evalkit_task_seconds(config: Path) -> float:
     """Seconds the latest run spent in its tasks (requests, model calls, scoring), from its provenance:
     the run's wall time without interpreter start-up, imports and model load."""
-    from evalkit.store import Store
+    from evalkit.store.db import Store
 
     store = Store(config.parent / "evalkit.db")
     try:

@@ -6,12 +6,21 @@ most common way an evaluation goes wrong before it starts.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tomllib
+
 from evalkit.errors import ConfigError
+
+
+def builtin_dir(name: str) -> Path:
+    """The data folders evalkit ships (tasks, judges, promptsets, recipes): inside an installed wheel
+    they sit under evalkit/_data/; in a checkout (or an editable install) at the repository's top."""
+    package = Path(__file__).resolve().parent
+    installed = package / "_data" / name
+    return installed if installed.is_dir() else package.parent / name
 
 DTYPES = ("float32", "bfloat16", "float16", "auto")
 QUANTIZATIONS = ("none", "4bit", "8bit")
@@ -112,6 +121,13 @@ class Config:
             raise ConfigError(f"unknown model {name!r} in --models; {self.path} defines: {known}. "
                               f"Add a [models.{name}] table or pick one of those.")
         return self.models[name]
+
+    def model_names(self, text: str | None) -> list[str]:
+        """`--models a,b` checked against the config before any work starts (default: every model)."""
+        names = split_names(text) or list(self.models)
+        for name in names:
+            self.model(name)
+        return names
 
     def suite(self, name: str) -> Suite:
         if name not in self.suites:
@@ -290,3 +306,13 @@ def _task_options(where: str, opts: Any, path: Path) -> TaskOptions:
     if not isinstance(subjects, list):
         raise ConfigError(f"{path}: {where}.subjects must be a list of names, got {subjects!r}")
     return TaskOptions(limit=limit, sample_seed=seed, subjects=tuple(subjects), num_fewshot=shots, extra=opts)
+
+
+def split_names(text: str | None, flag: str = "--models") -> list[str] | None:
+    """A comma-separated list from the command line (None when not given); an empty entry is an error."""
+    if not text:
+        return None
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise ConfigError(f"{flag} {text!r} has an empty name; use e.g. {flag} base,sft")
+    return names

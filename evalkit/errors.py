@@ -16,3 +16,7 @@ class DataError(EvalkitError):
 
 class ModelError(EvalkitError):
     pass
+
+
+class StoreError(EvalkitError):
+    """The store file cannot be used as it is (written by a newer evalkit, not a database, ...)."""

@@ -3,14 +3,14 @@
 import json
 
 import pytest
+from fake_endpoint import FakeEndpoint, prompt_of
 
-from evalkit.answers import answer_request, generate_answers, stored_answers
+from evalkit.answers.generate import answer_request, generate_answers, stored_answers
+from evalkit.answers.promptsets import load_prompt_set
 from evalkit.backends.endpoint_calls import RequestRunner
 from evalkit.config import load_config
-from evalkit.console import ConsoleUI
-from evalkit.promptsets import load_prompt_set
-from evalkit.store import Store
-from fake_endpoint import FakeEndpoint, prompt_of
+from evalkit.report.console import ConsoleUI
+from evalkit.store.db import Store
 
 PROMPTS = [{"id": f"p{i}", "prompt": f"Question number {i}?"} for i in range(5)]
 

@@ -3,8 +3,6 @@
 import subprocess
 import sys
 
-import pytest
-
 from project import write_project
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.sandbox import Limits, humaneval_program, run_programs
+from evalkit.sandbox.execute import Limits, humaneval_program, run_programs
 
 REPO = Path(__file__).resolve().parents[1]
 PROBLEMS = 164

@@ -7,15 +7,16 @@ import socket
 import sqlite3
 
 import pytest
+from fake_endpoint import FakeEndpoint, prompt_of
 
 from evalkit.backends.endpoint_calls import RequestRunner
 from evalkit.config import load_config
-from evalkit.console import ConsoleUI
-from evalkit.judge import judge_models, judged_pairs, judgment_rows
-from evalkit.judge_report import judge_section
-from evalkit.judge_stats import position_bias
-from evalkit.store import Store
-from fake_endpoint import FakeEndpoint, prompt_of
+from evalkit.judge import run_judge
+from evalkit.judge.stats import position_bias
+from evalkit.judge.verdicts import judged_pairs, judgment_rows
+from evalkit.report.console import ConsoleUI
+from evalkit.report.judge import judge_section
+from evalkit.store.db import Store
 
 SECRET = "sk-judge-SECRET-4242"
 PROMPTS = [{"id": "p1", "prompt": "Name a colour."}, {"id": "p2", "prompt": "Name a fruit."},
@@ -91,7 +92,7 @@ tasks = ["news"]
 
 def judge(config, models=("short", "long")):
     store = Store(config.store)
-    summary = judge_models(config, list(models), "fake", None, store, ConsoleUI(quiet=True))
+    summary = run_judge(config, list(models), "fake", None, store, ConsoleUI(quiet=True))
     return store, summary
 
 
@@ -198,15 +199,10 @@ def test_the_judge_command_in_a_fresh_process(tmp_path, endpoint):
     assert len(judgment_rows(Store(config.store))) == 8
 
 
-def test_a_store_opened_before_the_judge_was_imported(tmp_path):
-    """Reports render from stores that have never seen a judge; the tables appear when first written."""
-    from evalkit.answers import stored_answers
-    from evalkit.judge import ensure_schema
+def test_an_empty_store_has_every_table_and_no_verdicts(tmp_path):
+    """The store creates the judge's tables itself: a report on a store that never saw a judge is empty."""
+    from evalkit.answers.generate import stored_answers
 
     store = Store(tmp_path / "store.db")
-    for table in ("judgments", "judge_info", "answers"):
-        store.db.execute(f"DROP TABLE {table}")
     assert judge_section(store, {}, tmp_path) == [] and judged_pairs(store) == []
-    assert stored_answers(store) == []
-    ensure_schema(store)
-    assert judgment_rows(store) == []
+    assert stored_answers(store) == [] and judgment_rows(store) == []

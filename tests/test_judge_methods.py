@@ -7,9 +7,10 @@ import re
 import pytest
 
 from evalkit.config import load_config
-from evalkit.console import ConsoleUI
-from evalkit.judge import judge_models, judged_pairs, judgment_rows
-from evalkit.store import Store
+from evalkit.judge import run_judge as judge_pass
+from evalkit.judge.verdicts import judged_pairs, judgment_rows
+from evalkit.report.console import ConsoleUI
+from evalkit.store.db import Store
 
 SHORT_JUDGE = '''name = "short"
 version = 1
@@ -84,15 +85,15 @@ tasks = ["news"]
 
 def run_judge(config):
     store = Store(config.store)
-    summary = judge_models(config, ["one", "two"], "local", None, store, ConsoleUI(quiet=True))
+    summary = judge_pass(config, ["one", "two"], "local", None, store, ConsoleUI(quiet=True))
     return store, summary
 
 
 def test_logprob_judge_picks_the_most_probable_verdict_token(tmp_path, tiny_model_dir, second_model):
     from evalkit.backends.hf import HFBackend
-    from evalkit.judge_methods import chat_renderer
-    from evalkit.judge_prompts import load_judge_template, render_judge
-    from evalkit.runner import prepare_model
+    from evalkit.judge.methods import chat_renderer
+    from evalkit.judge.prompts import load_judge_template, render_judge
+    from evalkit.train import prepare_model
     from evalkit.types import LoglikelihoodRequest
 
     config = project(tmp_path, tiny_model_dir, second_model, 'model = "one"\nmethod = "logprobs"')

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from evalkit.errors import ConfigError
-from evalkit.judge_prompts import load_judge_template, parse_verdict, render_judge
+from evalkit.judge.prompts import load_judge_template, parse_verdict, render_judge
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from evalkit.answers.promptsets import load_prompt_set
 from evalkit.errors import ConfigError, DataError
-from evalkit.promptsets import load_prompt_set
 
 ROOT = Path(__file__).resolve().parents[1]
 

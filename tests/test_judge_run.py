@@ -1,11 +1,13 @@
 """`evalkit run` with a suite that names a judge: answers, verdicts and the leaderboard section in one go."""
 
-from evalkit import report, runner
-from evalkit.config import load_config
-from evalkit.console import ConsoleUI
-from evalkit.judge import judged_pairs
-from evalkit.store import Store
 from project import write_project
+
+from evalkit.config import load_config
+from evalkit.judge.verdicts import judged_pairs
+from evalkit.report import leaderboard as report
+from evalkit.report.console import ConsoleUI
+from evalkit.run import pipeline as runner
+from evalkit.store.db import Store
 
 JUDGE = '''
 [judges.local]

@@ -3,8 +3,13 @@
 import numpy as np
 import pytest
 
-from evalkit.judge import JudgedPair, final_verdict, shown_to_verdict
-from evalkit.judge_stats import battles, length_controlled_win_rate, pair_stats, position_bias
+from evalkit.judge.stats import (
+    battles,
+    length_controlled_win_rate,
+    pair_stats,
+    position_bias,
+)
+from evalkit.judge.verdicts import JudgedPair, final_verdict, shown_to_verdict
 
 
 @pytest.mark.parametrize("ab, ba, final", [("a", "a", "a"), ("b", "b", "b"), ("a", "b", "tie"), ("a", "tie", "tie"),

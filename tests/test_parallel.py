@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from evalkit.parallel import World
-from evalkit.store import Store
 from kinds.test_choice import write_task as write_choice_task
-from kinds.test_generate import MATH, MATH_TASK, write as write_generate_task
+from kinds.test_generate import MATH, MATH_TASK
+from kinds.test_generate import write as write_generate_task
 from project import write_project
+
+from evalkit.models.parallel import World
+from evalkit.store.db import Store
 
 
 def test_shards_cover_every_key_once_whatever_the_size():

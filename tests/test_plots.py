@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evalkit.plots import plot_ratings, plot_win_matrix
 from evalkit.ratings import Battle, Rating, pair_counts, rate, win_rate_matrix
+from evalkit.report.plots import plot_ratings, plot_win_matrix
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 REPO = Path(__file__).resolve().parents[1]
@@ -75,5 +75,5 @@ def test_plot_win_matrix_checks_shape(tmp_path):
 
 
 def test_importing_plots_does_not_import_matplotlib():
-    code = "import sys, evalkit.plots; sys.exit('matplotlib' in sys.modules)"
+    code = "import sys, evalkit.report.plots; sys.exit('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0

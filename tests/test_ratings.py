@@ -29,8 +29,8 @@ from evalkit.ratings import (
     win_rate,
     win_rate_matrix,
 )
-from evalkit.ratings_bt import bootstrap_bradley_terry, fit_bradley_terry
-from evalkit.ratings_elo import bootstrap_online_elo
+from evalkit.ratings.bt import bootstrap_bradley_terry, fit_bradley_terry
+from evalkit.ratings.elo import bootstrap_online_elo
 
 
 def synthetic_battles(n: int, strengths: dict[str, float], seed: int, tie_share: float = 0.2):

@@ -3,8 +3,8 @@
 import os
 from pathlib import Path
 
-from evalkit import report
-from evalkit.store import Store
+from evalkit.report import leaderboard as report
+from evalkit.store.db import Store
 
 GOLDEN = Path(__file__).parent / "golden" / "leaderboard.md"
 PROVENANCE = {
@@ -36,7 +36,7 @@ def build_store(path):
         store.put_results(run_id, model, "toyppl", metrics)
     store.finish_run(run_id, PROVENANCE)
     store.db.execute("UPDATE runs SET started=0, finished=1700000000 WHERE id=?", (run_id,))
-    assert perplexity.PRIMARY == "word_perplexity"
+    assert perplexity.PerplexityKind.default_primary == ("word_perplexity",)
     return store, run_id
 
 

@@ -8,13 +8,13 @@ import subprocess
 import sys
 import time
 
-import pytest
-
-from evalkit import runner
-from evalkit.config import load_config
-from evalkit.console import ConsoleUI
-from evalkit.store import Store
 from project import DOCS, write_project
+
+from evalkit import models as runner_models
+from evalkit.config import load_config
+from evalkit.report.console import ConsoleUI
+from evalkit.run import pipeline as runner
+from evalkit.store.db import Store
 
 
 def run_once(config_path, models=("tiny",)):
@@ -51,8 +51,8 @@ def test_second_run_is_served_from_the_cache(tmp_path, tiny_model_dir, monkeypat
     store, first = run_once(config_path)
     responses = store.count_responses()
     loads = []
-    real = runner.ModelHandle.backend
-    monkeypatch.setattr(runner.ModelHandle, "backend", lambda self: loads.append(1) or real(self))
+    real = runner_models.ModelHandle.backend
+    monkeypatch.setattr(runner_models.ModelHandle, "backend", lambda self: loads.append(1) or real(self))
     store2, second = run_once(config_path)
     assert loads == [], "a fully cached run must not even load the model"
     assert store2.count_responses() == responses

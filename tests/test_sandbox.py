@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from evalkit import sandbox
-from evalkit.sandbox import Limits, Outcome, run_program, run_programs
-from evalkit.sandbox_verdict import parse_traceback
+from evalkit.sandbox import execute as sandbox
+from evalkit.sandbox.execute import Limits, Outcome, run_program, run_programs
+from evalkit.sandbox.verdict import parse_traceback
 
 LIMITS = Limits(
     cpu_seconds=1, wall_seconds=2, memory_mb=128, file_size_mb=1, max_processes=16, output_bytes=20_000
@@ -304,13 +304,13 @@ def test_fallback_modes_contain_the_hostile_suite(host, mode):
         assert_contained(host, case, outcome, token)
 
 
-# Runs the suite as an ordinary user: imports evalkit.sandbox from the checkout
+# Runs the suite as an ordinary user: imports evalkit.sandbox.execute from the checkout
 # (it needs only the standard library) and prints the outcomes as JSON.
 AS_USER_DRIVER = """
 import dataclasses, json, sys
 from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, sys.argv[1])
-from evalkit import sandbox
+from evalkit.sandbox import execute as sandbox
 request = json.load(sys.stdin)
 limits, disable = sandbox.Limits(**request["limits"]), request["disable"]
 run = lambda source: dataclasses.asdict(sandbox._run(source, limits, disable)[0])

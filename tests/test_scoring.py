@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evalkit import scoring
+from evalkit.scoring import metrics as scoring
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("EVALKIT_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))

@@ -8,7 +8,7 @@ import pytest
 from evalkit.backends.hf import HFBackend
 from evalkit.backends.openai_api import OpenAIBackend
 from evalkit.config import ModelSpec
-from evalkit.serve import ModelService, make_server
+from evalkit.serve.server import ModelService, make_server
 from evalkit.types import GenerationRequest, LoglikelihoodRequest, RollingRequest
 
 MAX_LENGTH = 48  # small, so long documents need several rolling windows

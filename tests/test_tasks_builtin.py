@@ -3,17 +3,14 @@ same fields, prompts are lm-eval's, bad rows and missing data are named; slow te
 run each benchmark end to end on the real SmolLM2-135M."""
 
 import csv
-import gzip
 import importlib.util
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 
 from evalkit.config import TaskOptions
 from evalkit.errors import DataError
-from evalkit.tasks import load_task
+from evalkit.tasks.loading import load_task
 from evalkit.types import Generation
 
 BUILTIN = ("mmlu", "gsm8k", "humaneval", "alpaca_ref")
@@ -117,7 +114,7 @@ def test_gsm8k_upstream_test_with_train_examples(upstream):
     task = load_task("gsm8k")
     samples = task.load_samples(TaskOptions())
     assert len(samples) == 1319
-    from evalkit import fewshot
+    from evalkit.data import fewshot
 
     pool = fewshot.pool(task, {"seed": 0})
     assert pool.origin.endswith("gsm8k/train.jsonl") and len(pool.rows) == 7473
@@ -185,10 +182,10 @@ def test_humaneval_canonical_solutions_pass_and_broken_ones_fail():
 
 
 def run_suite(tmp_path, suite_toml):
-    from evalkit import runner
     from evalkit.config import load_config
-    from evalkit.console import ConsoleUI
-    from evalkit.store import Store
+    from evalkit.report.console import ConsoleUI
+    from evalkit.run import pipeline as runner
+    from evalkit.store.db import Store
 
     path = tmp_path / "evalkit.toml"
     path.write_text('[project]\nstore = "store.db"\nseed = 1234\n\n[models.base]\n'

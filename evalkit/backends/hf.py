@@ -13,19 +13,32 @@ positions, not on the whole vocabulary at every position.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
 
 from evalkit.backends.hf_generate import generate_batch, plain_dynamic, repeat_cache
-from evalkit.backends.tokens import (CPU_TOKEN_BUDGET, TOKEN_BUDGET, encode_pair, length_batches, prefix_families,
-                                     render_prompt, rolling_windows, truncate_left)
+from evalkit.backends.hf_load import load_model_and_tokenizer
+from evalkit.backends.tokens import (
+    CPU_TOKEN_BUDGET,
+    TOKEN_BUDGET,
+    encode_pair,
+    length_batches,
+    prefix_families,
+    render_prompt,
+    rolling_windows,
+    truncate_left,
+)
 from evalkit.config import ModelSpec
-from evalkit.errors import ModelError
-from evalkit.types import (GenerationRequest, Generation, Loglikelihood, LoglikelihoodRequest,
-                           RollingLoglikelihood, RollingRequest)
+from evalkit.types import (
+    Generation,
+    GenerationRequest,
+    Loglikelihood,
+    LoglikelihoodRequest,
+    RollingLoglikelihood,
+    RollingRequest,
+)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 HEAD_CHUNK = 1024  # positions per LM-head call: bounds the [positions, vocab] logits in memory
@@ -33,8 +46,6 @@ HEAD_CHUNK = 1024  # positions per LM-head call: bounds the [positions, vocab] l
 
 class HFBackend:
     def __init__(self, spec: ModelSpec, folder: Path):
-        from evalkit.backends.hf_load import load_model_and_tokenizer
-
         self.spec = spec
         self.model, self.tokenizer, self.device = load_model_and_tokenizer(spec, folder)
         self.batch_size = spec.batch_size

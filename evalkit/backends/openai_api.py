@@ -25,12 +25,23 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
-from evalkit.backends.endpoint_calls import EndpointError, MalformedResponse, RequestFailed, RequestRunner
+from evalkit.backends.endpoint_calls import (
+    EndpointError,
+    MalformedResponse,
+    RequestFailed,
+    RequestRunner,
+)
 from evalkit.backends.tokens import encode_pair, rolling_windows, truncate_left
 from evalkit.config import ModelSpec
 from evalkit.errors import ModelError
-from evalkit.types import (Generation, GenerationRequest, Loglikelihood, LoglikelihoodRequest, RollingLoglikelihood,
-                           RollingRequest)
+from evalkit.types import (
+    Generation,
+    GenerationRequest,
+    Loglikelihood,
+    LoglikelihoodRequest,
+    RollingLoglikelihood,
+    RollingRequest,
+)
 
 __all__ = ["EndpointError", "OpenAIBackend"]
 

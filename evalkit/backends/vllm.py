@@ -23,11 +23,23 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from evalkit.backends.tokens import cut_at_stops, encode_pair, render_prompt, rolling_windows, truncate_left
+from evalkit.backends.tokens import (
+    cut_at_stops,
+    encode_pair,
+    render_prompt,
+    rolling_windows,
+    truncate_left,
+)
 from evalkit.config import ModelSpec
 from evalkit.errors import ModelError
-from evalkit.types import (Generation, GenerationRequest, Loglikelihood, LoglikelihoodRequest, RollingLoglikelihood,
-                           RollingRequest)
+from evalkit.types import (
+    Generation,
+    GenerationRequest,
+    Loglikelihood,
+    LoglikelihoodRequest,
+    RollingLoglikelihood,
+    RollingRequest,
+)
 
 CHUNK = 1024  # requests per engine call
 

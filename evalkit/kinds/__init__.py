@@ -1,9 +1,24 @@
-"""Task kinds. Each module provides:
+"""Task kinds: how a task's samples become backend requests and its responses become scores.
 
-    validate(task)                       -> raise ConfigError on a bad task file
-    check_sample(task, sample)           -> raise DataError naming file:line on a bad row
-    requests(task, sample, options)      -> list[Request] for one sample
-    score(task, samples, responses, options) -> (per-sample records, metric rows)
+    base.py        TaskKind: validate, check_sample, requests, score, compare, primary_metrics,
+                   lower_is_better — what the task loader, the runner and the report call
+    choice.py      log-likelihood over answer options (MMLU)
+    generate.py    free text scored by an extractor or a reference metric (GSM8K, ROUGE/BLEU)
+    code.py        generated programs run against tests in the sandbox (HumanEval, pass@k)
+    perplexity.py  rolling log-likelihood of whole documents (WikiText)
 
-`responses[i]` holds the responses to `requests(task, samples[i])`, in order.
+`responses[i]` holds the responses to `requests(task, samples[i])`, in order. The registry below
+is the one place a kind is named; a task file's `kind` picks from it.
 """
+
+from __future__ import annotations
+
+from evalkit.kinds.base import TaskKind
+from evalkit.kinds.choice import ChoiceKind
+from evalkit.kinds.code import CodeKind
+from evalkit.kinds.generate import GenerateKind
+from evalkit.kinds.perplexity import PerplexityKind
+
+KINDS: dict[str, TaskKind] = {kind.name: kind() for kind in (PerplexityKind, ChoiceKind, GenerateKind, CodeKind)}
+
+__all__ = ["KINDS", "TaskKind"]

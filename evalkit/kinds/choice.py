@@ -21,10 +21,13 @@ from collections import defaultdict
 from functools import lru_cache
 from typing import Any
 
-from evalkit import fewshot, scoring, stats
+from evalkit.data import fewshot
+from evalkit.data.templates import compile_template, environment, render
 from evalkit.errors import ConfigError, DataError
 from evalkit.kinds import metric_rows
-from evalkit.templates import compile_template, environment, render
+from evalkit.kinds.base import TaskKind
+from evalkit.scoring import metrics as scoring
+from evalkit.scoring import stats
 from evalkit.types import LoglikelihoodRequest
 
 PRIMARY = "acc"
@@ -163,3 +166,13 @@ def compare(metric, records_a, records_b, seed=0) -> stats.Comparison:
         raise ValueError(f"choice tasks have no metric {metric!r}; they report {', '.join(METRICS)} (and /<subject>)")
     pairs = [(a, b) for a, b in zip(records_a, records_b) if not subject or a["scores"].get("subject") == subject]
     return stats.compare([a["scores"][base] for a, _ in pairs], [b["scores"][base] for _, b in pairs], seed=seed)
+
+
+class ChoiceKind(TaskKind):
+    name = "choice"
+    default_primary = ("acc",)
+    validate = staticmethod(validate)
+    check_sample = staticmethod(check_sample)
+    requests = staticmethod(requests)
+    score = staticmethod(score)
+    compare = staticmethod(compare)

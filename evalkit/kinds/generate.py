@@ -2,7 +2,7 @@
 strict and flexible match) or a reference metric (ROUGE, BLEU, chrF).
 
 The task file names its scorers at the top level (`scorers = [...]`, names from
-evalkit.scoring: per-sample scorers, or the corpus metrics `bleu` and `chrf`) and
+evalkit.scoring.metrics: per-sample scorers, or the corpus metrics `bleu` and `chrf`) and
 describes generation in [generate]:
 
     description       template before the few-shot examples
@@ -25,13 +25,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from evalkit import fewshot, scoring, stats
+from evalkit.data import fewshot
+from evalkit.data.templates import compile_template, render
 from evalkit.errors import ConfigError, DataError
 from evalkit.kinds import metric_rows
-from evalkit.templates import compile_template, render
+from evalkit.kinds.base import TaskKind
+from evalkit.scoring import metrics as scoring
+from evalkit.scoring import stats
 from evalkit.types import GenerationRequest
 
-PRIMARY = ["gsm8k_strict", "gsm8k_flexible"]  # used only where a task's rows do not mark their own
 SECTION_KEYS = {"description", "prompt", "target", "fewshot_target", "prediction", "target_delimiter", "stop",
                 "max_new_tokens", "temperature", "top_p", "chat", "system", "primary"}
 # A reference these scorers cannot use is a data error, found before any generation.
@@ -212,7 +214,17 @@ def compare(metric, records_a, records_b, seed=0) -> stats.Comparison:
         return stats.paired_bootstrap(table_a, table_b, rounds=metric_rows.BOOTSTRAP_ROUNDS, seed=seed,
                                       statistic=score_of)
     if not records_a or metric not in records_a[0]["scores"]:
-        # The kind-wide PRIMARY names metrics that this task's scorers may not produce.
+        # a metric this task's scorers do not produce (asked for by an older store's default primary)
         return stats.Comparison(math.nan, math.nan, math.nan, math.nan, len(records_a), "not scored by this task")
     return stats.compare([r["scores"][metric] for r in records_a], [r["scores"][metric] for r in records_b],
                          seed=seed)
+
+
+class GenerateKind(TaskKind):
+    name = "generate"
+    default_primary = ("gsm8k_strict", "gsm8k_flexible")
+    validate = staticmethod(validate)
+    check_sample = staticmethod(check_sample)
+    requests = staticmethod(requests)
+    score = staticmethod(score)
+    compare = staticmethod(compare)

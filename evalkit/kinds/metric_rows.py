@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from evalkit import stats
+from evalkit.scoring import stats
 
 MEAN_INTERVAL = "normal: mean ± 1.96 stderr"
 BOOTSTRAP_ROUNDS = 1000

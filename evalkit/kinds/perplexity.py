@@ -8,13 +8,11 @@ which for WikiText is the original page before detokenisation, as in lm-eval.
 
 from __future__ import annotations
 
-from evalkit import stats
+from evalkit.data.templates import render
 from evalkit.errors import ConfigError, DataError
-from evalkit.templates import render
+from evalkit.kinds.base import TaskKind
+from evalkit.scoring import stats
 from evalkit.types import RollingRequest
-
-PRIMARY = "word_perplexity"
-LOWER_IS_BETTER = True
 
 
 def validate(task) -> None:
@@ -77,3 +75,16 @@ def compare(metric, records_a, records_b, seed=0):
 
     a, b = table(records_a), table(records_b)
     return stats.paired_bootstrap(a, b, seed=seed, statistic=statistic)
+
+
+class PerplexityKind(TaskKind):
+    name = "perplexity"
+    default_primary = ("word_perplexity",)
+    validate = staticmethod(validate)
+    check_sample = staticmethod(check_sample)
+    requests = staticmethod(requests)
+    score = staticmethod(score)
+    compare = staticmethod(compare)
+
+    def lower_is_better(self, metric: str) -> bool:
+        return True  # every perplexity and bits per byte

@@ -16,16 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evalkit import models
 from evalkit.errors import ConfigError
-from evalkit.store import Store, register_schema
+from evalkit.models import sources as models
+from evalkit.store import Store
 from evalkit.train.pipeline import PROVENANCE, make_plan, run_stage
 from evalkit.train.recipe import Recipe, load_recipe
-
-SCHEMA = """CREATE TABLE IF NOT EXISTS trained_models (
-    key TEXT PRIMARY KEY, folder TEXT NOT NULL, stage TEXT NOT NULL, parent TEXT NOT NULL,
-    created REAL NOT NULL, provenance TEXT NOT NULL)"""
-register_schema(SCHEMA)
 
 
 def trained_root() -> Path:
@@ -55,7 +50,6 @@ def build_model(config, recipe: Recipe, parent_name: str, parent, store: Store, 
 
 def record(store: Store, folder: Path) -> dict[str, Any]:
     info = json.loads((folder / PROVENANCE).read_text(encoding="utf-8"))
-    store.db.execute(SCHEMA)  # a store opened before this module registered its schema
     with store.transaction() as db:
         db.execute("INSERT OR REPLACE INTO trained_models VALUES (?,?,?,?,?,?)",
                    (folder.name, str(folder), info["stage"], info["parent"]["name"], info.get("created", time.time()),
@@ -64,7 +58,6 @@ def record(store: Store, folder: Path) -> dict[str, Any]:
 
 
 def trained_info(store: Store, key: str) -> dict[str, Any] | None:
-    store.db.execute(SCHEMA)
     row = store.db.execute("SELECT provenance FROM trained_models WHERE key=?", (key,)).fetchone()
     return json.loads(row[0]) if row else None
 

@@ -6,13 +6,31 @@ import json
 
 from evalkit.errors import ConfigError
 
+STAGES = (("sft", "supervised fine-tuning on chat / instruction data"),
+          ("dpo", "direct preference optimisation on chosen/rejected pairs"),
+          ("orpo", "odds-ratio preference optimisation, no reference model (TRL experimental)"),
+          ("reward", "a reward model that scores replies, usable as a judge"))
+
+
+def make_parser(commands) -> None:
+    train = commands.add_parser("train", help="train a candidate from a recipe (QLoRA SFT, DPO, ORPO, reward model)")
+    stages = train.add_subparsers(dest="stage", metavar="STAGE", required=True)
+    for stage, text in STAGES:
+        stage_parser = stages.add_parser(stage, help=text)
+        stage_parser.add_argument("--recipe", required=True, help="recipe TOML file (see recipes/)")
+        stage_parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                                  help="override a recipe setting, e.g. --set train.learning_rate=1e-4 (repeatable)")
+        stage_parser.add_argument("--parent", default="base", help="config model to train from (default: %(default)s)")
+        stage_parser.add_argument("--quiet", action="store_true", help="no progress bar")
+        stage_parser.set_defaults(handler=cmd_train)
+
 
 def cmd_train(args) -> int:
     from rich.console import Console
 
-    from evalkit import runner
-    from evalkit.commands import _open
+    from evalkit.store import open_project
     from evalkit.train.build import build_model
+    from evalkit.train.candidates import prepare_model
     from evalkit.train.pipeline import PROVENANCE
     from evalkit.train.recipe import load_recipe
 
@@ -20,8 +38,8 @@ def cmd_train(args) -> int:
     if recipe.stage != args.stage:
         raise ConfigError(f"{args.recipe} is a {recipe.stage} recipe (stage = {recipe.stage!r}); "
                           f"run `evalkit train {recipe.stage} --recipe {args.recipe}`")
-    config, store = _open(args)
-    parent = runner.prepare_model(config, args.parent, store)
+    config, store = open_project(args.config)
+    parent = prepare_model(config, args.parent, store)
     folder = build_model(config, recipe, args.parent, parent, store, quiet=args.quiet)
     if not (folder / PROVENANCE).is_file():  # a non-main rank of `accelerate launch`: rank 0 reports
         return 0

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalkit import datasources
-from evalkit.datasources import Row, Source
+from evalkit.data import sources as datasources
+from evalkit.data.sources import Row, Source
 from evalkit.errors import ConfigError, DataError
 from evalkit.train.formats import preference_example, sft_example
 from evalkit.train.recipe import Recipe

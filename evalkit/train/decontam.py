@@ -13,6 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from evalkit.config import TaskOptions
+from evalkit.errors import EvalkitError
+from evalkit.tasks.loading import load_task
 from evalkit.train.formats import example_text
 
 WORD = re.compile(r"\w+")
@@ -91,9 +94,6 @@ def suite_task_items(config) -> tuple[dict[str, list[dict[str, Any]]], tuple[str
     """
     import os
 
-    from evalkit.config import TaskOptions
-    from evalkit.errors import EvalkitError
-    from evalkit.tasks import load_task
 
     items: dict[str, list[dict[str, Any]]] = {}
     unavailable = []

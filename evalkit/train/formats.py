@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from evalkit.data.templates import render
 from evalkit.errors import DataError
 from evalkit.train.recipe import DataSettings
 
@@ -41,8 +42,6 @@ def renamed(row: dict[str, Any], settings: DataSettings, origin: str) -> dict[st
     for name, path in settings.columns.items():
         out[name] = field_at(row, path, origin)
     if settings.prompt_template:
-        from evalkit.templates import render
-
         try:
             out["prompt"] = render(settings.prompt_template, row)
         except Exception as err:  # StrictUndefined names the missing field

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from evalkit import stats
+from evalkit.scoring import stats
 
 
 def token_rows(tokenizer, template: str, conversation: list[dict], prompt: list[dict] | None, max_length: int):

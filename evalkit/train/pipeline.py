@@ -17,8 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evalkit.errors import DataError
+from evalkit.models.parallel import accelerate_state
+from evalkit.store.provenance import environment, package_versions
+from evalkit.train import heldout
+from evalkit.train.arguments import last_checkpoint
+from evalkit.train.chat_templates import training_template
+from evalkit.train.curves import loss_curve
 from evalkit.train.data import PREFERENCE_STAGES, Example, content_hash, load_examples
 from evalkit.train.decontam import build_index, decontaminate, suite_task_items
+from evalkit.train.heldout import preference_metrics, reward_metrics
+from evalkit.train.lora import load_for_training, lora_config, merge_adapter
 from evalkit.train.recipe import Recipe
 from evalkit.types import stable_hash
 
@@ -61,8 +70,6 @@ def make_plan(recipe: Recipe, parent_name: str, parent_folder: Path, parent_fing
     cleaned = decontaminate(train, index, drop=recipe.decontamination.drop)
     kept = cleaned.kept[: recipe.data.limit] if recipe.data.limit else cleaned.kept
     if not kept:
-        from evalkit.errors import DataError
-
         raise DataError(f"{examples.origin}: no training rows left after decontamination "
                         f"({cleaned.report['dropped']} dropped); check the data or set decontamination.drop = false")
     return Plan(recipe, parent_name, Path(parent_folder), parent_fingerprint, kept, heldout, examples.origin,
@@ -76,8 +83,6 @@ def stage_module(stage: str):
 
 
 def measure(model, tokenizer, template: str, plan: Plan) -> list | dict | None:
-    from evalkit.train import heldout
-
     if not plan.heldout:
         return None
     train = plan.recipe.train
@@ -90,8 +95,6 @@ def measure(model, tokenizer, template: str, plan: Plan) -> list | dict | None:
 
 
 def summarise(plan: Plan, before, after) -> dict[str, Any]:
-    from evalkit.train.heldout import preference_metrics, reward_metrics
-
     if before is None:
         return {}
     if plan.recipe.stage == "reward":  # "before" is the parent with a fresh, untrained score head: chance level
@@ -106,8 +109,6 @@ def run_stage(plan: Plan, out: Path, work: Path, quiet: bool = False) -> dict[st
     import torch
     from transformers import AutoTokenizer
 
-    from evalkit.parallel import accelerate_state
-    from evalkit.train.chat_templates import training_template
 
     quiet_libraries()
     state, clock = accelerate_state(), Clock()
@@ -144,8 +145,6 @@ def run_stage(plan: Plan, out: Path, work: Path, quiet: bool = False) -> dict[st
 
 
 def _world_size() -> int:
-    from evalkit.parallel import accelerate_state
-
     return accelerate_state().num_processes
 
 
@@ -196,8 +195,6 @@ def _model_class(stage: str):
 def _train(plan: Plan, tokenizer, work: Path, model_class, quiet: bool):
     from datasets import Dataset
 
-    from evalkit.train.arguments import last_checkpoint
-    from evalkit.train.lora import load_for_training, lora_config
     from evalkit.train.progress import RichProgress
 
     recipe = plan.recipe
@@ -220,8 +217,6 @@ def _train(plan: Plan, tokenizer, work: Path, model_class, quiet: bool):
 
 def _final_model(plan: Plan, trainer, loaded, work: Path, tokenizer, model_class):
     """The trained weights as a plain model: LoRA merged into a fresh full-precision parent, or the full model."""
-    from evalkit.train.lora import merge_adapter
-
     if loaded.method == "full":
         return trainer.model, None
     adapter = work / "adapter"
@@ -237,8 +232,6 @@ def _conversation(example: Example) -> list[dict[str, str]]:
 
 
 def provenance(plan: Plan, history, resumed, loaded_method, difference, heldout, timings) -> dict[str, Any]:
-    from evalkit.provenance import environment, package_versions
-
     recipe = plan.recipe
     losses = [h for h in history if "loss" in h]
     return {
@@ -260,8 +253,6 @@ def provenance(plan: Plan, history, resumed, loaded_method, difference, heldout,
 
 
 def _save(model, tokenizer, info: dict[str, Any], out: Path) -> None:
-    from evalkit.train.curves import loss_curve
-
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
     try:

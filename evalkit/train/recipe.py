@@ -8,10 +8,11 @@ model, so editing a comment never retrains anything.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from evalkit.errors import ConfigError
 

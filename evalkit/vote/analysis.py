@@ -27,7 +27,7 @@ from evalkit.ratings import (
     rate,
     win_rate_matrix,
 )
-from evalkit.store import Store
+from evalkit.store.db import Store
 from evalkit.vote import votes as vote_store
 from evalkit.vote.sources import JudgeData, judge_verdicts, stored_answers
 from evalkit.vote.votes import Vote

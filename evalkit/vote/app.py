@@ -15,7 +15,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Header, Markdown, Static
 
-from evalkit.store import Store
+from evalkit.store.db import Store
 from evalkit.vote import votes as vote_store
 from evalkit.vote.pairs import PairPicker
 from evalkit.vote.votes import Matchup

@@ -1,4 +1,4 @@
-"""Handlers of `evalkit vote` and `evalkit ratings` (wired in evalkit/cli.py)."""
+"""`evalkit vote` and `evalkit ratings`: their flags and handlers."""
 
 from __future__ import annotations
 
@@ -6,19 +6,26 @@ import getpass
 import os
 from pathlib import Path
 
-from evalkit.config import load_config
+from evalkit.config import load_config, split_names
 from evalkit.errors import ConfigError, EvalkitError
-from evalkit.store import Store
+from evalkit.store.db import Store
 from evalkit.vote.sources import ANSWERS_COMMAND, JudgeData
 
 
-def model_list(text: str | None) -> list[str] | None:
-    if not text:
-        return None
-    names = [n.strip() for n in text.split(",")]
-    if not all(names):
-        raise ConfigError(f"--models {text!r} has an empty name; use e.g. --models base,sft")
-    return names
+def make_parser(commands) -> None:
+    vote = commands.add_parser("vote", help="vote on pairs of answers in the terminal (Textual app)")
+    vote.add_argument("--annotator", help="your name, stored with each vote (default: $USER)")
+    vote.add_argument("--models", help="comma-separated models to compare (default: all with stored answers)")
+    vote.add_argument("--prompt-set", help="only this prompt set (default: all)")
+    vote.add_argument("--repeat", action="store_true", help="also show pairs you already voted on, after new ones")
+    vote.set_defaults(handler=cmd_vote)
+
+    ratings = commands.add_parser("ratings", help="Elo and Bradley-Terry ratings from the human votes")
+    ratings.add_argument("--models", help="comma-separated models to rate (default: all with votes)")
+    ratings.add_argument("--prompt-set", help="only votes on this prompt set (default: all)")
+    ratings.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds (default: %(default)s)")
+    ratings.add_argument("--plots", metavar="DIR", help="also write the rating and win-rate PNGs into DIR")
+    ratings.set_defaults(handler=cmd_ratings)
 
 
 def annotator_name(given: str | None) -> str:
@@ -77,7 +84,7 @@ def cmd_vote(args) -> int:
     config = load_config(args.config)
     store = Store(config.store)
     annotator = annotator_name(args.annotator)
-    pool = voting_pool(store, config.store, args.prompt_set, model_list(args.models))
+    pool = voting_pool(store, config.store, args.prompt_set, split_names(args.models))
     judge = judge_verdicts(store, args.prompt_set)
     picker = PairPicker(store, annotator, pool, judge, repeat=args.repeat, seed=config.seed)
     if picker.next() is None:
@@ -100,7 +107,7 @@ def cmd_ratings(args) -> int:
         raise ConfigError(f"--rounds must be >= 0, got {args.rounds}")
     config = load_config(args.config)
     store = Store(config.store)
-    summary = summarise(store, prompt_set=args.prompt_set, models=model_list(args.models),
+    summary = summarise(store, prompt_set=args.prompt_set, models=split_names(args.models),
                         rounds=args.rounds, seed=config.seed)
     if summary is None:
         chosen = "".join(f" {flag} {value}" for flag, value in (("--models", args.models),
@@ -110,7 +117,7 @@ def cmd_ratings(args) -> int:
     console = Console()
     print_summary(summary, console)
     if args.plots:
-        from evalkit.vote.report import write_plots
+        from evalkit.report.votes import write_plots
 
         for name in write_plots(summary, Path(args.plots)):
             console.print(f"plot: {Path(args.plots) / name}")

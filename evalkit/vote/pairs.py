@@ -23,7 +23,8 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from evalkit.store import Store
+from evalkit.ratings import Battle, rate
+from evalkit.store.db import Store
 from evalkit.vote import votes as vote_store
 from evalkit.vote.sources import JudgeData, StoredAnswer
 from evalkit.vote.votes import Matchup, Vote
@@ -87,7 +88,6 @@ def overlapping_model_pairs(decided: Sequence[Vote], models: Sequence[str], seed
     battles = _battles(v for v in decided if v.model_left in models and v.model_right in models)
     if not battles:
         return all_pairs
-    from evalkit.ratings import rate
 
     with warnings.catch_warnings():
         # Few votes make degenerate resamples; for ordering pairs the wide intervals are the point.
@@ -100,8 +100,6 @@ def overlapping_model_pairs(decided: Sequence[Vote], models: Sequence[str], seed
 
 
 def _battles(decided):
-    from evalkit.ratings import Battle
-
     side = {"left": "a", "right": "b", "tie": "tie", "both_bad": "both_bad"}
     return [Battle(v.model_left, v.model_right, side[v.winner]) for v in decided]
 

@@ -1,16 +1,16 @@
 """What there is to vote on: the models' stored answers, and the LLM judge's verdicts.
 
-Both come from other features (evalkit.answers, evalkit.judge). Voting must work
+Both come from other features (evalkit.answers.generate, evalkit.judge.verdicts). Voting must work
 without the judge, so judge data is optional: when the module or its table is
 missing, pairs are simply not prioritised by judge verdicts, and callers are told why.
 """
 
 from __future__ import annotations
 
-import importlib
-import sqlite3
 from dataclasses import dataclass
 
+from evalkit import answers
+from evalkit.judge.verdicts import judged_pairs
 from evalkit.store import Store
 
 # The command that fills the answers table; every "nothing to vote on" message names it.
@@ -19,7 +19,7 @@ ANSWERS_COMMAND = "evalkit answers --models base,sft --prompt-set NAME"
 
 @dataclass(frozen=True)
 class StoredAnswer:
-    """The fields of evalkit.answers.Answer that voting reads."""
+    """The fields of evalkit.answers.generate.Answer that voting reads."""
 
     model: str
     prompt_set: str
@@ -60,44 +60,13 @@ class JudgeData:
 def stored_answers(store: Store, prompt_set: str | None = None,
                    models: list[str] | None = None) -> list[StoredAnswer]:
     """All stored answers (of `models` / `prompt_set` when given)."""
-    try:
-        answers_module = importlib.import_module("evalkit.answers")
-    except ImportError:
-        answers_module = None
-    if answers_module is not None:
-        try:
-            found = answers_module.stored_answers(store, prompt_set=prompt_set, models=models)
-        except sqlite3.OperationalError:  # a store opened before the answers table was registered
-            found = []
-        return [StoredAnswer(a.model, a.prompt_set, a.prompt_id, a.prompt, a.answer) for a in found]
-    return _answers_from_table(store, prompt_set, models)
-
-
-def _answers_from_table(store: Store, prompt_set: str | None, models: list[str] | None) -> list[StoredAnswer]:
-    # Without evalkit.answers installed the table can still be there (written by a newer
-    # evalkit); its columns are a documented contract, so read them directly.
-    if not _has_table(store, "answers"):
-        return []
-    query, args = "SELECT model, prompt_set, prompt_id, prompt, answer FROM answers WHERE 1=1", []
-    if prompt_set is not None:
-        query, args = query + " AND prompt_set=?", args + [prompt_set]
-    if models:
-        query += f" AND model IN ({','.join('?' * len(models))})"
-        args += list(models)
-    rows = store.db.execute(query + " ORDER BY prompt_set, prompt_id, model", args)
-    return [StoredAnswer(*row) for row in rows]
+    found = answers.stored_answers(store, prompt_set=prompt_set, models=models or None)
+    return [StoredAnswer(a.model, a.prompt_set, a.prompt_id, a.prompt, a.answer) for a in found]
 
 
 def judge_verdicts(store: Store, prompt_set: str | None = None) -> JudgeData:
     """The LLM judge's verdicts, or none with the reason why."""
-    try:
-        judge_module = importlib.import_module("evalkit.judge")
-    except ImportError:
-        return JudgeData((), "evalkit.judge is not installed")
-    try:
-        judged = judge_module.judged_pairs(store, prompt_set=prompt_set)
-    except sqlite3.OperationalError:
-        judged = []
+    judged = judged_pairs(store, prompt_set=prompt_set)
     if not judged:
         return JudgeData((), "no LLM-judge verdicts in the store yet")
     verdicts = tuple(
@@ -125,8 +94,3 @@ def battle_winner(verdict: str | None, model_a: str, model_b: str) -> str | None
     if text.lower() in ("tie", "both_bad", "tie (bothbad)"):
         return "tie"
     return None
-
-
-def _has_table(store: Store, name: str) -> bool:
-    found = store.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
-    return found is not None

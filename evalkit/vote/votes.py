@@ -13,29 +13,13 @@ import time
 from dataclasses import dataclass
 
 from evalkit.errors import DataError
-from evalkit.store import Store, register_schema
+from evalkit.store import Store
 
 # 'skip' rows are kept so a skipped pair is not shown again straight away; they
 # never count as votes in ratings or agreement.
 WINNERS = ("left", "right", "tie", "both_bad")
 SKIP = "skip"
 
-VOTES_DDL = """CREATE TABLE IF NOT EXISTS votes (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    annotator TEXT NOT NULL,
-    prompt_set TEXT NOT NULL,
-    prompt_id TEXT NOT NULL,
-    model_left TEXT NOT NULL,
-    model_right TEXT NOT NULL,
-    winner TEXT NOT NULL CHECK (winner IN ('left', 'right', 'tie', 'both_bad', 'skip')),
-    shown_order TEXT NOT NULL CHECK (shown_order IN ('ab', 'ba')),
-    answer_left_sha TEXT NOT NULL,
-    answer_right_sha TEXT NOT NULL,
-    created REAL NOT NULL,
-    undone INTEGER NOT NULL DEFAULT 0)"""
-VOTES_INDEX = "CREATE INDEX IF NOT EXISTS votes_by_annotator ON votes (annotator, undone)"
-
-register_schema(VOTES_DDL, VOTES_INDEX)
 
 
 @dataclass(frozen=True)
@@ -89,10 +73,6 @@ class Vote:
         return self.answer_left_sha if model == self.model_left else self.answer_right_sha
 
 
-def ensure_schema(store: Store) -> None:
-    """Create the table on a store opened before this module was imported (e.g. by the report)."""
-    store.db.execute(VOTES_DDL)
-    store.db.execute(VOTES_INDEX)
 
 
 def text_sha(text: str) -> str:
@@ -147,7 +127,6 @@ def undo_last(store: Store, annotator: str) -> Vote | None:
 def votes(store: Store, annotator: str | None = None, prompt_set: str | None = None,
           include_skips: bool = False) -> list[Vote]:
     """Votes not undone, oldest first (online Elo reads them in this order)."""
-    ensure_schema(store)
     query, args = f"SELECT {_COLUMNS} FROM votes WHERE undone=0", []
     if not include_skips:
         query += " AND winner != 'skip'"

@@ -1,6 +1,5 @@
 """The transformers backend against a plain full forward pass, at several batch sizes."""
 
-import math
 from dataclasses import replace
 
 import pytest

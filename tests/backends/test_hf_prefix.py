@@ -2,11 +2,10 @@
 context whole, at any batch size."""
 
 import pytest
+from backends.test_hf import backend, collect, reference_logprob
 
 from evalkit.backends.tokens import MIN_SHARED_PREFIX, prefix_families
 from evalkit.types import LoglikelihoodRequest
-
-from backends.test_hf import backend, collect, reference_logprob
 
 EXAMPLES = "".join(f"Question: what comes after {w}?\nAnswer: the word after {w}.\n\n"
                    for w in "one two three".split())  # the tiny model reads 256 tokens: the whole prompt must fit

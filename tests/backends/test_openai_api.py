@@ -8,12 +8,12 @@ import socket
 import time
 
 import pytest
+from fake_endpoint import FakeEndpoint, prompt_of
 
 from evalkit.backends.openai_api import EndpointError, OpenAIBackend
 from evalkit.config import ModelSpec
 from evalkit.errors import ModelError
 from evalkit.types import GenerationRequest
-from fake_endpoint import FakeEndpoint, prompt_of
 
 
 def backend(url, **settings):

@@ -14,14 +14,13 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 import torch
+from backends.test_hf import CONTEXTS, CONTINUATIONS, collect
 
 from evalkit.backends.hf import HFBackend
 from evalkit.backends.vllm import VLLMBackend, continuation_score
 from evalkit.config import ModelSpec
 from evalkit.errors import ModelError
 from evalkit.types import GenerationRequest, LoglikelihoodRequest, RollingRequest
-
-from backends.test_hf import CONTEXTS, CONTINUATIONS, collect
 
 
 @dataclass

@@ -8,7 +8,7 @@ import pytest
 from evalkit.config import TaskOptions
 from evalkit.errors import ConfigError, DataError
 from evalkit.kinds import choice
-from evalkit.tasks import load_task
+from evalkit.tasks.loading import load_task
 from evalkit.types import Loglikelihood
 
 TASK = """

@@ -9,7 +9,7 @@ import pytest
 from evalkit.config import TaskOptions
 from evalkit.errors import ConfigError, DataError
 from evalkit.kinds import generate
-from evalkit.tasks import load_task
+from evalkit.tasks.loading import load_task
 from evalkit.types import Generation
 
 MATH_TASK = """

@@ -4,8 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from train_helpers import write_jsonl, SFT_ROWS
+from train_helpers import SFT_ROWS, write_jsonl
 
 
 def project(tmp_path: Path, tiny_model_dir: Path, steps: int = 2) -> Path:
@@ -50,14 +49,13 @@ tasks = ["sums"]
 
 
 def test_a_recipe_model_is_built_once_then_reused(tiny_model_dir, tmp_path, cache, monkeypatch):
-    from evalkit import runner
     from evalkit.config import load_config
-    from evalkit.store import Store
-    from evalkit.train import build
+    from evalkit.store.db import Store
+    from evalkit.train import build, prepare_model
 
     config = load_config(project(tmp_path, tiny_model_dir))
     store = Store(config.store)
-    first = runner.prepare_model(config, "sft", store)
+    first = prepare_model(config, "sft", store)
     assert Path(first.folder).parent == cache / "trained"
     assert build.trained_info(store, Path(first.folder).name)["parent"]["name"] == "base"
 
@@ -65,17 +63,18 @@ def test_a_recipe_model_is_built_once_then_reused(tiny_model_dir, tmp_path, cach
         raise AssertionError("a model that exists was trained again")
 
     monkeypatch.setattr(build, "run_stage", must_not_train)
-    second = runner.prepare_model(config, "sft", store)
+    second = prepare_model(config, "sft", store)
     assert (second.folder, second.fingerprint) == (first.folder, first.fingerprint)
-    base = runner.prepare_model(config, "base", store)
+    base = prepare_model(config, "base", store)
     assert second.fingerprint != base.fingerprint
 
 
 def test_evalkit_run_builds_evaluates_and_reports_lineage(tiny_model_dir, tmp_path, cache):
-    from evalkit import report, runner
     from evalkit.config import load_config
-    from evalkit.console import ConsoleUI
-    from evalkit.store import Store
+    from evalkit.report import leaderboard as report
+    from evalkit.report.console import ConsoleUI
+    from evalkit.run import pipeline as runner
+    from evalkit.store.db import Store
 
     config = load_config(project(tmp_path, tiny_model_dir))
     store = Store(config.store)
@@ -104,20 +103,20 @@ def test_the_key_follows_parent_recipe_and_data(tiny_model_dir, tmp_path):
 
 
 def test_a_recipe_model_without_parent_is_a_config_error(tiny_model_dir, tmp_path):
-    from evalkit import runner
     from evalkit.config import load_config
     from evalkit.errors import ConfigError
-    from evalkit.store import Store
+    from evalkit.store.db import Store
+    from evalkit.train import prepare_model
 
     config = load_config(project(tmp_path, tiny_model_dir))
     with pytest.raises(ConfigError, match="models.orphan has recipe = 'sft.toml' but no parent"):
-        runner.prepare_model(config, "orphan", Store(config.store))
+        prepare_model(config, "orphan", Store(config.store))
 
 
 def test_lineage_section_renders_from_the_store(tmp_path):
-    from evalkit.store import Store
+    from evalkit.report.lineage import lineage_section
+    from evalkit.store.db import Store
     from evalkit.train import build
-    from evalkit.train.lineage import lineage_section
 
     store = Store(tmp_path / "store.db")
     folders = {}

@@ -3,7 +3,12 @@ from pathlib import Path
 import pytest
 
 from evalkit.errors import ConfigError
-from evalkit.train.chat_templates import SMOLLM2, SMOLLM2_MARKED, has_markers, training_template
+from evalkit.train.chat_templates import (
+    SMOLLM2,
+    SMOLLM2_MARKED,
+    has_markers,
+    training_template,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,7 +45,7 @@ def test_marked_smollm2_template_renders_exactly_like_the_original(tokenizer, co
 @pytest.mark.slow
 def test_shipped_template_is_the_embedded_models_own():
     from evalkit.config import ModelSpec
-    from evalkit.models import resolve
+    from evalkit.models.sources import resolve
 
     # converts the GGUF on first use (a minute), then reads the cached folder
     folder = resolve(ModelSpec(name="base", source="embedded:smollm2-135m-instruct"), REPO).folder

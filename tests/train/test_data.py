@@ -3,8 +3,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from train_helpers import tiny_recipe, write_jsonl
+
 from evalkit.errors import DataError
 from evalkit.train.data import load_examples
 from evalkit.train.formats import preference_example, sft_example, split_dialogue

@@ -1,5 +1,11 @@
 from evalkit.train.data import Example
-from evalkit.train.decontam import build_index, decontaminate, ngrams, suite_task_items, texts_in
+from evalkit.train.decontam import (
+    build_index,
+    decontaminate,
+    ngrams,
+    suite_task_items,
+    texts_in,
+)
 
 EVAL_ITEM = {"document": "The quick brown fox jumps over the lazy dog while the farmer watches from his old red tractor.",
              "id": "x1", "_file": "ignored words here"}

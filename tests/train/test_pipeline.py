@@ -3,8 +3,8 @@
 import json
 
 import pytest
-
 from train_helpers import tiny_recipe
+
 from evalkit.train.pipeline import LOSS_CURVE, PROVENANCE, make_plan, run_stage
 
 

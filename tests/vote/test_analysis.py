@@ -8,7 +8,7 @@ import math
 import pytest
 
 from evalkit.ratings import Battle, compute_online_elo, inter_annotator_agreement, rate
-from evalkit.store import Store
+from evalkit.store.db import Store
 from evalkit.vote.analysis import summarise
 from evalkit.vote.sources import JudgeData, JudgeVerdict
 from evalkit.vote.votes import Matchup, cast, undo_last

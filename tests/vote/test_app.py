@@ -8,7 +8,7 @@ import pytest
 from rich.text import Text
 from voting_project import CODEWORDS, write_project
 
-from evalkit.store import Store
+from evalkit.store.db import Store
 from evalkit.vote.app import HelpScreen, VoteApp
 from evalkit.vote.cli import voting_pool
 from evalkit.vote.pairs import PairPicker

@@ -12,7 +12,7 @@ import pytest
 from voting_project import add_answers, write_project
 
 from evalkit.cli import main
-from evalkit.store import Store
+from evalkit.store.db import Store
 from evalkit.vote.pairs import candidates, shown
 from evalkit.vote.sources import ANSWERS_COMMAND, stored_answers
 from evalkit.vote.votes import cast
@@ -100,7 +100,7 @@ def test_voting_never_imports_torch(tmp_path):
     cast(store, "bob", shown("bob", candidates(stored_answers(store))[0]), "left")  # ratings code runs too
     code = (
         "import sys; from evalkit.cli import build_parser; from evalkit.config import load_config;"
-        "from evalkit.store import Store; from evalkit.vote.cli import voting_pool;"
+        "from evalkit.store.db import Store; from evalkit.vote.cli import voting_pool;"
         "from evalkit.vote.sources import judge_verdicts; from evalkit.vote.pairs import PairPicker;"
         "from evalkit.vote.app import VoteApp;"
         f"c = load_config({str(tmp_path / 'evalkit.toml')!r}); s = Store(c.store);"

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import itertools
 
-from evalkit.store import Store
-from evalkit.vote.pairs import Candidate, PairPicker, candidates, overlapping_model_pairs, shown
+from evalkit.store.db import Store
+from evalkit.vote.pairs import (
+    Candidate,
+    PairPicker,
+    candidates,
+    overlapping_model_pairs,
+    shown,
+)
 from evalkit.vote.sources import JudgeData, JudgeVerdict, StoredAnswer
 from evalkit.vote.votes import cast, undo_last, votes
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from evalkit import report
-from evalkit.store import Store
-from evalkit.vote.report import RATINGS_PNG, WIN_RATE_PNG, human_votes_section
+from evalkit.report import leaderboard as report
+from evalkit.report.votes import RATINGS_PNG, WIN_RATE_PNG, human_votes_section
+from evalkit.store.db import Store
 from evalkit.vote.votes import Matchup, cast
 
 RUN = {"id": 1, "provenance": {"seed": 3}, "config": {"models": []}}
@@ -44,7 +44,7 @@ def test_section_has_ratings_win_rates_agreement_and_linked_plots(tmp_path):
     assert len(rating_rows) == 3
     # bob voted every pair exactly as alice did (sides swapped): full agreement.
     assert "| annotator vs annotator | 100% | 1.00 | 8 | 8 |" in text
-    assert "evalkit.judge" in text or "LLM-judge" in text  # says why there is no judge agreement
+    assert "evalkit.judge.verdicts" in text or "LLM-judge" in text  # says why there is no judge agreement
 
 
 def test_the_leaderboard_renders_the_section(tmp_path):

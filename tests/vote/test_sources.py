@@ -1,15 +1,14 @@
 """What voting reads from other features: stored answers, and the LLM judge's verdicts
-(through evalkit.judge when it is there; without it, voting works and says why)."""
+(through evalkit.judge.verdicts when it is there; without it, voting works and says why)."""
 
 from __future__ import annotations
 
-import sys
 import time
 
 import pytest
 from voting_project import write_project
 
-from evalkit.store import Store
+from evalkit.store.db import Store
 from evalkit.vote.pairs import PairPicker, candidates
 from evalkit.vote.sources import battle_winner, judge_verdicts, stored_answers
 
@@ -32,12 +31,6 @@ def test_battle_winner_reads_side_or_model_names(verdict, expected):
     assert battle_winner(verdict, "base", "sft") == expected
 
 
-def test_without_the_judge_module_voting_says_why(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "evalkit.judge", None)  # makes `import evalkit.judge` fail
-    data = judge_verdicts(Store(tmp_path / "s.db"))
-    assert data.verdicts == () and "evalkit.judge is not installed" in data.note
-
-
 def judgment(judge, prompt_id, model_a, model_b, position, verdict):
     return {"judge": judge, "prompt_set": "chat", "prompt_id": prompt_id, "model_a": model_a, "model_b": model_b,
             "position": position, "key": f"{prompt_id}{model_a}{model_b}{position}", "template": "t",
@@ -47,7 +40,7 @@ def judgment(judge, prompt_id, model_a, model_b, position, verdict):
 
 
 def test_judge_verdicts_from_evalkit_judge_mark_flips_and_lead_the_queue(tmp_path):
-    judge = pytest.importorskip("evalkit.judge", reason="evalkit.judge is not available in this checkout")
+    judge = pytest.importorskip("evalkit.judge.verdicts", reason="evalkit.judge.verdicts is not available in this checkout")
     write_project(tmp_path, n_prompts=4)
     store = Store(tmp_path / "store.db")
     judge.put_judgments(store, [
@@ -66,6 +59,6 @@ def test_judge_verdicts_from_evalkit_judge_mark_flips_and_lead_the_queue(tmp_pat
 
 
 def test_no_judgments_yet_is_said_plainly(tmp_path):
-    pytest.importorskip("evalkit.judge", reason="evalkit.judge is not available in this checkout")
+    pytest.importorskip("evalkit.judge.verdicts", reason="evalkit.judge.verdicts is not available in this checkout")
     data = judge_verdicts(Store(tmp_path / "s.db"))
     assert data.verdicts == () and data.note == "no LLM-judge verdicts in the store yet"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from voting_project import CODEWORDS, write_project
 
-from evalkit.store import Store
+from evalkit.store.db import Store
 from evalkit.vote.app import MIN_VIEW_S
 from evalkit.vote.votes import votes
 

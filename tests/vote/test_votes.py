@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from evalkit.errors import DataError
-from evalkit.store import Store
+from evalkit.store.db import Store
 from evalkit.vote.votes import Matchup, cast, undo_last, votes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,18 +70,20 @@ def test_votes_filter_by_annotator_and_prompt_set(tmp_path):
     assert [v.prompt_set for v in votes(store, prompt_set="chat")] == ["chat"]
 
 
-def test_reading_votes_from_a_store_opened_before_the_table_existed(tmp_path):
-    Store(tmp_path / "s.db").close()  # an old store without a votes table
-    store = Store(tmp_path / "s.db")
-    store.db.execute("DROP TABLE IF EXISTS votes")
-    assert votes(store) == []
+def test_reading_votes_from_a_store_written_before_votes_existed(tmp_path):
+    old = sqlite3.connect(tmp_path / "s.db")  # a store of an evalkit without votes: no table, no schema version
+    old.execute("CREATE TABLE responses (key TEXT PRIMARY KEY, model TEXT NOT NULL, kind TEXT NOT NULL, "
+                "request TEXT NOT NULL, response TEXT NOT NULL, created REAL NOT NULL)")
+    old.commit()
+    old.close()
+    assert votes(Store(tmp_path / "s.db")) == []
 
 
 VOTER = textwrap.dedent("""
     import sys
     import time
     from pathlib import Path
-    from evalkit.store import Store
+    from evalkit.store.db import Store
     from evalkit.vote.votes import Matchup, cast
     path, annotator, n, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
     store = Store(path)

@@ -1,6 +1,6 @@
 """A throwaway project for voting tests: evalkit.toml and a store holding stored answers.
 
-Answers go straight into the `answers` table (its columns are the contract evalkit.answers
+Answers go straight into the `answers` table (its columns are the contract evalkit.answers.generate
 writes), so these tests need no model and no generation run.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from evalkit.store import Store
+from evalkit.store.db import Store
 
 ANSWERS_DDL = """CREATE TABLE IF NOT EXISTS answers (
     model TEXT, fingerprint TEXT, prompt_set TEXT, prompt_id TEXT, prompt TEXT, answer TEXT, created REAL,

@@ -1,0 +1,199 @@
+"""Prompt sets: the instructions candidates answer and a pairwise judge compares.
+
+A prompt set is a TOML file in promptsets/ (or the project's own promptsets/
+folder) that names its data sources, tried in order as for tasks, how a row
+becomes a prompt (Jinja, as in task files), optional reference answers joined on
+the prompt id, and the generation settings of the answers. A user's own JSONL
+file works too: one object per line with `prompt` (or `instruction`, `question`,
+`turns`), optional `id`, `category` and `reference`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from evalkit.config import builtin_dir
+from evalkit.data.sources import Row, Source, load_rows
+from evalkit.data.templates import render
+from evalkit.errors import ConfigError, DataError
+
+BUILTIN_PROMPTSETS = builtin_dir("promptsets")
+PROMPTSET_KEYS = {"name", "version", "description", "citation", "sources", "id", "prompt", "category",
+                  "reference", "generate"}
+GENERATE_KEYS = {"max_new_tokens", "temperature", "system"}
+USER_PROMPT_FIELDS = ("prompt", "instruction", "question", "turns")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    id: str
+    text: str
+    category: str = ""
+    reference: str | None = None  # shown to reference-guided judges (math, code)
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    name: str
+    version: int
+    prompts: tuple[Prompt, ...]
+    origin: str  # where the rows came from, for provenance
+    description: str = ""
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    system: str | None = None
+
+
+def load_prompt_set(name_or_path: str, root: Path | None = None, limit: int | None = None,
+                    seed: int | None = None) -> PromptSet:
+    """A prompt set by name (promptsets/NAME.toml) or path (.toml, .jsonl, .json).
+
+    limit: the first `limit` prompts, or a seeded random sample of them when `seed` is given.
+    """
+    root = root or Path.cwd()
+    path = _find(name_or_path, root)
+    if path.suffix == ".toml":
+        prompt_set = _from_toml(path)
+    else:
+        prompt_set = _from_user_file(path)
+    return _limited(prompt_set, limit, seed)
+
+
+def known_prompt_sets(root: Path) -> list[str]:
+    folders = [root / "promptsets", BUILTIN_PROMPTSETS]
+    return sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.toml")})
+
+
+def _find(name_or_path: str, root: Path) -> Path:
+    path = Path(name_or_path).expanduser()
+    if path.suffix in (".toml", ".jsonl", ".json", ".gz"):
+        path = path if path.is_absolute() else root / path
+        if not path.is_file():
+            raise ConfigError(f"prompt set file {path} not found; give a path relative to {root} or a name "
+                              f"({', '.join(known_prompt_sets(root))})")
+        return path
+    for folder in (root / "promptsets", BUILTIN_PROMPTSETS):
+        candidate = folder / f"{name_or_path}.toml"
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"unknown prompt set {name_or_path!r}; known: {', '.join(known_prompt_sets(root))}, "
+                      f"or give a .jsonl file with one {{\"prompt\": ...}} per line")
+
+
+def _from_toml(path: Path) -> PromptSet:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    unknown = sorted(set(raw) - PROMPTSET_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(PROMPTSET_KEYS))}")
+    for key, kind in (("name", str), ("version", int), ("prompt", str)):
+        if not isinstance(raw.get(key), kind):
+            raise ConfigError(f"{path}: `{key}` is required and must be {kind.__name__}, got {raw.get(key)!r}")
+    rows, origin = load_rows(_sources(raw.get("sources"), path, "sources"), path.parent, raw["name"])
+    prompts = [_prompt(raw, row, position) for position, row in enumerate(rows, start=1)]
+    if isinstance(raw.get("reference"), dict):
+        prompts = _with_references(prompts, raw["reference"], path, raw["name"])
+    generate = _generate_settings(raw.get("generate", {}), path)
+    return PromptSet(name=raw["name"], version=raw["version"], prompts=_unique(prompts), origin=origin,
+                     description=raw.get("description", ""), **generate)
+
+
+def _sources(raw: Any, path: Path, where: str) -> list[Source]:
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(f"{path}: needs at least one [[{where}]] entry (data_dir, package, file or hub)")
+    allowed = {"kind", "path", "format", "package", "dataset", "name", "split", "files"}
+    sources = []
+    for index, entry in enumerate(raw):
+        if not isinstance(entry, dict) or set(entry) - allowed:
+            raise ConfigError(f"{path}: {where}[{index}] must be a table with keys among {', '.join(sorted(allowed))}")
+        sources.append(Source(**{**entry, "files": tuple(entry.get("files", ()))}))
+    return sources
+
+
+def _prompt(raw: dict[str, Any], row: Row, position: int) -> Prompt:
+    data = row.data
+    try:
+        text = render(raw["prompt"], data).strip()
+        prompt_id = render(raw["id"], data).strip() if "id" in raw else str(position)
+        category = render(raw["category"], data).strip() if "category" in raw else ""
+    except Exception as err:  # a template that does not fit the row: name the row
+        raise DataError(f"{row.origin}: cannot build the prompt ({type(err).__name__}: {err}); "
+                        f"check the templates of prompt set {raw['name']!r}") from None
+    if not text:
+        raise DataError(f"{row.origin}: empty prompt in prompt set {raw['name']!r}")
+    return Prompt(id=prompt_id, text=text, category=category)
+
+
+def _with_references(prompts: list[Prompt], spec: dict[str, Any], path: Path, name: str) -> list[Prompt]:
+    """Reference answers joined on the prompt id, for the categories that need one (MT-Bench: math,
+    reasoning, coding). A missing reference file leaves the prompts without references."""
+    for key in ("id", "text"):
+        if not isinstance(spec.get(key), str):
+            raise ConfigError(f"{path}: [reference] needs `{key}` (a Jinja template)")
+    try:
+        rows, _ = load_rows(_sources(spec.get("sources"), path, "reference.sources"), path.parent, f"{name} references")
+    except DataError:
+        return prompts
+    answers = {render(spec["id"], row.data).strip(): render(spec["text"], row.data) for row in rows}
+    categories = set(spec.get("categories", []))
+    out = []
+    for prompt in prompts:
+        wanted = not categories or prompt.category in categories
+        reference = (answers.get(prompt.id) or None) if wanted else None
+        out.append(Prompt(prompt.id, prompt.text, prompt.category, reference))
+    return out
+
+
+def _generate_settings(raw: Any, path: Path) -> dict[str, Any]:
+    if not isinstance(raw, dict) or set(raw) - GENERATE_KEYS:
+        raise ConfigError(f"{path}: [generate] may set {', '.join(sorted(GENERATE_KEYS))}")
+    settings = {"max_new_tokens": raw.get("max_new_tokens", 256), "temperature": float(raw.get("temperature", 0.0)),
+                "system": raw.get("system")}
+    if not isinstance(settings["max_new_tokens"], int) or not 1 <= settings["max_new_tokens"] <= 32768:
+        raise ConfigError(f"{path}: generate.max_new_tokens = {settings['max_new_tokens']!r}; use 1..32768")
+    return settings
+
+
+def _from_user_file(path: Path) -> PromptSet:
+    rows, origin = load_rows([Source(kind="file", path=str(path))], path.parent, path.stem)
+    prompts = []
+    for position, row in enumerate(rows, start=1):
+        field = next((f for f in USER_PROMPT_FIELDS if row.data.get(f)), None)
+        if field is None:
+            raise DataError(f"{row.origin}: no prompt; give one of the fields {', '.join(USER_PROMPT_FIELDS)}")
+        text = row.data[field][0] if field == "turns" else row.data[field]
+        if row.data.get("input"):  # Alpaca-style rows: the input belongs to the instruction
+            text = f"{text}\n\n{row.data['input']}"
+        prompt_id = str(row.data.get("id", row.data.get("question_id", position)))
+        prompts.append(Prompt(prompt_id, str(text).strip(), str(row.data.get("category", "")),
+                              row.data.get("reference")))
+    return PromptSet(name=path.name.split(".")[0], version=1, prompts=_unique(prompts), origin=origin)
+
+
+def _unique(prompts: list[Prompt]) -> tuple[Prompt, ...]:
+    seen: set[str] = set()
+    for prompt in prompts:
+        if prompt.id in seen:
+            raise DataError(f"prompt id {prompt.id!r} appears twice; ids must be unique within a prompt set")
+        seen.add(prompt.id)
+    return tuple(prompts)
+
+
+def _limited(prompt_set: PromptSet, limit: int | None, seed: int | None) -> PromptSet:
+    prompts = prompt_set.prompts
+    if limit is None or limit >= len(prompts):
+        return prompt_set
+    if seed is None:
+        chosen = prompts[:limit]
+    else:
+        picked = sorted(random.Random(seed).sample(range(len(prompts)), limit))
+        chosen = tuple(prompts[i] for i in picked)
+    return PromptSet(prompt_set.name, prompt_set.version, tuple(chosen), prompt_set.origin, prompt_set.description,
+                     prompt_set.max_new_tokens, prompt_set.temperature, prompt_set.system)

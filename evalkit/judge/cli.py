@@ -1,0 +1,102 @@
+"""`evalkit judge` and `evalkit answers`: build from the config, call, print a summary."""
+
+from __future__ import annotations
+
+from evalkit.errors import ConfigError
+
+
+def make_parser(commands) -> None:
+    judge = commands.add_parser("judge", help="judge every pair of models' answers in both orders (LLM-as-judge)")
+    judge.add_argument("--models", help="comma-separated model names, two or more (default: all)")
+    judge.add_argument("--judge", help="a [judges.NAME] entry of the config (default: the only one)")
+    judge.add_argument("--prompt-set", help="prompt set name or .jsonl path (default: the judge's own)")
+    judge.add_argument("--limit", type=int, help="only the first N prompts")
+    judge.add_argument("--quiet", action="store_true", help="no progress bars")
+    judge.set_defaults(handler=cmd_judge)
+
+    answers = commands.add_parser("answers", help="generate the models' answers to a prompt set (for judge and vote)")
+    answers.add_argument("--models", help="comma-separated model names (default: all)")
+    answers.add_argument("--prompt-set", default="default", help="prompt set name or .jsonl path (default: %(default)s)")
+    answers.add_argument("--limit", type=int, help="only the first N prompts")
+    answers.add_argument("--quiet", action="store_true", help="no progress bars")
+    answers.set_defaults(handler=cmd_answers)
+
+
+def _judge_name(args, config) -> str:
+    if args.judge:
+        config.judge(args.judge)
+        return args.judge
+    if len(config.judges) == 1:
+        return next(iter(config.judges))
+    raise ConfigError(f"name a judge with --judge; {config.path} defines: {', '.join(sorted(config.judges)) or '(none)'}"
+                      f". Add a [judges.NAME] table (prompt = \"mtbench-pairwise\", model = \"...\") to define one.")
+
+
+def cmd_judge(args) -> int:
+    from evalkit.judge.run import run_judge
+    from evalkit.report.console import ConsoleUI
+    from evalkit.store import open_project
+
+    config, store = open_project(args.config)
+    names, judge = config.model_names(args.models), _judge_name(args, config)
+    ui = ConsoleUI(quiet=args.quiet)
+    summary = run_judge(config, names, judge, args.prompt_set, store, ui, limit=args.limit)
+    print_judge_summary(store, summary, config.seed, ui.console)
+    _rerender(store, config, ui)
+    return 1 if summary.missing or summary.answer_failures else 0
+
+
+def print_judge_summary(store, summary, seed: int, console) -> None:
+    from rich.table import Table
+
+    from evalkit.judge.stats import pair_stats
+    from evalkit.judge.verdicts import judged_pairs, judgment_rows
+
+    pairs = judged_pairs(store, summary.prompt_set, summary.judge)
+    lengths = {(r["prompt_id"], r["model_a"], r["model_b"]): (r["len_a"], r["len_b"])
+               for r in judgment_rows(store, summary.prompt_set, summary.judge)}
+    table = Table(title=f"judge {summary.judge} · {summary.prompt_set} ({summary.n_prompts} prompts)")
+    for column in ("pair", "win / tie / loss", "unscored", "win rate [95% CI]", "length-controlled"):
+        table.add_column(column, justify="left" if column == "pair" else "right")
+    models = list(summary.models)
+    for j in range(1, len(models)):
+        for i in range(j):
+            s = pair_stats(pairs, lengths, models[j], models[i], seed, rounds=200)
+            rate = "–" if s.rate is None else f"{s.rate.rate:.3f} [{s.rate.low:.3f}, {s.rate.high:.3f}]"
+            lc = "–" if s.lc_rate is None else f"{s.lc_rate:.3f}"
+            table.add_row(f"{models[j]} vs {models[i]}", f"{s.wins} / {s.ties} / {s.losses}", str(s.unscored), rate, lc)
+    console.print(table)
+    console.print(f"{summary.judged} judged now, {summary.cached} already stored, {summary.unscored} of the new ones "
+                  f"unscored, {summary.skipped} skipped · {summary.seconds:.1f} s")
+    if summary.failures:
+        detail = ", ".join(f"{k} ×{v}" for k, v in summary.failures.items())
+        console.print(f"[yellow]⚠ {summary.missing} judgments missing after failed requests ({detail}); "
+                      f"rerun the same command to complete only those[/]")
+
+
+def _rerender(store, config, ui) -> None:
+    from evalkit.report import leaderboard as report
+
+    try:
+        path = report.write(store, config.reports)
+    except LookupError:
+        ui.info("no finished `evalkit run` yet, so no leaderboard to add the judge section to")
+        return
+    ui.info(f"[bold]leaderboard:[/] {path}")
+
+
+def cmd_answers(args) -> int:
+    from evalkit.answers.generate import collect_answers, report_failures
+    from evalkit.answers.promptsets import load_prompt_set
+    from evalkit.report.console import ConsoleUI
+    from evalkit.store import open_project
+
+    config, store = open_project(args.config)
+    names = config.model_names(args.models)
+    ui = ConsoleUI(quiet=args.quiet)
+    prompt_set = load_prompt_set(args.prompt_set, config.root, args.limit)
+    run = collect_answers(config, names, prompt_set, store, ui)
+    report_failures(run.failures, "answers", ui)
+    ui.console.print(f"{len(run.answers)} answers of {', '.join(names)} to {len(prompt_set.prompts)} prompts of "
+                     f"{prompt_set.name!r} are in {config.store}")
+    return 1 if run.n_failed else 0

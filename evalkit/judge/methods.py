@@ -1,0 +1,132 @@
+"""How a judge reaches a verdict on one shown order of two answers.
+
+- generate: the judge model writes a reply (any backend: a local model or an
+  OpenAI-compatible endpoint) and the judge file's regex reads the verdict.
+- logprobs: a local model's reply is begun with the judge file's prefix and the
+  verdict is the choice ("A", "B", "C") whose continuation is most probable; no
+  text is generated, so there is nothing to misparse.
+- reward: a reward model (AutoModelForSequenceClassification, one label) scores
+  each answer; P(first better) = sigmoid(score_first - score_second).
+
+Model calls go through the response cache like every other model call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+from evalkit.answers.generate import fetch_available
+from evalkit.answers.promptsets import Prompt
+from evalkit.errors import ConfigError
+from evalkit.judge.prompts import JudgeTemplate, parse_verdict, render_judge
+from evalkit.judge.reward import RewardScorer
+from evalkit.types import GenerationRequest, LoglikelihoodRequest
+
+
+@dataclass(frozen=True)
+class Job:
+    """One prompt, one pair of models, one shown order."""
+
+    prompt: Prompt
+    model_a: str
+    model_b: str
+    position: str  # "ab" | "ba"
+    first: str  # the answer shown as assistant A
+    second: str
+    template: JudgeTemplate
+    key: str
+
+    def messages(self) -> tuple[str, str]:
+        return render_judge(self.template, self.prompt.text, self.first, self.second, self.prompt.reference)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    raw: str
+    shown: str | None  # "A" | "B" | "tie"; None: unscored
+    error: str | None = None
+
+
+def run_method(method: str, handle, jobs: list[Job], store, seed: int, tie_margin: float,
+               progress=None) -> tuple[dict[str, Outcome], Counter]:
+    """Outcomes by job key, and the failed requests counted by reason (jobs left out of the outcomes)."""
+    if method == "generate":
+        return _generate(handle, jobs, store, seed, progress)
+    if method == "logprobs":
+        return _logprobs(handle, jobs, store, progress)
+    return _reward(handle, jobs, tie_margin, progress), Counter()
+
+
+def _generate(handle, jobs, store, seed, progress):
+    requests = []
+    for job in jobs:
+        system, user = job.messages()
+        requests.append(GenerationRequest(prompt=user, system=system, chat=True, temperature=job.template.temperature,
+                                          max_new_tokens=job.template.max_new_tokens, seed=seed))
+    responses, failures = fetch_available(handle, requests, store, progress)
+    outcomes = {}
+    for job, response in zip(jobs, responses):
+        if response is not None:
+            shown, error = parse_verdict(job.template, response.text)
+            outcomes[job.key] = Outcome(response.text, shown, error)
+    return outcomes, failures
+
+
+def _logprobs(handle, jobs, store, progress):
+    render_chat = chat_renderer(handle)
+    requests = []
+    for job in jobs:
+        context = render_chat(*job.messages()) + job.template.logprob_prefix
+        requests += [LoglikelihoodRequest(context, choice) for choice in job.template.logprob_choices]
+    responses, failures = fetch_available(handle, requests, store, progress)
+    outcomes, start = {}, 0
+    for job in jobs:
+        choices = job.template.logprob_choices
+        scores = responses[start : start + len(choices)]
+        start += len(choices)
+        if any(s is None for s in scores):
+            continue
+        logprobs = {choice: s.logprob for choice, s in zip(choices, scores)}
+        best = max(choices, key=lambda c: logprobs[c])
+        raw = "verdict-token log-probabilities: " + ", ".join(f"{c}={lp:.4f}" for c, lp in logprobs.items())
+        outcomes[job.key] = Outcome(raw, job.template.labels[best])
+    return outcomes, failures
+
+
+def chat_renderer(handle):
+    """(system, user) → the judge model's prompt text, its chat template applied, ready for the reply."""
+    if handle.folder is None:
+        raise ConfigError(f"judge model {handle.spec.name!r} is an endpoint; method \"logprobs\" needs a local model "
+                          f"(its chat template and token probabilities). Use method = \"generate\" for endpoints.")
+    backend = getattr(handle, "_backend", None)
+    if backend is not None:
+        tokenizer = backend.tokenizer
+    else:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(handle.folder)
+    use_template = handle.spec.chat_template and tokenizer.chat_template
+
+    def render(system: str, user: str) -> str:
+        if not use_template:
+            return f"{system}\n\n{user}\n\n"
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    return render
+
+
+def _reward(handle, jobs, tie_margin, progress) -> dict[str, Outcome]:
+    scorer = RewardScorer(handle.folder, handle.spec)
+    texts = {(job.prompt.text, answer) for job in jobs for answer in (job.first, job.second)}
+    scores = scorer.score(sorted(texts), progress)
+    outcomes = {}
+    for job in jobs:
+        first, second = scores[(job.prompt.text, job.first)], scores[(job.prompt.text, job.second)]
+        p_first = 1.0 / (1.0 + math.exp(-(first - second)))
+        shown = "A" if p_first > 0.5 + tie_margin else "B" if p_first < 0.5 - tie_margin else "tie"
+        raw = f"reward scores: A={first:.6f}, B={second:.6f}; P(A better)={p_first:.6f}"
+        outcomes[job.key] = Outcome(raw, shown)
+    return outcomes

@@ -1,0 +1,133 @@
+"""Judge files (judges/*.toml): the prompt a judge sees and how its verdict is read.
+
+A judge file holds the system and user templates (Jinja, with `question`,
+`answer_a`, `answer_b` and, for reference-guided judges, `reference`), the
+verdict format as a regex whose first group maps to "A", "B" or "tie", the
+sampling settings, and, for judges scored by verdict-token probabilities, the
+reply prefix and the choices. "A" always means the answer shown first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from evalkit.config import builtin_dir
+from evalkit.data.templates import render
+from evalkit.errors import ConfigError
+from evalkit.types import stable_hash
+
+BUILTIN_JUDGES = builtin_dir("judges")
+JUDGE_FILE_KEYS = {"name", "version", "description", "reference", "with_reference", "system", "user", "verdict",
+                   "sampling", "logprobs"}
+SHOWN_VERDICTS = ("A", "B", "tie")
+PICKS = ("last", "first", "only")
+
+
+@dataclass(frozen=True)
+class JudgeTemplate:
+    name: str
+    version: int
+    path: Path
+    description: str
+    system: str
+    user: str
+    reference: bool
+    with_reference: str | None
+    regex: str
+    labels: dict[str, str]  # regex group → "A" | "B" | "tie"
+    pick: str
+    temperature: float
+    max_new_tokens: int
+    logprob_prefix: str
+    logprob_choices: tuple[str, ...]
+    content_hash: str
+
+
+def find_judge_file(name: str, root: Path) -> Path:
+    folders = [root / "judges", BUILTIN_JUDGES]
+    for folder in folders:
+        if (folder / f"{name}.toml").is_file():
+            return folder / f"{name}.toml"
+    known = sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.toml")})
+    raise ConfigError(f"unknown judge prompt {name!r}; looked in {', '.join(str(f) for f in folders)}. "
+                      f"Known: {', '.join(known) or '(none)'}")
+
+
+def load_judge_template(name: str, root: Path) -> JudgeTemplate:
+    path = find_judge_file(name, root)
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    unknown = sorted(set(raw) - JUDGE_FILE_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(JUDGE_FILE_KEYS))}")
+    for key, kind in (("name", str), ("version", int), ("system", str), ("user", str)):
+        if not isinstance(raw.get(key), kind):
+            raise ConfigError(f"{path}: `{key}` is required and must be {kind.__name__}, got {raw.get(key)!r}")
+    verdict, sampling, logprobs = (_section(raw, key, path) for key in ("verdict", "sampling", "logprobs"))
+    regex, labels, pick = _verdict_format(verdict, path)
+    choices = tuple(logprobs.get("choices", sorted(labels)))
+    for choice in choices:
+        if choice not in labels:
+            raise ConfigError(f"{path}: logprobs.choices has {choice!r}, which is not a key of verdict.labels "
+                              f"({', '.join(labels)})")
+    return JudgeTemplate(
+        name=raw["name"], version=raw["version"], path=path, description=raw.get("description", ""),
+        system=raw["system"], user=raw["user"], reference=bool(raw.get("reference", False)),
+        with_reference=raw.get("with_reference"), regex=regex, labels=labels, pick=pick,
+        temperature=float(sampling.get("temperature", 0.0)), max_new_tokens=int(sampling.get("max_new_tokens", 1024)),
+        logprob_prefix=str(logprobs.get("prefix", "")), logprob_choices=choices, content_hash=stable_hash(text)[:16])
+
+
+def _section(raw: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: [{key}] must be a table")
+    return value
+
+
+def _verdict_format(verdict: dict[str, Any], path: Path) -> tuple[str, dict[str, str], str]:
+    regex = verdict.get("regex")
+    if not isinstance(regex, str):
+        raise ConfigError(f"{path}: [verdict] needs `regex` with one group, e.g. regex = '\\[\\[([ABC])\\]\\]'")
+    try:
+        groups = re.compile(regex).groups
+    except re.error as err:
+        raise ConfigError(f"{path}: verdict.regex {regex!r} is not a valid regular expression ({err})") from None
+    if groups < 1:
+        raise ConfigError(f"{path}: verdict.regex {regex!r} needs a group that captures the verdict")
+    labels = verdict.get("labels")
+    if not isinstance(labels, dict) or not labels or not set(labels.values()) <= set(SHOWN_VERDICTS):
+        raise ConfigError(f"{path}: verdict.labels must map each captured value to one of "
+                          f"{', '.join(SHOWN_VERDICTS)}, e.g. {{ A = \"A\", B = \"B\", C = \"tie\" }}")
+    pick = verdict.get("pick", "last")
+    if pick not in PICKS:
+        raise ConfigError(f"{path}: verdict.pick = {pick!r}; choose one of {', '.join(PICKS)}")
+    return regex, dict(labels), pick
+
+
+def render_judge(template: JudgeTemplate, question: str, first: str, second: str,
+                 reference: str | None) -> tuple[str, str]:
+    """(system, user) messages with `first` shown as assistant A and `second` as assistant B."""
+    fields = {"question": question, "answer_a": first, "answer_b": second}
+    if template.reference:
+        fields["reference"] = reference
+    return render(template.system, fields), render(template.user, fields)
+
+
+def parse_verdict(template: JudgeTemplate, text: str) -> tuple[str | None, str | None]:
+    """("A" | "B" | "tie", None) or (None, why it is unscored)."""
+    found = [m.group(1) for m in re.finditer(template.regex, text)]
+    known = [template.labels[f] for f in found if f in template.labels]
+    if not known:
+        return None, f"no verdict matching {template.regex}"
+    if template.pick == "only" and len(set(known)) > 1:
+        return None, f"conflicting verdicts {sorted(set(known))}"
+    return (known[0] if template.pick == "first" else known[-1]), None

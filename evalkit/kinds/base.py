@@ -1,0 +1,50 @@
+"""What a task kind is: the methods the runner, the task loader and the report call.
+
+A kind turns a sample into requests for a backend and the responses back into per-sample records
+and metric rows; it says how two models are compared on the same items and which direction of a
+metric is better. Adding a kind is writing one subclass and listing it in evalkit/kinds/__init__.py.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from evalkit.scoring import stats
+from evalkit.types import Request
+
+
+class TaskKind(ABC):
+    name: ClassVar[str]
+    # The main-table metrics of a task whose metric rows mark none as primary (older stores).
+    default_primary: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def validate(self, task) -> None:
+        """Raise ConfigError naming the task file and key on anything the kind cannot run."""
+
+    @abstractmethod
+    def check_sample(self, task, sample) -> None:
+        """Raise DataError naming file:line on a row the kind cannot use."""
+
+    @abstractmethod
+    def requests(self, task, sample, options: dict[str, Any]) -> list[Request]:
+        """The backend requests for one sample."""
+
+    @abstractmethod
+    def score(self, task, samples, responses, options: dict[str, Any]) -> tuple[list[dict], list[dict]]:
+        """(per-sample records, metric rows); responses[i] answers requests(task, samples[i]) in order."""
+
+    @abstractmethod
+    def compare(self, metric: str, records_a: list[dict], records_b: list[dict], seed: int = 0) -> stats.Comparison:
+        """The paired difference a − b on the same items, with its interval and p-value."""
+
+    def lower_is_better(self, metric: str) -> bool:
+        return False
+
+    def primary_metrics(self, results: list[dict[str, Any]]) -> list[str]:
+        """The metrics of one task × model set shown in the leaderboard's main table: those the
+        task's own metric rows mark primary (a generation task's validated [generate].primary),
+        else the kind's default."""
+        marked = [r["metric"] for r in results if r.get("info", {}).get("primary")]
+        return list(dict.fromkeys(marked)) or list(self.default_primary)

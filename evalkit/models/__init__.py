@@ -1,0 +1,12 @@
+"""Models: where a configured model comes from, and the handle every feature runs it through.
+
+    sources.py    a spec's source (folder, hub id, .gguf, embedded) → a local folder and a fingerprint
+    handle.py     ModelHandle (the backend loads on the first cache miss) and fetch_responses, the
+                  cached, committed-as-it-finishes fetch that run, answers, judges and serve all use
+    parallel.py   the process world under `accelerate launch`: shards, barriers, rank 0
+"""
+
+from evalkit.models.handle import ModelHandle, endpoint_handle, fetch_responses
+from evalkit.models.sources import ResolvedModel, fingerprint, resolve
+
+__all__ = ["ModelHandle", "ResolvedModel", "endpoint_handle", "fetch_responses", "fingerprint", "resolve"]

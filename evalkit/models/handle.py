@@ -1,0 +1,73 @@
+"""A configured model resolved to a folder and a fingerprint, and the cached fetch every feature
+uses: responses come from the store where possible, and new ones are committed as they finish."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from evalkit.backends import load_backend
+from evalkit.config import ModelSpec
+from evalkit.models.parallel import World
+from evalkit.store import Store
+from evalkit.types import Request, request_key, stable_hash
+
+BACKEND_METHODS = {"loglikelihood": "loglikelihood", "rolling": "loglikelihood_rolling", "generate": "generate"}
+
+
+@dataclass
+class ModelHandle:
+    """A model resolved to a folder and fingerprint; the backend loads on first cache miss."""
+
+    spec: ModelSpec
+    folder: Any
+    fingerprint: str
+    _backend: Any = field(default=None, repr=False)
+    computed: int = 0  # responses this process asked the backend for (the rest came from the cache)
+
+    def backend(self):
+        if self._backend is None:
+            self._backend = load_backend(self.spec, self.folder)
+        return self._backend
+
+
+def fetch_responses(handle: ModelHandle, requests: list[Request], store: Store, progress=None,
+                    ranks: World = World()) -> list:
+    """Responses for `requests`, from the cache where possible; new ones are committed as they finish.
+    Under a launcher each rank computes its share (evalkit/models/parallel.py), then all are read back."""
+    keys = [request_key(handle.fingerprint, r) for r in requests]
+    distinct = list(dict.fromkeys(keys))
+    own = ranks.shard(distinct)  # every key with one process
+    found = store.cached_responses(set(keys))
+    missing: dict[str, Request] = {}
+    for key, request in zip(keys, requests):
+        if key not in found and key in own:
+            missing.setdefault(key, request)
+    total = len(own)
+    done = total - len(missing)
+    if progress:
+        progress(done, total)
+    by_kind: dict[str, list[tuple[str, Request]]] = {}
+    for key, request in missing.items():
+        by_kind.setdefault(request.kind, []).append((key, request))
+    for kind, items in by_kind.items():
+        method = getattr(handle.backend(), BACKEND_METHODS[kind])
+        for index, response in method([request for _, request in items]):
+            key, request = items[index]
+            store.put_responses(handle.fingerprint, [(key, request, response)])
+            found[key] = response
+            handle.computed += 1
+            done += 1
+            if progress:
+                progress(done, total)
+    if ranks.size > 1:  # the other ranks' shares are in the store once everyone has passed the barrier
+        ranks.barrier()
+        found.update(store.cached_responses(set(keys) - found.keys()))
+    return [found[key] for key in keys]
+
+
+def endpoint_handle(spec: ModelSpec) -> ModelHandle:
+    """An OpenAI-compatible endpoint: nothing to resolve locally. The URL and the tokenizer decide what
+    its responses are (the API key never does: it is not stored)."""
+    return ModelHandle(spec, None, stable_hash({"endpoint": spec.source, "model": spec.name, "base_url": spec.base_url,
+                                                "tokenizer": spec.tokenizer, "max_length": spec.max_length})[:24])

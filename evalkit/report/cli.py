@@ -1,0 +1,70 @@
+"""`evalkit report`, `evalkit export` and `evalkit runs`: read the store, write nothing else."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from evalkit.errors import EvalkitError
+
+
+def make_parser(commands) -> None:
+    report = commands.add_parser("report", help="re-render reports/leaderboard.md from the store")
+    report.add_argument("--run", type=int, help="run id (default: the latest finished run)")
+    report.set_defaults(handler=cmd_report)
+
+    export = commands.add_parser("export", help="write per-sample records of a run as JSONL")
+    export.add_argument("--run", type=int, help="run id (default: the latest finished run)")
+    export.add_argument("--out", required=True, help="output .jsonl path")
+    export.set_defaults(handler=cmd_export)
+
+    runs = commands.add_parser("runs", help="list the runs in the store")
+    runs.set_defaults(handler=cmd_runs)
+
+
+def cmd_report(args) -> int:
+    from evalkit.report import leaderboard
+    from evalkit.store import open_project
+
+    config, store = open_project(args.config)
+    try:
+        path = leaderboard.write(store, config.reports, args.run)
+    except LookupError as err:
+        raise EvalkitError(str(err)) from None
+    print(path)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from evalkit.store import open_project
+
+    config, store = open_project(args.config)
+    run = store.run(args.run)
+    if run is None:
+        raise EvalkitError("no such run in the store; `evalkit runs` lists them")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    records = store.samples(run["id"])
+    with out.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps({"run": run["id"], **record}, ensure_ascii=False) + "\n")
+    print(f"{len(records)} records → {out}")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    import datetime as dt
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from evalkit.store import open_project
+
+    config, store = open_project(args.config)
+    table = Table("run", "started", "status", "models", "suite")
+    for run_id, started, status, cfg in store.db.execute("SELECT id, started, status, config FROM runs ORDER BY id"):
+        cfg = json.loads(cfg)
+        table.add_row(str(run_id), dt.datetime.fromtimestamp(started).strftime("%Y-%m-%d %H:%M"), status,
+                      ",".join(cfg.get("models", [])), cfg.get("suite", ""))
+    Console().print(table)
+    return 0

@@ -1,0 +1,72 @@
+"""Leaderboard section: where each trained candidate came from (base → sft → dpo), with recipe,
+data, decontamination and the held-out before/after numbers, from the store alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from evalkit.report.format import fmt
+from evalkit.store import Store
+from evalkit.train.build import trained_info
+from evalkit.train.curves import loss_curve
+
+
+def heldout_cell(info: dict[str, Any]) -> str:
+    heldout = info.get("heldout") or {}
+    before, after = heldout.get("before"), heldout.get("after")
+    if not before or not after:
+        return "–"
+    if "assistant_perplexity" in before:
+        return (f"assistant-turn perplexity {fmt(before['assistant_perplexity'])} → "
+                f"{fmt(after['assistant_perplexity'])} (n={before['n']}, {before['tokens']} tokens)")
+    acc_b, acc_a = before["likelihood_accuracy"], after["likelihood_accuracy"]
+    text = (f"prefers chosen {fmt(acc_b['value'])} → {fmt(acc_a['value'])} "
+            f"[{fmt(acc_a['ci_low'])}, {fmt(acc_a['ci_high'])}] (n={acc_a['n']})")
+    if "reward_accuracy" in after:
+        reward = after["reward_accuracy"]
+        text += f"; DPO reward accuracy {fmt(reward['value'])} [{fmt(reward['ci_low'])}, {fmt(reward['ci_high'])}]"
+    return text
+
+
+def _bad_rows(data: dict[str, Any]) -> str:
+    dropped = len(data.get("bad_rows_dropped") or [])
+    return f" · {dropped} bad row{'s' if dropped != 1 else ''} skipped" if dropped else ""
+
+
+def lineage_chain(name: str, specs: dict[str, dict[str, Any]]) -> str:
+    chain, seen = [name], {name}
+    while (parent := (specs.get(chain[0]) or {}).get("parent")) and parent not in seen:
+        chain.insert(0, parent)
+        seen.add(parent)
+    return " → ".join(chain)
+
+
+def lineage_section(store: Store, run: dict[str, Any], reports_dir: Path) -> list[str]:
+    models = run["provenance"].get("models", {})
+    specs = {name: model["spec"] for name, model in models.items()}
+    rows = []
+    for name, model in models.items():
+        if not model["spec"].get("recipe"):
+            continue
+        info = trained_info(store, Path(str(model["folder"])).name)
+        if info is None:
+            continue
+        curve = loss_curve(info["training"]["log_history"], reports_dir / f"training-{name}-loss.png",
+                           f"{name}: {info['stage']} from {info['parent']['name']}")
+        data, decon, settings = info["data"], info["decontamination"], info["recipe"]["settings"]
+        train = settings["train"]
+        rows.append(f"| **{name}** | {lineage_chain(name, specs)} | {info['stage']} · {info['method']} | "
+                    f"`{Path(info['recipe']['file']).name}` lr {train['learning_rate']:g}, "
+                    f"{info['training']['steps']} steps | {Path(data['origin']).name} · {data['train_rows']} rows "
+                    f"· `{data['content_hash']}`{_bad_rows(data)} | {decon['dropped']} of {decon['checked']} dropped "
+                    f"({decon['ngram']}-gram) | {heldout_cell(info)} | "
+                    + (f"[loss]({curve.name})" if curve else "–") + " |")
+    if not rows:
+        return []
+    return ["## Training lineage", "",
+            "How each trained candidate was built: parent chain, stage and method, recipe, training data (rows "
+            "and content hash), training rows dropped for sharing an n-gram with an evaluation item, and the "
+            "held-out measurement taken before and after training.", "",
+            "| model | lineage | stage · method | recipe | data | decontamination | held-out before → after | curve |",
+            "|---|---|---|---|---|---|---|---|"] + rows

@@ -1,0 +1,22 @@
+"""The terminal summary at the end of a run: the leaderboard's main table, as a rich table."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from evalkit.report import leaderboard as report
+
+
+def print_summary(store, run_id: int, console) -> None:
+    run = store.run(run_id)
+    rows = store.results(run_id)
+    results = {(r["model"], r["task"], r["metric"]): r for r in rows}
+    columns = [(t, m) for t, metrics in report.primary_metrics(run, rows).items() for m in metrics]
+    table = Table(title=f"run {run_id}", show_lines=False)
+    table.add_column("model", style="bold")
+    for task, metric in columns:
+        table.add_column(f"{task}\n{metric}", justify="right")
+    for model in report.model_order(run):
+        table.add_row(model, *[report.cell(results[(model, t, m)]) if (model, t, m) in results else "–"
+                               for t, m in columns])
+    console.print(table)

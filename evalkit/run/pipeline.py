@@ -1,0 +1,102 @@
+"""task × model → requests → cached responses → scores, all kept in the store.
+
+Responses are committed the moment the backend yields them, so a killed run
+loses nothing finished; a rerun asks the backend only for what is missing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from evalkit.config import Config, TaskOptions
+from evalkit.judge import judge_suite
+from evalkit.models import ModelHandle, fetch_responses
+from evalkit.models.parallel import World, world
+from evalkit.store import Store, provenance
+from evalkit.tasks import Sample, Task, load_task
+from evalkit.train import prepare_model
+from evalkit.types import stable_hash
+
+
+def evaluate_task(handle: ModelHandle, task: Task, samples: list[Sample], options: TaskOptions, store: Store,
+                  run_id: int | None, seed: int, progress=None, ranks: World = World()) -> list[dict[str, Any]]:
+    handler = task.handler
+    opts = {"seed": seed, "num_fewshot": options.num_fewshot, **options.extra}
+    per_sample = [handler.requests(task, sample, opts) for sample in samples]
+    flat = [request for requests in per_sample for request in requests]
+    responses = fetch_responses(handle, flat, store, progress, ranks)
+    if not ranks.is_main:  # the main rank scores and records; this rank's responses are in the store
+        return []
+    grouped, start = [], 0
+    for requests in per_sample:
+        grouped.append(responses[start : start + len(requests)])
+        start += len(requests)
+    records, metrics = handler.score(task, samples, grouped, opts)
+    for metric in metrics:
+        metric.setdefault("info", {})["task_version"] = task.version
+    store.put_samples(run_id, handle.spec.name, task.name, records)
+    store.put_results(run_id, handle.spec.name, task.name, metrics)
+    return metrics
+
+
+@dataclass(frozen=True)
+class Plan:
+    tasks: list[Task]
+    samples: dict[str, list[Sample]]
+    options: dict[str, TaskOptions]
+
+
+def plan_suite(config: Config, suite_name: str) -> Plan:
+    suite = config.suite(suite_name)
+    search = [config.root / "tasks"]
+    tasks = [load_task(name, search) for name in suite.tasks]
+    options = {t.name: suite.options.get(t.name, TaskOptions()) for t in tasks}
+    samples = {t.name: t.load_samples(options[t.name]) for t in tasks}
+    return Plan(tasks, samples, options)
+
+
+def run_provenance(config: Config, plan: Plan, handles: dict[str, ModelHandle], suite: str) -> dict[str, Any]:
+    info = provenance.collect(config.root)
+    info["suite"] = suite
+    info["seed"] = config.seed
+    info["models"] = {name: {"fingerprint": h.fingerprint, "folder": str(h.folder), "spec": asdict(h.spec)}
+                      for name, h in handles.items()}
+    info["tasks"] = {t.name: {"version": t.version, "kind": t.kind, "file": str(t.path), "content_hash": t.content_hash,
+                              "options": asdict(plan.options[t.name]), "n_samples": len(plan.samples[t.name]),
+                              "data_hash": stable_hash([s.row for s in plan.samples[t.name]])[:16],
+                              "data_origin": plan.samples[t.name][0].origin.rsplit(":", 1)[0] if plan.samples[t.name] else None}
+                     for t in plan.tasks}
+    return info
+
+
+def run(config: Config, model_names: list[str], suite_name: str, store: Store, ui) -> int | None:
+    """Evaluate every model on every task of the suite; returns the run id (None on a non-main rank
+    of a data-parallel launch, which only computes its share of the responses)."""
+    ranks = world()
+    plan = plan_suite(config, suite_name)
+    handles = {name: ui.step(f"preparing model {name}", prepare_model, config, name, store) for name in model_names}
+    info = run_provenance(config, plan, handles, suite_name)
+    info["parallel"] = ranks.describe()
+    run_id = None
+    if ranks.is_main:
+        run_id = store.start_run({"models": model_names, "suite": suite_name, "config": config.raw}, info)
+    timings: dict[str, float] = {}
+    for name, handle in handles.items():
+        for task in plan.tasks:
+            started = time.perf_counter()
+            with ui.progress(f"{name} · {task.name}") as progress:
+                evaluate_task(handle, task, plan.samples[task.name], plan.options[task.name], store, run_id,
+                              config.seed, progress, ranks)
+            timings[f"{name}/{task.name}"] = round(time.perf_counter() - started, 3)
+    computed = ranks.gather(sum(h.computed for h in handles.values()))
+    if not ranks.is_main:
+        return None
+    info["parallel"]["responses_by_rank"] = computed
+    if config.suite(suite_name).judge:  # pairwise judging of the models' answers: evalkit/judge/run.py
+        info["judge"] = judge_suite(config, model_names, config.suite(suite_name), store, ui, handles)
+    info["timings_s"] = timings
+    info["environment"] = provenance.environment()  # now that the models have run: their thread count, GPU
+    store.finish_run(run_id, info)
+    return run_id

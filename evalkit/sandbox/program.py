@@ -1,0 +1,123 @@
+"""The last steps before untrusted code runs: drop privileges, apply limits, exec.
+
+Runs in the forked child that becomes the program. Loaded by path from
+launcher.py: standard library only (linux.py comes in as an
+argument).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+import signal
+from types import ModuleType
+
+PROGRAM_FILE = "program.py"
+DONE_FD = 3  # where the runner reports "the program reached its end"
+
+# Executed by `python -I -S -u -c` as the program's process. It runs the program
+# as __main__ and only then writes to DONE_FD, so a program that leaves early
+# with status 0 (sys.exit(0), os._exit(0) before its tests fail) is not a pass.
+# Without `site` (its .pth hooks cost more than the rest of the start-up) it
+# adds site-packages and the exit()/quit() builtins itself.
+RUNNER = r"""
+import os, sys, types
+def _evalkit_sandbox_run():
+    path, done_fd, block_network = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+    sys.path.extend(entry for entry in sys.argv[4].split(os.pathsep) if entry)
+    import builtins
+    builtins.exit = builtins.quit = sys.exit
+    os.set_inheritable(done_fd, False)
+    if block_network:
+        import socket, _socket
+        class BlockedSocket(_socket.socket):
+            def __init__(self, *args, **kwargs):
+                raise PermissionError("network access is blocked in the evalkit sandbox")
+        socket.socket = socket.SocketType = _socket.socket = BlockedSocket
+    with open(path, encoding="utf-8") as file:
+        code = compile(file.read(), path, "exec")
+    main = types.ModuleType("__main__")
+    main.__file__ = path
+    main.__builtins__ = __builtins__
+    sys.modules["__main__"] = main
+    sys.argv = [path]
+    try:
+        exec(code, main.__dict__)
+    except SystemExit:
+        raise
+    except BaseException as error:  # the traceback starts at the program, not here
+        import traceback
+        traceback.print_exception(type(error), error, error.__traceback__.tb_next)
+        sys.exit(1)
+    os.write(done_fd, b"finished")
+_evalkit_sandbox_run()
+"""
+
+
+def program_environment(work_dir: str) -> dict[str, str]:
+    """Nothing of the caller's environment: no API keys, no tokens, no HOME."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "HOME": work_dir,
+        "TMPDIR": work_dir,
+        # One thread per numerical library: a BLAS pool sized to the machine's
+        # cores would run into the process limit, which counts threads.
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+
+
+def apply_limits(limits: dict, max_tasks: int) -> None:
+    cpu = max(1, math.ceil(limits["cpu_seconds"]))
+    mb = 1024 * 1024
+    # The soft CPU limit sends SIGXCPU; a program that ignores it gets SIGKILL a
+    # second later at the hard limit.
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mb"] * mb,) * 2)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size_mb"] * mb,) * 2)
+    resource.setrlimit(resource.RLIMIT_NPROC, (max_tasks, max_tasks))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def drop_privileges(uid: int, gid: int) -> None:
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+
+
+def exec_program(linux: ModuleType, plan: dict, done_fd: int, status_fd: int) -> None:
+    """Become the program. Never returns; errors before exec raise to the caller.
+
+    status_fd stays open (close-on-exec) so that a failing execve can still be
+    reported; every other inherited descriptor is closed.
+    """
+    os.setsid()  # its own session: kill(0, ...) from the program reaches only its own group
+    if plan["drop_to"] is not None:
+        drop_privileges(*plan["drop_to"])
+    os.chdir(plan["work_dir"])
+    fd = os.open(PROGRAM_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(plan["source"])
+    apply_limits(plan["limits"], plan["max_tasks"])
+    linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)  # setuid binaries stay unprivileged
+    for number in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
+    os.dup2(done_fd, DONE_FD)
+    os.set_inheritable(DONE_FD, True)
+    os.closerange(DONE_FD + 1, status_fd)
+    os.closerange(status_fd + 1, 1 << 16)
+    python = plan["python"]
+    block = "1" if plan["block_sockets"] else "0"
+    site_packages = os.pathsep.join(plan["site_packages"])
+    argv = [python, "-I", "-S", "-u", "-c", RUNNER, PROGRAM_FILE, str(DONE_FD), block, site_packages]
+    try:
+        os.execve(python, argv, program_environment(plan["work_dir"]))
+    except PermissionError as error:
+        raise PermissionError(
+            f"uid {os.getuid()} cannot run {python} ({error.strerror}): make the interpreter and its "
+            "parent directories readable by other users, or allow user namespaces"
+        ) from None

@@ -1,0 +1,102 @@
+"""The store's one schema: every table evalkit writes, created and migrated here and nowhere else.
+
+`PRAGMA user_version` holds the schema version. A store from an older evalkit is migrated in place
+(each step below is idempotent); a store written by a newer evalkit is refused before any work,
+so it is never half-read or half-written.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from evalkit import __version__
+from evalkit.errors import StoreError
+
+TABLES = [
+    # the response cache: one row per (model fingerprint, request, settings) content key
+    """CREATE TABLE IF NOT EXISTS responses (
+        key TEXT PRIMARY KEY, model TEXT NOT NULL, kind TEXT NOT NULL,
+        request TEXT NOT NULL, response TEXT NOT NULL, created REAL NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL, finished REAL,
+        status TEXT NOT NULL, config TEXT NOT NULL, provenance TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS results (
+        run_id INTEGER NOT NULL, model TEXT NOT NULL, task TEXT NOT NULL,
+        metric TEXT NOT NULL, value REAL, n INTEGER NOT NULL, ci_low REAL, ci_high REAL,
+        unscored INTEGER NOT NULL DEFAULT 0, info TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (run_id, model, task, metric))""",
+    """CREATE TABLE IF NOT EXISTS samples (
+        run_id INTEGER NOT NULL, model TEXT NOT NULL, task TEXT NOT NULL,
+        sample_id TEXT NOT NULL, prompt TEXT NOT NULL, response TEXT NOT NULL,
+        target TEXT NOT NULL, scores TEXT NOT NULL,
+        PRIMARY KEY (run_id, model, task, sample_id))""",
+    # fingerprinting large weight files once: a file is re-hashed only when its size or mtime changes
+    """CREATE TABLE IF NOT EXISTS file_hashes (
+        path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime REAL NOT NULL, sha256 TEXT NOT NULL)""",
+    # the models' answers to prompt sets (judged pairwise, voted on)
+    """CREATE TABLE IF NOT EXISTS answers (
+        model TEXT NOT NULL, fingerprint TEXT NOT NULL, prompt_set TEXT NOT NULL, prompt_id TEXT NOT NULL,
+        prompt TEXT NOT NULL, answer TEXT NOT NULL, created REAL NOT NULL,
+        PRIMARY KEY (model, prompt_set, prompt_id))""",
+    """CREATE TABLE IF NOT EXISTS judgments (
+        judge TEXT NOT NULL, prompt_set TEXT NOT NULL, prompt_id TEXT NOT NULL,
+        model_a TEXT NOT NULL, model_b TEXT NOT NULL,
+        position TEXT NOT NULL,          -- "ab": model_a shown first (as assistant A); "ba": model_b shown first
+        key TEXT NOT NULL,               -- content hash of judge, prompt file and both answers: a changed input re-judges
+        template TEXT NOT NULL, judge_fingerprint TEXT NOT NULL,
+        fingerprint_a TEXT NOT NULL, fingerprint_b TEXT NOT NULL,
+        len_a INTEGER NOT NULL, len_b INTEGER NOT NULL,  -- answer lengths in characters (length-controlled win rate)
+        raw TEXT NOT NULL,               -- the judge's reply as it came
+        shown TEXT,                      -- "A" | "B" | "tie" as the judge saw them; NULL: unscored
+        verdict TEXT,                    -- "a" | "b" | "tie" for model_a/model_b; NULL: unscored
+        error TEXT, created REAL NOT NULL,
+        PRIMARY KEY (judge, prompt_set, prompt_id, model_a, model_b, position))""",
+    """CREATE TABLE IF NOT EXISTS judge_info (
+        judge TEXT NOT NULL, prompt_set TEXT NOT NULL, info TEXT NOT NULL, updated REAL NOT NULL,
+        PRIMARY KEY (judge, prompt_set))""",
+    # human votes; 'skip' rows are kept so a skipped pair is not shown again straight away,
+    # and never count as votes in ratings or agreement
+    """CREATE TABLE IF NOT EXISTS votes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        annotator TEXT NOT NULL,
+        prompt_set TEXT NOT NULL,
+        prompt_id TEXT NOT NULL,
+        model_left TEXT NOT NULL,
+        model_right TEXT NOT NULL,
+        winner TEXT NOT NULL CHECK (winner IN ('left', 'right', 'tie', 'both_bad', 'skip')),
+        shown_order TEXT NOT NULL CHECK (shown_order IN ('ab', 'ba')),
+        answer_left_sha TEXT NOT NULL,
+        answer_right_sha TEXT NOT NULL,
+        created REAL NOT NULL,
+        undone INTEGER NOT NULL DEFAULT 0)""",
+    "CREATE INDEX IF NOT EXISTS votes_by_annotator ON votes (annotator, undone)",
+    # candidates built from recipes, keyed by parent + recipe + data hash
+    """CREATE TABLE IF NOT EXISTS trained_models (
+        key TEXT PRIMARY KEY, folder TEXT NOT NULL, stage TEXT NOT NULL, parent TEXT NOT NULL,
+        created REAL NOT NULL, provenance TEXT NOT NULL)""",
+]
+
+# Version 1: the tables above. Stores written before versions existed (user_version 0) hold a
+# subset of them with the same columns, so creating the missing ones migrates them.
+SCHEMA_VERSION = 1
+MIGRATIONS: dict[int, list[str]] = {1: TABLES}
+
+
+def prepare(db: sqlite3.Connection, path: Path) -> None:
+    """Bring the database at `path` to SCHEMA_VERSION, or refuse it with the reason and the fix."""
+    found = db.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise StoreError(f"store {path} has schema version {found}, written by a newer evalkit than this one "
+                         f"({__version__}, schema {SCHEMA_VERSION}); upgrade evalkit, or point `store` at another file")
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        db.execute("BEGIN IMMEDIATE")
+        for statement in MIGRATIONS[version]:
+            db.execute(statement)
+        db.execute(f"PRAGMA user_version = {version}")
+        db.execute("COMMIT")
+    # a store at the current version may lack nothing; the statements are idempotent, so a store
+    # whose tables were removed by hand is repaired too
+    if found == SCHEMA_VERSION:
+        for statement in TABLES:
+            db.execute(statement)

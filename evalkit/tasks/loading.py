@@ -1,0 +1,121 @@
+"""Tasks are data: one TOML file per benchmark in tasks/ (or a user's own folder).
+
+A task file names its data sources (tried in order), how a row becomes a prompt,
+how responses are scored, and a version that changes whenever prompt or scoring
+does. The `kind` decides the request type and scoring; see evalkit/kinds/.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from evalkit.config import TaskOptions, builtin_dir
+from evalkit.data.sources import Row, Source, load_rows, parse_sources, pinned_sources
+from evalkit.errors import ConfigError, DataError
+from evalkit.kinds import KINDS, TaskKind
+from evalkit.types import stable_hash
+
+TASK_KEYS = {"name", "version", "kind", "description", "sources", "id_field", "subject_field", "fewshot",
+             "perplexity", "choice", "generate", "code", "scorers", "citation"}
+BUILTIN_TASKS = builtin_dir("tasks")
+
+
+@dataclass(frozen=True)
+class Sample:
+    id: str
+    row: dict[str, Any]
+    origin: str
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    version: int
+    kind: str
+    path: Path
+    description: str
+    sources: tuple[Source, ...]
+    settings: dict[str, Any] = field(hash=False)
+    content_hash: str = ""
+
+    @property
+    def handler(self) -> TaskKind:
+        return KINDS[self.kind]
+
+    def section(self, name: str) -> dict[str, Any]:
+        return self.settings.get(name, {})
+
+    def load_samples(self, options: TaskOptions) -> list[Sample]:
+        sources = pinned_sources(self.sources, options, f"task {self.name!r}")
+        rows, origin = load_rows(sources, self.path.parent, self.name)
+        samples = [self._sample(row) for row in rows]
+        subject_field = self.settings.get("subject_field")
+        if options.subjects:
+            if not subject_field:
+                raise ConfigError(f"task {self.name!r} has no subject_field, so `subjects` cannot select from it")
+            known = {str(s.row.get(subject_field)) for s in samples}
+            missing = sorted(set(options.subjects) - known)
+            if missing:
+                raise ConfigError(f"task {self.name!r}: unknown subjects {missing}; known: {', '.join(sorted(known))}")
+            samples = [s for s in samples if str(s.row.get(subject_field)) in options.subjects]
+        if options.limit is not None and options.limit < len(samples):
+            if options.sample_seed is None:
+                samples = samples[: options.limit]
+            else:
+                picked = sorted(random.Random(options.sample_seed).sample(range(len(samples)), options.limit))
+                samples = [samples[i] for i in picked]
+        for sample in samples:
+            self.handler.check_sample(self, sample)
+        return samples
+
+    def _sample(self, row: Row) -> Sample:
+        id_field = self.settings.get("id_field")
+        if id_field:
+            if id_field not in row.data:
+                raise DataError(f"{row.origin}: missing field {id_field!r} (the task's id_field)")
+            sample_id = str(row.data[id_field])
+        else:
+            sample_id = row.origin.rsplit("/", 1)[-1]
+        return Sample(id=sample_id, row=row.data, origin=row.origin)
+
+
+def find_task_file(name: str, search: list[Path]) -> Path:
+    for folder in search:
+        candidate = folder / f"{name}.toml"
+        if candidate.is_file():
+            return candidate
+    known = sorted({p.stem for folder in search if folder.is_dir() for p in folder.glob("*.toml")})
+    raise ConfigError(f"unknown task {name!r}; looked in {', '.join(str(f) for f in search)}. "
+                      f"Known tasks: {', '.join(known) or '(none)'}")
+
+
+def load_task(name_or_path: str, search: list[Path] | None = None) -> Task:
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = find_task_file(name_or_path, (search or []) + [BUILTIN_TASKS])
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    unknown = sorted(set(raw) - TASK_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(TASK_KEYS))}")
+    for key, kind in (("name", str), ("version", int), ("kind", str)):
+        if not isinstance(raw.get(key), kind):
+            raise ConfigError(f"{path}: `{key}` is required and must be {kind.__name__}, got {raw.get(key)!r}")
+    if raw["kind"] not in KINDS:
+        raise ConfigError(f"{path}: kind = {raw['kind']!r}; choose one of {', '.join(KINDS)}")
+    sources = parse_sources(raw.get("sources", []), path)
+    if not sources:
+        raise ConfigError(f"{path}: needs at least one [[sources]] entry (data_dir, package, file or hub)")
+    task = Task(name=raw["name"], version=raw["version"], kind=raw["kind"], path=path,
+                description=raw.get("description", ""), sources=sources, settings=raw,
+                content_hash=stable_hash(text)[:16])
+    task.handler.validate(task)
+    return task
