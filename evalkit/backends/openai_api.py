@@ -148,9 +148,12 @@ class OpenAIBackend:
         return RollingLoglikelihood(logprob=_sum_span(logprobs, span[0], span[-1] + 1)[0], n_tokens=len(span))
 
     def _echo(self, prompt: str | list[int]):
-        """Per-token log-probabilities of the prompt itself (completions with echo, as lm-eval)."""
-        reply = self.client.completions.create(model=self.model, prompt=prompt, max_tokens=1, temperature=0.0,
-                                               echo=True, logprobs=1)
+        """Per-token log-probabilities of the prompt itself (completions with echo, as lm-eval). One
+        generated token is asked for, as lm-eval does, except for a full rolling window (max_length + 1
+        tokens, of which the model reads all but the last): then none, which `evalkit serve` accepts."""
+        full = isinstance(prompt, list) and len(prompt) > self.max_length
+        reply = self.client.completions.create(model=self.model, prompt=prompt, max_tokens=0 if full else 1,
+                                               temperature=0.0, echo=True, logprobs=1)
         logprobs = getattr(_first_choice(reply), "logprobs", None)
         if logprobs is None or not isinstance(getattr(logprobs, "token_logprobs", None), list):
             raise MalformedResponse("echo reply has no token_logprobs")

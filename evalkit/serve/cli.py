@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from evalkit.errors import ConfigError
+
+API_KEY_ENV = "EVALKIT_API_KEY"
 
 
 def make_parser(commands) -> None:
@@ -10,27 +14,32 @@ def make_parser(commands) -> None:
     serve.add_argument("--model", required=True, help="model name from the config")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s; 0 picks a free one)")
+    serve.add_argument("--api-key", default=None,
+                       help=f"require `Authorization: Bearer KEY` on /v1 (default: ${API_KEY_ENV}, else none)")
+    serve.add_argument("--max-request-bytes", type=int, default=16 * 2**20,
+                       help="refuse request bodies over this size with 413 (default: %(default)s)")
     serve.set_defaults(handler=cmd_serve)
 
 
 def cmd_serve(args) -> int:
-    from evalkit.serve.server import ModelService, make_server
+    # Imported here, not at the top: uvicorn, FastAPI and torch cost seconds that `evalkit --help` should not pay.
+    from evalkit.serve.server import Server
+    from evalkit.serve.service import ModelService
     from evalkit.store import open_project
     from evalkit.train import prepare_model
 
+    if args.max_request_bytes < 1024:
+        raise ConfigError(f"--max-request-bytes {args.max_request_bytes} is too small; give at least 1024")
     config, store = open_project(args.config)
     handle = prepare_model(config, args.model, store)
     if handle.folder is None:
         raise ConfigError(f"model {args.model!r} is already an endpoint ({handle.spec.source}); serve a local model")
-    service = ModelService(handle.backend(), args.model)
-    server = make_server(service, args.host, args.port)
-    host, port = server.server_address[:2]
-    print(f"serving {args.model} (fingerprint {handle.fingerprint}) at http://{host}:{port}/v1 "
-          f"— chat completions, completions with echo+logprobs, models. Ctrl-C stops.", flush=True)
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print("warning: listening beyond this machine with no authentication", flush=True)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
+    api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
+    server = Server(ModelService(handle.backend(), args.model), args.host, args.port, api_key,
+                    args.max_request_bytes)
+    print(f"serving {args.model} (fingerprint {handle.fingerprint}) at {server.url} "
+          f"— models, completions (echo + logprobs), chat completions, streaming. Ctrl-C stops.", flush=True)
+    if api_key is None and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening beyond this machine with no API key; set --api-key or ${API_KEY_ENV}", flush=True)
+    server.serve_forever()
     return 0

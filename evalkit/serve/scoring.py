@@ -1,126 +1,128 @@
-"""Per-token log-probabilities for `evalkit serve`, in the OpenAI API's shapes.
+"""Token-level decoding with log-probabilities, for replies that carry `logprobs`.
 
-A prompt's tokens are scored in one forward pass of the transformers backend's
-decoder and LM head (the same modules the evaluation uses), so summing a span of
-them gives what the backend's own log-likelihood gives, to float32 rounding.
-Token strings are each token decoded on its own, as the OpenAI API and vLLM
-report them; offsets of a text prompt come from the tokenizer's offset mapping.
+Every token a reply reports is a token this loop fed the model, so a client that
+sums a span of `token_logprobs` gets exactly what the model assigns, and the
+generated tokens' log-probabilities are those of the tokens actually chosen (not
+of the text re-encoded). Prompt tokens are scored in one forward pass of the
+transformers backend's own decoder and LM head, so a span's sum equals the
+backend's log-likelihood to float32 rounding.
+
+Scoring clients (lm-eval `local-completions`, anything written against vLLM)
+send `echo` with `max_tokens=N` and read the reply as prompt tokens followed by
+exactly N generated ones, dropping the last N. So with `echo` the loop ignores
+end-of-sequence (vLLM's `ignore_eos`): when EOS is the most likely next token it
+is reported as a token (with empty text) and decoding goes on. Without `echo`
+EOS ends the reply as usual. Stop strings end a reply in both cases.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
+
+HEAD_CHUNK = 1024  # prompt positions per LM-head call: bounds the [positions, vocab] logits in memory
+
 
 @dataclass
-class EchoScores:
-    tokens: list[str]
-    token_logprobs: list[float | None]
-    top_logprobs: list[dict[str, float] | None]
-    text_offset: list[int]
-    generated_ids: list[int] = field(default_factory=list)
-    generated_text: str = ""
+class Decoded:
+    """A prompt's token scores (with `echo`) followed by the generated tokens'."""
+
+    token_ids: list[int] = field(default_factory=list)
+    logprobs: list[float | None] = field(default_factory=list)
+    tops: list[dict[int, float] | None] = field(default_factory=list)
+    n_prompt: int = 0
     finish_reason: str = "length"
 
-    def as_openai(self) -> dict:
-        return {"tokens": self.tokens, "token_logprobs": self.token_logprobs, "top_logprobs": self.top_logprobs,
-                "text_offset": self.text_offset}
+    @property
+    def generated_ids(self) -> list[int]:
+        return self.token_ids[self.n_prompt:]
 
 
-def score_ids(backend, ids: list[int], top_k: int, with_next: bool):
-    """(logprob of each token given the ones before — None for the first —, top-k alternatives of
-    each, and the next-token log-probabilities after the last token when `with_next`)."""
-    import torch
-
-    feed = ids if with_next else ids[:-1]
-    if len(feed) > backend.max_length:
-        raise ValueError(f"prompt of {len(ids)} tokens does not fit max_model_len {backend.max_length}")
-    values: list[float | None] = [None]
-    tops: list[dict[str, float] | None] = [None]
-    if not feed:
-        return values, tops, None
-    with torch.inference_mode():
-        hidden = backend.decoder(input_ids=torch.tensor([feed], device=backend.device)).last_hidden_state[0]
-        for start in range(0, len(ids) - 1, 1024):  # bound the [positions, vocab] logits in memory
-            logprobs = backend._logprobs(hidden[start : min(start + 1024, len(ids) - 1)])
-            targets = torch.tensor(ids[start + 1 : start + 1 + logprobs.shape[0]], device=backend.device)
-            values += logprobs.gather(1, targets[:, None]).squeeze(1).double().tolist()
-            tops += _tops(backend, logprobs, top_k)
-        following = backend._logprobs(hidden[-1:])[0] if with_next else None
-    return values, tops, following
+@dataclass(frozen=True)
+class Sampling:
+    max_tokens: int
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+    top_k: int = 0  # alternatives reported per token
+    echo: bool = False
 
 
-def _tops(backend, logprobs, top_k: int) -> list[dict[str, float] | None]:
+@torch.inference_mode()
+def decode(backend, prompt_ids: list[int], sampling: Sampling) -> Decoded:
+    """Score the prompt (with echo) and generate up to `max_tokens` tokens, each with its log-probability."""
+    if not prompt_ids:
+        raise ValueError("the prompt has no tokens")
+    out = Decoded(n_prompt=len(prompt_ids) if sampling.echo else 0)
+    # The last prompt token is read only when something is generated after it: scoring a prompt alone
+    # (echo, max_tokens=0) reads one position fewer, so a window of max_length + 1 tokens fits the model.
+    read = prompt_ids if sampling.max_tokens > 0 else prompt_ids[:-1]
+    if not read:
+        out.token_ids, out.logprobs, out.tops = list(prompt_ids), [None], [None]
+        return out
+    decoded = backend.decoder(input_ids=torch.tensor([read], device=backend.device), use_cache=True)
+    hidden = decoded.last_hidden_state[0]
+    if sampling.echo:
+        out.token_ids, out.logprobs, out.tops = list(prompt_ids), [None], [None]
+        for start in range(0, len(prompt_ids) - 1, HEAD_CHUNK):
+            logprobs = backend._logprobs(hidden[start : min(start + HEAD_CHUNK, len(prompt_ids) - 1)])
+            targets = torch.tensor(prompt_ids[start + 1 : start + 1 + logprobs.shape[0]], device=backend.device)
+            out.logprobs += logprobs.gather(1, targets[:, None]).squeeze(1).double().tolist()
+            out.tops += _tops(logprobs, sampling.top_k)
+    cache, last, position = decoded.past_key_values, hidden[-1:], len(prompt_ids)
+    generator = torch.Generator().manual_seed(sampling.seed)
+    eos_ids = _eos_ids(backend)
+    for step in range(sampling.max_tokens):
+        logprobs = backend._logprobs(last)
+        token = choose(logprobs[0], sampling, generator)
+        if token in eos_ids and not sampling.echo:
+            out.finish_reason = "stop"
+            break
+        out.token_ids.append(token)
+        out.logprobs.append(float(logprobs[0, token]))
+        out.tops += _tops(logprobs, sampling.top_k)
+        if _hit_stop(backend, out.generated_ids, sampling.stop):
+            out.finish_reason = "stop"
+            break
+        if step + 1 < sampling.max_tokens:
+            step_out = backend.decoder(input_ids=torch.tensor([[token]], device=backend.device),
+                                       position_ids=torch.tensor([[position]], device=backend.device),
+                                       past_key_values=cache, use_cache=True)
+            cache, last, position = step_out.past_key_values, step_out.last_hidden_state[0, -1:], position + 1
+    return out
+
+
+def choose(logprobs: torch.Tensor, sampling: Sampling, generator: torch.Generator) -> int:
+    """Greedy at temperature 0; otherwise nucleus sampling with the request's own seeded generator."""
+    if sampling.temperature <= 0:
+        return int(logprobs.argmax())
+    probs = torch.softmax(logprobs.float().cpu() / sampling.temperature, dim=-1)
+    if sampling.top_p < 1.0:  # keep the smallest set of tokens whose mass reaches top_p
+        sorted_probs, order = probs.sort(descending=True)
+        keep = sorted_probs.cumsum(0) - sorted_probs < sampling.top_p
+        probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_probs[keep])
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def _tops(logprobs: torch.Tensor, top_k: int) -> list[dict[int, float] | None]:
     if top_k <= 0:
         return [None] * logprobs.shape[0]
     best = logprobs.topk(top_k, dim=-1)
-    decode = backend.tokenizer.decode
-    return [{decode([int(i)]): float(v) for v, i in zip(row_values, row_ids)}
-            for row_values, row_ids in zip(best.values.tolist(), best.indices.tolist())]
+    return [dict(zip(ids, values)) for values, ids in zip(best.values.tolist(), best.indices.tolist())]
 
 
-def echo_scores(backend, ids: list[int], text: str | None, top_k: int, max_tokens: int) -> EchoScores:
-    """The prompt's own token scores, plus at most one greedy token after it (lm-eval sends max_tokens=1)."""
-    with_next = max_tokens >= 1 and len(ids) <= backend.max_length
-    values, tops, following = score_ids(backend, ids, top_k, with_next)
-    tokens = [backend.tokenizer.decode([i]) for i in ids]
-    offsets = _offsets(backend, ids, text, tokens)
-    scores = EchoScores(tokens, values, tops, offsets)
-    if following is not None:
-        token = int(following.argmax())
-        eos = backend.tokenizer.eos_token_id
-        if token != eos:
-            piece = backend.tokenizer.decode([token])
-            scores.generated_ids, scores.generated_text = [token], piece
-            scores.tokens.append(piece)
-            scores.token_logprobs.append(float(following[token]))
-            scores.top_logprobs.append(_tops(backend, following[None], top_k)[0])
-            scores.text_offset.append(len(text) if text is not None else sum(len(t) for t in tokens))
-        else:
-            scores.finish_reason = "stop"
-    return scores
+def _eos_ids(backend) -> set[int]:
+    ids = {backend.tokenizer.eos_token_id}
+    config_eos = getattr(getattr(backend.model, "generation_config", None), "eos_token_id", None)
+    ids.update(config_eos if isinstance(config_eos, list) else [config_eos])
+    return {i for i in ids if i is not None}
 
 
-def _offsets(backend, ids: list[int], text: str | None, tokens: list[str]) -> list[int]:
-    if text is not None:
-        encoded = backend.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        if list(encoded["input_ids"]) == list(ids):
-            return [start for start, _ in encoded["offset_mapping"]]
-    offsets, position = [], 0
-    for token in tokens:
-        offsets.append(position)
-        position += len(token)
-    return offsets
-
-
-def choice_logprobs(backend, prompt_ids: list[int], prompt_text: str, generated: str, top_k: int,
-                    echo: bool) -> dict:
-    """Completions `logprobs` for generated text: its tokens (re-encoded) scored after the prompt;
-    with `echo`, the prompt's tokens first. Offsets count from the start of the prompt, as the API's."""
-    generated_ids = backend.encode(generated)
-    values, tops, _ = score_ids(backend, prompt_ids + generated_ids, top_k, with_next=False)
-    pieces = [backend.tokenizer.decode([i]) for i in generated_ids]
-    offsets, position = [], len(prompt_text)
-    for piece in pieces:
-        offsets.append(position)
-        position += len(piece)
-    tokens, n = pieces, len(prompt_ids)
-    if echo:
-        prompt_tokens = [backend.tokenizer.decode([i]) for i in prompt_ids]
-        tokens, offsets = prompt_tokens + pieces, _offsets(backend, prompt_ids, prompt_text, prompt_tokens) + offsets
-        n = 0
-    return {"tokens": tokens, "token_logprobs": values[n:], "top_logprobs": tops[n:], "text_offset": offsets}
-
-
-def chat_logprobs(backend, rendered_prompt: str, generated: str, top_k: int) -> dict:
-    """Chat `logprobs.content`: each reply token with its log-probability and top alternatives."""
-    prompt_ids, generated_ids = backend.encode(rendered_prompt), backend.encode(generated)
-    values, tops, _ = score_ids(backend, prompt_ids + generated_ids, max(top_k, 0), with_next=False)
-    content = []
-    for offset, token_id in enumerate(generated_ids):
-        i = len(prompt_ids) + offset
-        token = backend.tokenizer.decode([token_id])
-        alternatives = [{"token": t, "logprob": v, "bytes": list(t.encode("utf-8"))} for t, v in (tops[i] or {}).items()]
-        content.append({"token": token, "logprob": values[i], "bytes": list(token.encode("utf-8")),
-                        "top_logprobs": alternatives})
-    return {"content": content}
+def _hit_stop(backend, tokens: list[int], stops: tuple[str, ...]) -> bool:
+    if not stops or not tokens:
+        return False
+    longest = max(len(s) for s in stops)  # only the tail can hold a stop string that was not there before
+    tail = backend.tokenizer.decode(tokens[-(longest + 8):], skip_special_tokens=True)
+    return any(stop in tail for stop in stops)

@@ -1,0 +1,108 @@
+"""One thread owns the model; requests from every connection queue up for it.
+
+Generation requests that are waiting when the thread comes round are handed to
+the backend's `generate` together, so concurrent clients share its batches
+(the backend sorts, batches and gives each request its own seeded generator, so
+a reply does not depend on what it was batched with). A short gather window
+lets requests that arrive together (a client's concurrent calls) meet in one
+batch. Token-level work (replies with `logprobs`, see scoring.py) runs on the
+same thread, one request at a time, between batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from evalkit.types import Generation, GenerationRequest
+
+GATHER_S = 0.01  # how long the first request of a batch waits for company
+
+
+@dataclass
+class _Job:
+    future: Future
+    request: GenerationRequest | None = None  # a generation, batched
+    call: Callable[[], Any] | None = None  # or anything else that needs the model
+
+
+class Engine:
+    def __init__(self, backend, max_batch: int = 64):
+        self.backend, self.max_batch = backend, max_batch
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name="evalkit-serve-model", daemon=True)
+        self._thread.start()
+        self.batches: list[int] = []  # sizes of the generation batches run: what concurrency bought
+
+    async def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
+        futures = [self._put(_Job(Future(), request=r)) for r in requests]
+        return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in futures)))
+
+    def generate_each(self, requests: list[GenerationRequest]) -> list[asyncio.Future]:
+        """One awaitable per request, each done as soon as its own generation is (for streaming)."""
+        return [asyncio.wrap_future(self._put(_Job(Future(), request=r))) for r in requests]
+
+    async def run(self, call: Callable[[], Any]) -> Any:
+        return await asyncio.wrap_future(self._put(_Job(Future(), call=call)))
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(timeout=30)
+
+    def _put(self, job: _Job) -> Future:
+        self._jobs.put(job)
+        return job.future
+
+    def _loop(self) -> None:
+        while True:
+            first = self._jobs.get()
+            if first is None:
+                return
+            gathered = self._gather()
+            stopping = None in gathered
+            jobs = [first] + [job for job in gathered if job is not None]
+            for job in jobs:
+                if job.call is not None and job.future.set_running_or_notify_cancel():
+                    _settle(job.future, job.call)
+            generations = [job for job in jobs if job.request is not None and job.future.set_running_or_notify_cancel()]
+            if generations:
+                self.batches.append(len(generations))
+                self._generate(generations)
+            if stopping:
+                return
+
+    def _gather(self) -> list[_Job | None]:
+        jobs: list[_Job | None] = []
+        while len(jobs) + 1 < self.max_batch:
+            try:
+                job = self._jobs.get(timeout=GATHER_S)
+            except queue.Empty:
+                break
+            jobs.append(job)
+            if job is None:
+                break
+        return jobs
+
+    def _generate(self, jobs: list[_Job]) -> None:
+        try:
+            for index, generation in self.backend.generate([job.request for job in jobs]):
+                jobs[index].future.set_result(generation)
+        except Exception as err:  # the whole batch failed: every waiting client gets the reason
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(err)
+        for job in jobs:
+            if not job.future.done():
+                job.future.set_exception(RuntimeError("the backend returned no result for this request"))
+
+
+def _settle(future: Future, call: Callable[[], Any]) -> None:
+    try:
+        future.set_result(call())
+    except Exception as err:
+        future.set_exception(err)
