@@ -39,7 +39,7 @@ from evalkit.data.sources import (
 from evalkit.errors import ConfigError, DataError
 
 SAMPLERS = ("first_n", "random")
-FEWSHOT_KEYS = {"num_fewshot", "sampler", "match_field", "delimiter", "sources"}
+FEWSHOT_KEYS = {"num_fewshot", "max_fewshot", "sampler", "match_field", "delimiter", "sources"}
 MAX_FEWSHOT = 25
 
 
@@ -50,6 +50,7 @@ class FewshotSettings:
     match_field: str | None = None
     delimiter: str = "\n\n"  # lm-eval's fewshot_delimiter
     sources: tuple[Source, ...] = ()  # empty: the task's own rows
+    max_fewshot: int = MAX_FEWSHOT  # 0 for a zero-shot-only task (TruthfulQA: its examples are in the prompt)
 
 
 def settings(task) -> FewshotSettings:
@@ -61,9 +62,12 @@ def settings(task) -> FewshotSettings:
     unknown = sorted(set(raw) - FEWSHOT_KEYS)
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(FEWSHOT_KEYS))}")
+    most = raw.get("max_fewshot", MAX_FEWSHOT)
+    if isinstance(most, bool) or not isinstance(most, int) or not 0 <= most <= MAX_FEWSHOT:
+        raise ConfigError(f"{where}.max_fewshot = {most!r}; use a whole number 0..{MAX_FEWSHOT}")
     shots = raw.get("num_fewshot", 0)
-    if isinstance(shots, bool) or not isinstance(shots, int) or not 0 <= shots <= MAX_FEWSHOT:
-        raise ConfigError(f"{where}.num_fewshot = {shots!r}; use a whole number 0..{MAX_FEWSHOT}")
+    if isinstance(shots, bool) or not isinstance(shots, int) or not 0 <= shots <= most:
+        raise ConfigError(f"{where}.num_fewshot = {shots!r}; use a whole number 0..{most}")
     sampler = raw.get("sampler", "random")
     if sampler not in SAMPLERS:
         raise ConfigError(f"{where}.sampler = {sampler!r}; choose one of {', '.join(SAMPLERS)}")
@@ -71,13 +75,17 @@ def settings(task) -> FewshotSettings:
         if key in raw and not isinstance(raw[key], str):
             raise ConfigError(f"{where}.{key} must be a string, got {raw[key]!r}")
     sources = parse_sources(raw.get("sources", []), task.path, "fewshot.sources")
-    return FewshotSettings(shots, sampler, raw.get("match_field"), raw.get("delimiter", "\n\n"), sources)
+    return FewshotSettings(shots, sampler, raw.get("match_field"), raw.get("delimiter", "\n\n"), sources, most)
 
 
 def num_shots(task, options: dict[str, Any]) -> int:
     """k for this run: the suite's num_fewshot when it sets one, else the task file's."""
-    chosen = options.get("num_fewshot")
-    return settings(task).num_fewshot if chosen is None else int(chosen)
+    chosen, config = options.get("num_fewshot"), settings(task)
+    if chosen is not None and int(chosen) > config.max_fewshot:
+        what = "is zero-shot only" if config.max_fewshot == 0 else f"takes at most {config.max_fewshot} examples"
+        raise ConfigError(f"task {task.name!r} {what} ([fewshot].max_fewshot in {task.path}); "
+                          f"remove num_fewshot = {chosen} from the suite or lower it")
+    return config.num_fewshot if chosen is None else int(chosen)
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,12 @@ class Source:
     split: str = "test"
     files: tuple[str, ...] = ()  # glob patterns inside `path` when it is a folder (e.g. per-subject CSVs)
     # Computed fields (name, Jinja expression) that map this source's layout onto the task's own,
-    # e.g. ("choices", "[choice0, choice1, choice2, choice3]"); evaluated on the row as read.
+    # e.g. ("choices", "[choice0, choice1, choice2, choice3]"); evaluated on the row as read, where
+    # `_row` is the whole row (for column names that are not identifiers: _row['Best Answer']).
     fields: tuple[tuple[str, str], ...] = ()
+    # A Jinja expression on the row (after `fields`): rows where it is false are not this source's
+    # items, e.g. "11 <= task_id <= 510" for MBPP's test split inside its one file.
+    where: str = ""
 
     def describe(self, data_dir: Path | None) -> str:
         if self.kind == "data_dir":
@@ -81,7 +85,7 @@ def _source(raw: Any, path: Path, index: int, section: str = "sources") -> Sourc
     where = f"{path}: {section}[{index}]"
     if not isinstance(raw, dict) or raw.get("kind") not in SOURCE_KINDS:
         raise ConfigError(f"{where}: `kind` must be one of {', '.join(SOURCE_KINDS)}")
-    allowed = {"kind", "path", "format", "package", "dataset", "name", "split", "files", "fields"}
+    allowed = {"kind", "path", "format", "package", "dataset", "name", "split", "files", "fields", "where"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
@@ -92,6 +96,8 @@ def _source(raw: Any, path: Path, index: int, section: str = "sources") -> Sourc
     fields = raw.get("fields", {})
     if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
         raise ConfigError(f"{where}: `fields` must be a table of name = \"Jinja expression\", got {fields!r}")
+    if not isinstance(raw.get("where", ""), str):
+        raise ConfigError(f"{where}: `where` must be a Jinja expression string, got {raw['where']!r}")
     return Source(**{**raw, "files": tuple(raw.get("files", ())), "fields": tuple(fields.items())})
 
 
@@ -124,7 +130,7 @@ def load_rows(sources: list[Source], base: Path, task: str) -> tuple[list[Row], 
                 tried.append(source.describe(data_dir()) + " (offline)")
                 continue
             try:
-                return _with_fields(_hub_rows(source), source), source.describe(None)
+                return _selected(_with_fields(_hub_rows(source), source), source), source.describe(None)
             except Exception as err:  # no network, no such dataset: try the next source
                 tried.append(f"{source.describe(None)} ({type(err).__name__})")
                 continue
@@ -132,7 +138,7 @@ def load_rows(sources: list[Source], base: Path, task: str) -> tuple[list[Row], 
         if path is None:
             tried.append(source.describe(data_dir()))
             continue
-        return _with_fields(_file_rows(path, source), source), str(path)
+        return _selected(_with_fields(_file_rows(path, source), source), source), str(path)
     raise DataError(f"task {task!r}: no data found; looked in: " + "; ".join(tried)
                     + ". Set EVALKIT_DATA_DIR to a folder in the upstream layout, install the package named, "
                       "or go online for the hub.")
@@ -166,11 +172,27 @@ def _with_fields(rows: list[Row], source: Source) -> list[Row]:
         computed = {}
         for name, expression, function in compiled:
             try:
-                computed[name] = function(**row.data)
+                computed[name] = function(**row.data, _row=row.data)
             except Exception as err:  # the row does not fit the layout the expression expects
                 raise DataError(f"{row.origin}: field {name!r} = `{expression}` failed on this row: "
                                 f"{type(err).__name__}: {err}; fix the row or the source's fields") from None
         out.append(Row({**row.data, **computed}, row.origin))
+    return out
+
+
+def _selected(rows: list[Row], source: Source) -> list[Row]:
+    if not source.where:
+        return rows
+    keep = environment().compile_expression(source.where, undefined_to_none=False)
+    out = []
+    for row in rows:
+        try:
+            chosen = keep(**row.data, _row=row.data)
+        except Exception as err:
+            raise DataError(f"{row.origin}: the source's where = `{source.where}` failed on this row: "
+                            f"{type(err).__name__}: {err}; fix the row or the expression") from None
+        if chosen:
+            out.append(row)
     return out
 
 

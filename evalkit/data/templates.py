@@ -25,7 +25,13 @@ def wikitext_detokenize(string: str) -> str:
     return string
 
 
-FILTERS = {"wikitext_detokenize": wikitext_detokenize}
+def end_with(string: str, suffix: str) -> str:
+    """The string with `suffix` appended unless it already ends so (TruthfulQA closes every
+    reference answer with a period, as its own utilities and lm-eval do)."""
+    return string if string.endswith(suffix) else string + suffix
+
+
+FILTERS = {"wikitext_detokenize": wikitext_detokenize, "end_with": end_with}
 
 
 @lru_cache(maxsize=1)

@@ -2,7 +2,8 @@
 
     base.py        TaskKind: validate, check_sample, requests, score, compare, primary_metrics,
                    lower_is_better — what the task loader, the runner and the report call
-    choice.py      log-likelihood over answer options (MMLU)
+    choice.py      log-likelihood over answer options (MMLU, ARC, TruthfulQA MC; Winogrande's partial scoring)
+    loglikelihood.py  one continuation per item: greedy accuracy and perplexity (LAMBADA)
     generate.py    free text scored by an extractor or a reference metric (GSM8K, ROUGE/BLEU)
     code.py        generated programs run against tests in the sandbox (HumanEval, pass@k)
     perplexity.py  rolling log-likelihood of whole documents (WikiText)
@@ -17,8 +18,10 @@ from evalkit.kinds.base import TaskKind
 from evalkit.kinds.choice import ChoiceKind
 from evalkit.kinds.code import CodeKind
 from evalkit.kinds.generate import GenerateKind
+from evalkit.kinds.loglikelihood import LoglikelihoodKind
 from evalkit.kinds.perplexity import PerplexityKind
 
-KINDS: dict[str, TaskKind] = {kind.name: kind() for kind in (PerplexityKind, ChoiceKind, GenerateKind, CodeKind)}
+KINDS: dict[str, TaskKind] = {kind.name: kind() for kind in (PerplexityKind, ChoiceKind, LoglikelihoodKind, GenerateKind,
+                                                          CodeKind)}
 
 __all__ = ["KINDS", "TaskKind"]

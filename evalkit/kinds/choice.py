@@ -11,12 +11,22 @@ of the choice. The task file's [choice] table:
     choices           expression: the list of answer strings (doc_to_choice)
     gold              expression: the index of the right choice, or a list of them (doc_to_target)
     target_delimiter  between prompt and choice, default " "
+    metrics           which of acc, acc_norm, mc2 to report (default acc, acc_norm); mc2 is
+                      TruthfulQA's normalised probability mass on the gold choices
+    primary           the metrics in the leaderboard's main table (default: the first)
+
+Partial scoring (lm-eval's multiple inputs, Winogrande): the option is in the context and
+the shared suffix is scored. Instead of `prompt` and `choices`, give
+    contexts          expression: one context per option (doc_to_choice); gold indexes them
+    continuation      template of the suffix scored after every context (doc_to_target)
+A few-shot example is then the gold context + target_delimiter + continuation.
 
 With a subject_field, every metric also gets one row per subject: `acc/<subject>`.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from functools import lru_cache
 from typing import Any
@@ -30,13 +40,25 @@ from evalkit.scoring import metrics as scoring
 from evalkit.scoring import stats
 from evalkit.types import LoglikelihoodRequest
 
-PRIMARY = "acc"
-METRICS = ("acc", "acc_norm")
-SECTION_KEYS = {"description", "prompt", "choices", "gold", "target_delimiter"}
+METRICS = ("acc", "acc_norm", "mc2")
+DEFAULT_METRICS = ["acc", "acc_norm"]
+SECTION_KEYS = {"description", "prompt", "choices", "gold", "target_delimiter", "contexts", "continuation",
+                "metrics", "primary"}
+EXAMPLES = {"prompt": '"{{ question }}\\nAnswer:"', "choices": '"[\\"A\\", \\"B\\"]" or "options"',
+            "contexts": '"context_options"', "continuation": '"{{ continuation }}"',
+            "gold": '"answer" or "[\\"A\\", \\"B\\"].index(label)"'}
 
 
 def _section(task) -> dict[str, Any]:
     return task.section("choice")
+
+
+def _partial(task) -> bool:
+    return "contexts" in _section(task)
+
+
+def metric_names(task) -> list[str]:
+    return list(_section(task).get("metrics", DEFAULT_METRICS))
 
 
 def validate(task) -> None:
@@ -44,18 +66,24 @@ def validate(task) -> None:
     unknown = sorted(set(section) - SECTION_KEYS)
     if unknown:
         raise ConfigError(f"{task.path}: [choice] has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(SECTION_KEYS))}")
-    for key, example in (("prompt", '"{{ question }}\\nAnswer:"'), ("choices", '"[\\"A\\", \\"B\\"]" or "options"'),
-                         ("gold", '"answer" or "[\\"A\\", \\"B\\"].index(label)"')):
+    needed = ("contexts", "continuation", "gold") if _partial(task) else ("prompt", "choices", "gold")
+    for key in needed:
         if not isinstance(section.get(key), str) or not section[key].strip():
-            raise ConfigError(f"{task.path}: [choice] needs `{key}`, e.g. {key} = {example}")
+            raise ConfigError(f"{task.path}: [choice] needs `{key}`, e.g. {key} = {EXAMPLES[key]}")
     for key in ("description", "target_delimiter"):
         if key in section and not isinstance(section[key], str):
             raise ConfigError(f"{task.path}: [choice].{key} must be a string, got {section[key]!r}")
-    for key in ("description", "prompt"):
+    for key in ("description", "prompt", "continuation"):
         try:
             compile_template(section.get(key, ""))
         except Exception as err:
             raise ConfigError(f"{task.path}: [choice].{key} is not a valid template: {err}") from None
+    chosen = section.get("metrics", DEFAULT_METRICS)
+    if not isinstance(chosen, list) or not chosen or not set(chosen) <= set(METRICS):
+        raise ConfigError(f"{task.path}: [choice].metrics = {chosen!r}; use a non-empty list of {', '.join(METRICS)}")
+    primary = section.get("primary", chosen[:1])
+    if not isinstance(primary, list) or not primary or not set(primary) <= set(chosen):
+        raise ConfigError(f"{task.path}: [choice].primary = {primary!r} must list some of the metrics {chosen}")
     fewshot.settings(task)
 
 
@@ -70,9 +98,11 @@ def evaluate(source: str, row: dict[str, Any]):
 
 
 def _choices(task, row: dict[str, Any]) -> list[str]:
-    choices = evaluate(_section(task)["choices"], row)
+    """The options: answer strings, or with partial scoring the contexts that hold them."""
+    key = "contexts" if _partial(task) else "choices"
+    choices = evaluate(_section(task)[key], row)
     if not isinstance(choices, (list, tuple)) or len(choices) < 2 or not all(isinstance(c, str) for c in choices):
-        raise ValueError(f"`choices` must give a list of at least 2 strings, got {choices!r}")
+        raise ValueError(f"`{key}` must give a list of at least 2 strings, got {choices!r}")
     return list(choices)
 
 
@@ -90,11 +120,16 @@ def _answer_of(task, row: dict[str, Any]) -> str:
     return choices[gold if isinstance(gold, int) else gold[0]]
 
 
+def _continuation(task, row: dict[str, Any]) -> str:
+    return render(_section(task)["continuation"], row)
+
+
 def check_sample(task, sample) -> None:
     section, row = _section(task), sample.row
-    steps = (("description", lambda: render(section.get("description", ""), row)),
-             ("prompt", lambda: render(section["prompt"], row)),
-             ("choices", lambda: _choices(task, row)),
+    text = ("continuation", lambda: _continuation(task, row)) if _partial(task) else \
+        ("prompt", lambda: render(section["prompt"], row))
+    steps = (("description", lambda: render(section.get("description", ""), row)), text,
+             ("contexts" if _partial(task) else "choices", lambda: _choices(task, row)),
              ("gold", lambda: _gold(task, row, len(_choices(task, row)))))
     for key, step in steps:
         try:
@@ -106,18 +141,25 @@ def check_sample(task, sample) -> None:
 
 
 def context(task, sample, options: dict[str, Any]) -> str:
+    """The prompt every choice is scored after; with partial scoring, what comes before the contexts."""
     section = _section(task)
-    return fewshot.build_prompt(
-        task, sample, options,
-        description=render(section.get("description", ""), sample.row),
-        text_of=lambda row: render(section["prompt"], row),
-        answer_of=lambda row: _answer_of(task, row),
-        target_delimiter=section.get("target_delimiter", " "))
+    if _partial(task):  # an example is its gold context + suffix; the question's own context comes per choice
+        text_of = lambda row: "" if row is sample.row else _answer_of(task, row)  # noqa: E731
+        answer_of = lambda row: _continuation(task, row)  # noqa: E731
+    else:
+        text_of = lambda row: render(section["prompt"], row)  # noqa: E731
+        answer_of = lambda row: _answer_of(task, row)  # noqa: E731
+    return fewshot.build_prompt(task, sample, options, description=render(section.get("description", ""), sample.row),
+                                text_of=text_of, answer_of=answer_of,
+                                target_delimiter=section.get("target_delimiter", " "))
 
 
 def requests(task, sample, options) -> list[LoglikelihoodRequest]:
     prompt = context(task, sample, options)
     delimiter = _section(task).get("target_delimiter", " ")
+    if _partial(task):
+        suffix = delimiter + _continuation(task, sample.row)
+        return [LoglikelihoodRequest(prompt + option, suffix) for option in _choices(task, sample.row)]
     return [LoglikelihoodRequest(prompt, delimiter + choice) for choice in _choices(task, sample.row)]
 
 
@@ -127,43 +169,56 @@ def _subject(task, sample) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
+def probability_mass(lls: list[float], golds: list[int]) -> float:
+    """TruthfulQA MC2: the probability of the gold choices normalised over all choices (lm-eval's
+    process_results_mc2), computed relative to the largest log-likelihood so that long answers whose
+    exp() underflows still count."""
+    top = max(lls)
+    weights = [math.exp(ll - top) for ll in lls]
+    return sum(weights[g] for g in golds) / sum(weights)
+
+
 def score(task, samples, responses, options):
-    records = []
+    records, names = [], metric_names(task)
     for sample, answers in zip(samples, responses):
         choices = _choices(task, sample.row)
         gold = _gold(task, sample.row, len(choices))
         lls = [a.logprob for a in answers]
         picked = max(range(len(lls)), key=lls.__getitem__)
         golds = [gold] if isinstance(gold, int) else gold
-        records.append({
-            "sample_id": sample.id, "prompt": context(task, sample, options),
-            "response": choices[picked], "target": " | ".join(choices[g] for g in golds),
-            "scores": {"acc": scoring.choice_accuracy(lls, gold), "acc_norm": scoring.acc_norm(lls, gold, choices),
-                       "loglikelihoods": lls, "is_greedy": [a.is_greedy for a in answers],
-                       "subject": _subject(task, sample)},
-        })
+        metrics = {"acc": lambda: scoring.choice_accuracy(lls, gold),
+                   "acc_norm": lambda: scoring.acc_norm(lls, gold, choices),
+                   "mc2": lambda: probability_mass(lls, golds)}
+        scores = {name: metrics[name]() for name in names}
+        scores.update(loglikelihoods=lls, is_greedy=[a.is_greedy for a in answers], subject=_subject(task, sample))
+        records.append({"sample_id": sample.id, "prompt": context(task, sample, options), "response": choices[picked],
+                        "target": " | ".join(choices[g] for g in golds), "scores": scores})
     return records, _metrics(task, records, options)
 
 
 def _metrics(task, records: list[dict[str, Any]], options) -> list[dict[str, Any]]:
     shots = fewshot.describe(task, options)
-    rows = [metric_rows.mean_row(m, [r["scores"][m] for r in records], primary=m == PRIMARY, fewshot=shots)
-            for m in METRICS]
+    names = metric_names(task)
+    primary = _section(task).get("primary", names[:1])
+    rows = [metric_rows.mean_row(m, [r["scores"][m] for r in records], primary=m in primary, fewshot=shots)
+            for m in names]
     by_subject: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         if record["scores"]["subject"] is not None:
             by_subject[record["scores"]["subject"]].append(record)
     for subject in sorted(by_subject):
         rows += [metric_rows.mean_row(f"{m}/{subject}", [r["scores"][m] for r in by_subject[subject]],
-                                      subject=subject) for m in METRICS]
+                                      subject=subject) for m in names]
     return rows
 
 
 def compare(metric, records_a, records_b, seed=0) -> stats.Comparison:
-    """McNemar's test on the questions both models answered (within one subject for acc/<subject>)."""
+    """McNemar's test on the questions both models answered (within one subject for acc/<subject>);
+    a paired bootstrap for mc2, which is not 0/1."""
     base, _, subject = metric.partition("/")
-    if base not in METRICS:
-        raise ValueError(f"choice tasks have no metric {metric!r}; they report {', '.join(METRICS)} (and /<subject>)")
+    if base not in METRICS or (records_a and base not in records_a[0]["scores"]):
+        raise ValueError(f"this choice task has no metric {metric!r}; choice tasks report {', '.join(METRICS)} "
+                         "(those in the task's [choice].metrics, and /<subject>)")
     pairs = [(a, b) for a, b in zip(records_a, records_b) if not subject or a["scores"].get("subject") == subject]
     return stats.compare([a["scores"][base] for a, _ in pairs], [b["scores"][base] for _, b in pairs], seed=seed)
 

