@@ -95,13 +95,10 @@ class Envelope:
                 "logprobs": choice.logprobs}
 
     def chunks(self, index: int, choice: ChoiceResult, include_usage: bool) -> list[dict[str, Any]]:
-        """A finished choice as stream chunks: (chat: the role,) its text, then its finish reason."""
+        """A finished choice as stream chunks (chat: the role, the text, then the finish reason)."""
         extra = {"usage": None} if include_usage else {}
-        if not self.chat:
-            return [{**self._head(True), "choices": [{"index": index, "text": choice.text, "logprobs": choice.logprobs,
-                                                      "finish_reason": None}], **extra},
-                    {**self._head(True), "choices": [{"index": index, "text": "", "logprobs": None,
-                                                      "finish_reason": choice.finish_reason}], **extra}]
+        if not self.chat:  # one chunk: the text arrives whole, with its finish reason
+            return [{**self._head(True), "choices": [self._choice(index, choice)], **extra}]
         delta = lambda d, reason=None, lp=None: {**self._head(True), **extra, "choices": [  # noqa: E731
             {"index": index, "delta": d, "logprobs": lp, "finish_reason": reason}]}
         return [delta({"role": "assistant", "content": ""}), delta({"content": choice.text}, lp=choice.logprobs),
