@@ -20,18 +20,6 @@ def checked(reply):
     return type(reply).model_validate(reply.model_dump())
 
 
-def prompts_where_eos_is_most_likely(backend, n=2):
-    """Real token-id prompts after which the tiny model's most likely next token is end-of-sequence."""
-    eos = backend.tokenizer.eos_token_id
-    candidates = [[a, b] for a in range(5, len(backend.tokenizer)) for b in (5, 77, 300)]
-    with torch.inference_mode():
-        hidden = backend.decoder(input_ids=torch.tensor(candidates)).last_hidden_state[:, -1]
-        best = backend._logprobs(hidden).argmax(dim=-1)
-    found = [candidates[i] for i in (best == eos).nonzero().flatten().tolist()]
-    assert len(found) >= n, "no prompt found after which EOS is the argmax; widen the search"
-    return found[:n]
-
-
 def test_models_and_chat_logprobs_in_the_api_shapes(server):
     client = api(server)
     assert [m.id for m in client.models.list()] == ["tiny"]
@@ -45,8 +33,9 @@ def test_models_and_chat_logprobs_in_the_api_shapes(server):
 
 
 @pytest.mark.parametrize("max_tokens", [1, 3])
-def test_echo_returns_prompt_plus_exactly_max_tokens_even_when_eos_is_most_likely(server, direct, max_tokens):
-    prompts = prompts_where_eos_is_most_likely(direct)
+def test_echo_returns_prompt_plus_exactly_max_tokens_even_when_eos_is_most_likely(server, direct, eos_prompts,
+                                                                                    max_tokens):
+    prompts = eos_prompts[:2]
     # Not `checked`: the openai types declare token_logprobs as floats, but the API itself (and vLLM) gives
     # the first prompt token null, which is what scoring clients expect and skip.
     reply = api(server).completions.create(model="tiny", prompt=prompts, max_tokens=max_tokens, echo=True,
