@@ -60,15 +60,20 @@ class OpenAIBackend:
         self.calls = RequestRunner(spec.name, self.base_url, spec.concurrency, spec.max_retries)
         self._tokenizer = None
         self._max_length = spec.max_length
+        self._echo_checked = False
 
     # -- the three backend calls -----------------------------------------------------------
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
         yield from self.calls.all([lambda r=r: self._generate_one(r) for r in requests])
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[tuple[int, Loglikelihood]]:
+        if requests:
+            self.check_echo_logprobs()
         yield from self.calls.all([lambda r=r: self._loglikelihood_one(r) for r in requests])
 
     def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> Iterator[tuple[int, RollingLoglikelihood]]:
+        if requests:
+            self.check_echo_logprobs()
         if self.spec.tokenizer is None:
             yield from self.calls.all([lambda r=r: self._rolling_text(r.text) for r in requests])
             return
@@ -158,6 +163,34 @@ class OpenAIBackend:
         if logprobs is None or not isinstance(getattr(logprobs, "token_logprobs", None), list):
             raise MalformedResponse("echo reply has no token_logprobs")
         return logprobs
+
+    def check_echo_logprobs(self) -> None:
+        """Once, before the first scoring request: does this endpoint return log-probabilities of the
+        prompt's own tokens (completions with echo + logprobs)? Many servers do not (the OpenAI API's
+        chat models, `transformers serve`, some llama.cpp builds); without this check every scoring
+        request would fail alike, as "malformed response", with nothing said about why."""
+        if self._echo_checked:
+            return
+        probe = "The quick brown fox jumps over the lazy dog."
+
+        def ask():
+            reply = self.client.completions.create(model=self.model, prompt=probe, max_tokens=1, temperature=0.0,
+                                                   echo=True, logprobs=1)
+            values = getattr(getattr(_first_choice(reply), "logprobs", None), "token_logprobs", None)
+            return isinstance(values, list) and len(values) >= 3 and any(v is not None for v in values[:-1])
+
+        try:
+            supported = self.calls.retrying(ask)
+            reason = "its echo reply has no log-probabilities for the prompt's tokens"
+        except RequestFailed as err:
+            if err.reason in ("connection error", "timeout"):
+                raise ModelError(f"model {self.spec.name!r}: cannot reach {self.base_url} ({err.reason})") from None
+            supported, reason = False, f"it answers a completions request with echo and logprobs with {err.reason}"
+        if not supported:
+            raise ModelError(f"model {self.spec.name!r}: {self.base_url} cannot score: {reason} (scoring tasks need "
+                             f"completions with echo=true and logprobs); generation tasks and judges still work with "
+                             f"it — or serve the model with `evalkit serve` or vLLM")
+        self._echo_checked = True
 
     # -- tokenizer, model id, window length -------------------------------------------------
     @property

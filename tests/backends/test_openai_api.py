@@ -112,3 +112,28 @@ def test_a_missing_key_for_a_remote_endpoint_names_the_variable(monkeypatch):
     with pytest.raises(ModelError, match="EVALKIT_MISSING_KEY"):
         OpenAIBackend(ModelSpec(name="remote", source="openai:gpt-4o", base_url="https://api.example.com/v1",
                                 api_key_env="EVALKIT_MISSING_KEY"))
+
+
+def test_an_endpoint_without_echo_logprobs_is_named_once_before_scoring():
+    from evalkit.types import LoglikelihoodRequest, RollingRequest
+
+    with FakeEndpoint(lambda n, body: ("ok", "a chat-shaped reply, no logprobs")) as server:
+        be = backend(server.url)
+        with pytest.raises(ModelError, match=r"cannot score: its echo reply has no log-probabilities.*"
+                                             r"generation tasks and judges still work") as err:
+            list(be.loglikelihood([LoglikelihoodRequest("The capital of France is", " Paris")] * 8))
+        assert server.url in str(err.value) and len(server.requests) == 1  # one probe, not eight failures
+        assert server.requests[0][1]["echo"] is True and server.requests[0][1]["logprobs"] == 1
+        with pytest.raises(ModelError, match="cannot score"):
+            list(be.loglikelihood_rolling([RollingRequest("A document.")]))
+        results, failures = run(be, requests("hello"))  # generation still works with it
+    assert failures is None and results[0].text == "a chat-shaped reply, no logprobs"
+
+
+def test_an_endpoint_that_refuses_echo_is_named_with_its_answer():
+    from evalkit.types import LoglikelihoodRequest
+
+    with FakeEndpoint(lambda n, body: ("status", 400, None)) as server:
+        with pytest.raises(ModelError, match="cannot score: it answers .* echo and logprobs with HTTP 400"):
+            list(backend(server.url).loglikelihood([LoglikelihoodRequest("context", " answer")]))
+    assert len(server.requests) == 1
