@@ -6,6 +6,7 @@ most common way an evaluation goes wrong before it starts.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,39 @@ from typing import Any
 import tomllib
 
 from evalkit.errors import ConfigError
+
+
+def read_toml(path: Path, allowed: set[str] | None = None, required: dict[str, type] | None = None,
+              missing_hint: str = "") -> tuple[dict[str, Any], str]:
+    """The prologue every evalkit file kind shares: read, decode, parse, check top-level keys and the
+    required typed ones. Returns (table, text); every failure is a ConfigError naming the file."""
+    if not path.is_file():
+        raise ConfigError(f"{path} not found" + (f"; {missing_hint}" if missing_hint else ""))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); save it as UTF-8") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}; fix the syntax at that line") from None
+    if allowed is not None:
+        check_keys(raw, allowed, str(path))
+    for key, kind in (required or {}).items():
+        if not isinstance(raw.get(key), kind) or (kind is int and isinstance(raw.get(key), bool)):
+            raise ConfigError(f"{path}: `{key}` is required and must be {kind.__name__}, got {raw.get(key)!r}")
+    return raw, text
+
+
+def check_keys(table: dict[str, Any], allowed: set[str], where: str, prefix: str = "") -> None:
+    """An unknown key is an error naming the nearest allowed one: a typo must not be silently ignored.
+    `prefix` names the table the key is in (`models.x.`); without one the key is quoted."""
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        near = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
+        hint = f"did you mean {prefix}{near[0]}? " if near else ""
+        name = f"{prefix}{unknown[0]}" if prefix else repr(unknown[0])
+        raise ConfigError(f"{where}: unknown key {name}; {hint}allowed: {', '.join(sorted(allowed))}")
 
 
 def builtin_dir(name: str) -> Path:
@@ -30,7 +64,8 @@ MODEL_KEYS = {"source", "backend", "dtype", "device", "adapter", "quantization",
               "tokenizer", "concurrency", "timeout", "max_retries"}
 SUITE_KEYS = {"tasks", "options", "description", "judge", "prompt_set", "prompt_limit"}
 JUDGE_METHODS = ("generate", "logprobs", "reward")
-JUDGE_KEYS = {"prompt", "model", "method", "description", "prompt_set", "tie_margin"}
+JUDGE_KEYS = {"prompt", "model", "method", "description", "prompt_set", "tie_margin", "position", "tie_band"}
+JUDGE_POSITION_RULES = ("strict", "calibrated")  # how a pair's two single-order verdicts become one
 
 
 @dataclass(frozen=True)
@@ -80,8 +115,8 @@ class Suite:
     name: str
     tasks: tuple[str, ...]
     options: dict[str, TaskOptions]
-    judge: str | None = None  # a [judges.NAME] entry: pairwise judging of the models' answers
-    prompt_set: str | None = None  # the prompts the judge's answers come from (default: the judge's own)
+    judges: tuple[str, ...] = ()  # [judges.NAME] entries: pairwise judging of the models' answers, one after another
+    prompt_set: str | None = None  # the prompts the judges' answers come from (default: each judge's own)
     prompt_limit: int | None = None  # the first N prompts only
 
 
@@ -101,6 +136,11 @@ class JudgeConfig:
     description: str = ""
     prompt_set: str = "default"
     tie_margin: float = 0.0  # reward: |P(first better) - 0.5| at or below this is a tie
+    # strict: a win only when both orders agree (MT-Bench); calibrated: decided from the verdict
+    # probabilities averaged over both orders (Wang et al. 2023), a tie when the averaged preference
+    # P(a) / (P(a) + P(b)) is within tie_band of 0.5. Judges without probabilities are strict only.
+    position: str = "strict"
+    tie_band: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -148,10 +188,7 @@ def load_config(path: str | Path) -> Config:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file {path} not found; run from the project folder or pass --config PATH")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}; fix the syntax at that line") from None
+    raw, _ = read_toml(path)
     root = path.resolve().parent
     project = _table(raw, "project", path)
     _check_keys(project, {"store", "reports", "seed"}, "project", path)
@@ -162,9 +199,10 @@ def load_config(path: str | Path) -> Config:
     suites = {name: _suite(name, spec, path) for name, spec in _table(raw, "suites", path).items()}
     judges = {name: _judge(name, spec, models, path) for name, spec in _table(raw, "judges", path).items()}
     for suite in suites.values():
-        if suite.judge is not None and suite.judge not in judges:
-            raise ConfigError(f"{path}: suites.{suite.name}.judge = {suite.judge!r} is not a judge defined in the "
-                              f"file; add [judges.{suite.judge}] or use one of: {', '.join(sorted(judges)) or '(none)'}")
+        for name in suite.judges:
+            if name not in judges:
+                raise ConfigError(f"{path}: suites.{suite.name}.judge names {name!r}, which is not a judge defined in "
+                                  f"the file; add [judges.{name}] or use: {', '.join(sorted(judges)) or '(none)'}")
     return Config(
         path=path, root=root,
         store=root / project.get("store", ".evalkit/evalkit.db"),
@@ -182,9 +220,7 @@ def _table(raw: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str, path: Path) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ConfigError(f"{path}: unknown key {where}.{unknown[0]}; allowed keys: {', '.join(sorted(allowed))}")
+    check_keys(table, allowed, str(path), prefix=f"{where}.")
 
 
 def _typed(value: Any, kind: type, where: str, path: Path) -> Any:
@@ -256,13 +292,24 @@ def _judge(name: str, spec: Any, models: dict[str, ModelSpec], path: Path) -> Ju
         judge_model = _model(f"judge-{name}", model, path)
     else:
         raise ConfigError(f"{path}: {where}.model must be a model name or an inline model table, got {model!r}")
-    margin = spec.get("tie_margin", 0.0)
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < 0.5:
-        raise ConfigError(f"{path}: {where}.tie_margin = {margin!r} must be a number in [0, 0.5)")
+    position = spec.get("position", "strict")
+    if position not in JUDGE_POSITION_RULES:
+        raise ConfigError(f"{path}: {where}.position = {position!r}; choose one of {', '.join(JUDGE_POSITION_RULES)}")
+    if position == "calibrated" and method == "generate":
+        raise ConfigError(f"{path}: {where}.position = \"calibrated\" needs verdict probabilities, which method "
+                          f"\"generate\" does not give; use method = \"logprobs\" or \"reward\", or position = \"strict\"")
     return JudgeConfig(name=name, prompt=prompt, model=judge_model, method=method,
                        description=_typed(spec.get("description", ""), str, f"{where}.description", path),
                        prompt_set=_typed(spec.get("prompt_set", "default"), str, f"{where}.prompt_set", path),
-                       tie_margin=float(margin))
+                       tie_margin=_band(spec, "tie_margin", where, path), position=position,
+                       tie_band=_band(spec, "tie_band", where, path))
+
+
+def _band(spec: dict[str, Any], key: str, where: str, path: Path) -> float:
+    value = spec.get(key, 0.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 0.5:
+        raise ConfigError(f"{path}: {where}.{key} = {value!r} must be a number in [0, 0.5)")
+    return float(value)
 
 
 def _suite(name: str, spec: Any, path: Path) -> Suite:
@@ -279,14 +326,18 @@ def _suite(name: str, spec: Any, path: Path) -> Suite:
         if task not in tasks:
             raise ConfigError(f"{path}: {where}.options.{task} is set but {task!r} is not in {where}.tasks")
     judge, prompt_set, limit = spec.get("judge"), spec.get("prompt_set"), spec.get("prompt_limit")
-    for key, value in (("judge", judge), ("prompt_set", prompt_set)):
-        if value is not None and (not isinstance(value, str) or not value):
-            raise ConfigError(f"{path}: {where}.{key} must be a name, got {value!r}")
+    judges = [judge] if isinstance(judge, str) else judge
+    if judge is not None and (not isinstance(judges, list) or not judges
+                              or not all(isinstance(j, str) and j for j in judges)):
+        raise ConfigError(f"{path}: {where}.judge must be a judge name or a list of them, got {judge!r}")
+    if prompt_set is not None and (not isinstance(prompt_set, str) or not prompt_set):
+        raise ConfigError(f"{path}: {where}.prompt_set must be a name, got {prompt_set!r}")
     if prompt_set is not None and judge is None:
         raise ConfigError(f"{path}: {where}.prompt_set is set but no {where}.judge; add judge = \"NAME\" or remove it")
     if limit is not None and _typed(limit, int, f"{where}.prompt_limit", path) < 1:
         raise ConfigError(f"{path}: {where}.prompt_limit = {limit} is out of range; use a positive number")
-    return Suite(name=name, tasks=tuple(tasks), options=options, judge=judge, prompt_set=prompt_set, prompt_limit=limit)
+    return Suite(name=name, tasks=tuple(tasks), options=options, judges=tuple(dict.fromkeys(judges or ())),
+                 prompt_set=prompt_set, prompt_limit=limit)
 
 
 def _task_options(where: str, opts: Any, path: Path) -> TaskOptions:

@@ -4,9 +4,13 @@
   OpenAI-compatible endpoint) and the judge file's regex reads the verdict.
 - logprobs: a local model's reply is begun with the judge file's prefix and the
   verdict is the choice ("A", "B", "C") whose continuation is most probable; no
-  text is generated, so there is nothing to misparse.
+  text is generated, so there is nothing to misparse. The choices' probabilities,
+  renormalised over the choices, are the verdict probabilities.
 - reward: a reward model (AutoModelForSequenceClassification, one label) scores
-  each answer; P(first better) = sigmoid(score_first - score_second).
+  each answer; P(first better) = sigmoid(score_first - score_second), P(tie) = 0.
+
+The verdict probabilities (first shown better, second shown better, tie) are kept
+with the judgment: the calibrated position rule (calibration.py) decides from them.
 
 Model calls go through the response cache like every other model call.
 """
@@ -47,6 +51,7 @@ class Outcome:
     raw: str
     shown: str | None  # "A" | "B" | "tie"; None: unscored
     error: str | None = None
+    probs: tuple[float, float, float] | None = None  # P(first shown better), P(second), P(tie); None: not given
 
 
 def run_method(method: str, handle, jobs: list[Job], store, seed: int, tie_margin: float,
@@ -91,8 +96,20 @@ def _logprobs(handle, jobs, store, progress):
         logprobs = {choice: s.logprob for choice, s in zip(choices, scores)}
         best = max(choices, key=lambda c: logprobs[c])
         raw = "verdict-token log-probabilities: " + ", ".join(f"{c}={lp:.4f}" for c, lp in logprobs.items())
-        outcomes[job.key] = Outcome(raw, job.template.labels[best])
+        outcomes[job.key] = Outcome(raw, job.template.labels[best], probs=verdict_probabilities(logprobs, job.template))
     return outcomes, failures
+
+
+def verdict_probabilities(logprobs: dict[str, float], template: JudgeTemplate) -> tuple[float, float, float]:
+    """(P(first better), P(second better), P(tie)): a softmax over the choices' log-probabilities, summed
+    by the label each choice stands for (a label no choice maps to gets 0)."""
+    top = max(logprobs.values())
+    weights = {choice: math.exp(lp - top) for choice, lp in logprobs.items()}
+    total = sum(weights.values())
+    by_label = dict.fromkeys(("A", "B", "tie"), 0.0)
+    for choice, weight in weights.items():
+        by_label[template.labels[choice]] += weight / total
+    return by_label["A"], by_label["B"], by_label["tie"]
 
 
 def chat_renderer(handle):
@@ -128,5 +145,5 @@ def _reward(handle, jobs, tie_margin, progress) -> dict[str, Outcome]:
         p_first = 1.0 / (1.0 + math.exp(-(first - second)))
         shown = "A" if p_first > 0.5 + tie_margin else "B" if p_first < 0.5 - tie_margin else "tie"
         raw = f"reward scores: A={first:.6f}, B={second:.6f}; P(A better)={p_first:.6f}"
-        outcomes[job.key] = Outcome(raw, shown)
+        outcomes[job.key] = Outcome(raw, shown, probs=(p_first, 1.0 - p_first, 0.0))
     return outcomes

@@ -2,7 +2,9 @@
 
 A judgment is keyed by its content (judge model, method, judge file, question,
 reference, both answers in their shown order), so a rerun skips what is done and
-redoes only what changed or failed. Judgments are committed chunk by chunk; the
+redoes only what changed or failed (or, for a method that gives verdict
+probabilities, what was judged before evalkit stored them: the model calls under
+such a judgment are in the response cache, so redoing it costs nothing). Judgments are committed chunk by chunk; the
 model calls under them are committed one by one by the response cache, so a
 killed pass loses nothing it finished.
 """
@@ -29,6 +31,7 @@ from evalkit.train import prepare_model
 from evalkit.types import stable_hash
 
 CHUNK_JOBS = 64  # judgments per commit; also how often a failing endpoint is given up on
+PROBABILITY_METHODS = ("logprobs", "reward")  # methods whose judgments carry verdict probabilities
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def run_judge(config, model_names: list[str], judge_name: str, prompt_set_name: 
                                                       _prepare_judge_model, config, judge, store)
     templates = _Templates(judge.prompt, config.root)
     jobs, skipped = build_jobs(judge, handle.fingerprint, templates, prompt_set, model_names, store)
-    done = _stored_keys(store, judge_name, prompt_set.name)
+    done = _stored_keys(store, judge_name, prompt_set.name, needs_probs=judge.method in PROBABILITY_METHODS)
     todo = [job for job in jobs if done.get(_row_id(job)) != job.key]
     new, unscored, failures = _judge_jobs(judge, handle, todo, prompt_set, store, config.seed, ui)
     summary = JudgeSummary(judge_name, prompt_set.name, tuple(model_names), len(prompt_set.prompts), len(jobs),
@@ -126,10 +129,14 @@ def _answers_by_model(store, prompt_set: str) -> dict[tuple[str, str], tuple[str
     return {(model, prompt_id): (fingerprint, answer) for model, prompt_id, fingerprint, answer in rows}
 
 
-def _stored_keys(store, judge: str, prompt_set: str) -> dict[tuple, str]:
-    rows = store.db.execute("SELECT prompt_id, model_a, model_b, position, key FROM judgments "
-                            "WHERE judge=? AND prompt_set=?", (judge, prompt_set))
-    return {tuple(row[:4]): row[4] for row in rows}
+def _stored_keys(store, judge: str, prompt_set: str, needs_probs: bool) -> dict[tuple, str]:
+    """Stored judgment keys by row id; with needs_probs, a scored judgment counts only with its probabilities."""
+    rows = store.db.execute(
+        "SELECT j.prompt_id, j.model_a, j.model_b, j.position, j.key, j.shown IS NULL OR p.key IS NOT NULL "
+        "FROM judgments j LEFT JOIN judgment_probs p ON p.judge=j.judge AND p.prompt_set=j.prompt_set "
+        "AND p.prompt_id=j.prompt_id AND p.model_a=j.model_a AND p.model_b=j.model_b AND p.position=j.position "
+        "AND p.key=j.key WHERE j.judge=? AND j.prompt_set=?", (judge, prompt_set))
+    return {tuple(row[:4]): row[4] for row in rows if row[5] or not needs_probs}
 
 
 def _row_id(job: Job) -> tuple:
@@ -165,7 +172,8 @@ def _row(judge: str, prompt_set: str, judge_fingerprint: str, job: Job, outcome,
             "model_b": job.model_b, "position": job.position, "key": job.key, "template": job.template.name,
             "judge_fingerprint": judge_fingerprint, "fingerprint_a": fp_a, "fingerprint_b": fp_b,
             "len_a": len(text_a), "len_b": len(text_b), "raw": outcome.raw, "shown": outcome.shown,
-            "verdict": shown_to_verdict(outcome.shown, job.position), "error": outcome.error, "created": time.time()}
+            "verdict": shown_to_verdict(outcome.shown, job.position), "error": outcome.error, "created": time.time(),
+            "probs": outcome.probs}
 
 
 def _record_info(store, judge, templates: _Templates, handle, prompt_set: PromptSet, model_names, summary) -> None:
@@ -179,19 +187,25 @@ def _record_info(store, judge, templates: _Templates, handle, prompt_set: Prompt
         "reference_prompt": templates.with_reference.name if templates.with_reference else None,
         "model": spec.name, "source": spec.source or spec.recipe, "fingerprint": handle.fingerprint,
         "tie_margin": judge.tie_margin if judge.method == "reward" else None,
+        "position": judge.position, "tie_band": judge.tie_band,
         "models": models, "prompt_set_version": prompt_set.version, "prompt_set_origin": prompt_set.origin,
         "n_prompts": len(prompt_set.prompts), "last_pass": summary.as_dict(),
     })
 
 
 def judge_suite(config, model_names: list[str], suite, store, ui, handles: dict | None = None) -> dict:
-    """The judge step of `evalkit run` (suite keys judge, prompt_set, prompt_limit), for the run's provenance."""
-    if len(set(model_names)) < 2:
-        ui.info(f"[dim]judge {suite.judge}: needs two or more models to compare; skipped[/]")
-        return {"judge": suite.judge, "skipped": "needs two or more models"}
-    summary = run_judge(config, model_names, suite.judge, suite.prompt_set, store, ui, limit=suite.prompt_limit,
-                        handles=handles)
-    if summary.missing:
-        ui.info(f"[yellow]⚠ judge {suite.judge}: {summary.missing} judgments missing after failed requests "
-                f"({', '.join(f'{k} ×{v}' for k, v in summary.failures.items())}); rerun to complete them[/]")
-    return summary.as_dict()
+    """The judge step of `evalkit run` (suite keys judge, prompt_set, prompt_limit): each of the suite's
+    judges in turn. Returns {judge name: its pass summary, or why it was skipped} for the run's provenance."""
+    done = {}
+    for name in suite.judges:
+        if len(set(model_names)) < 2:
+            ui.info(f"[dim]judge {name}: needs two or more models to compare; skipped[/]")
+            done[name] = {"judge": name, "skipped": "needs two or more models"}
+            continue
+        summary = run_judge(config, model_names, name, suite.prompt_set, store, ui, limit=suite.prompt_limit,
+                            handles=handles)
+        if summary.missing:
+            ui.info(f"[yellow]⚠ judge {name}: {summary.missing} judgments missing after failed requests "
+                    f"({', '.join(f'{k} ×{v}' for k, v in summary.failures.items())}); rerun to complete them[/]")
+        done[name] = summary.as_dict()
+    return done

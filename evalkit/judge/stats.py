@@ -1,5 +1,6 @@
 """The numbers of a pairwise judge: per-pair win rates, the length-controlled win
-rate, position bias, and ratings of all models from the final verdicts.
+rate, position bias (flips, and MT-Bench's split of the items), and ratings of
+all models from the final verdicts.
 
 Win rates count a tie as half a win (as the Bradley–Terry fit does) with a 95%
 Wilson interval (evalkit.ratings). The length-controlled win rate follows
@@ -19,6 +20,7 @@ import numpy as np
 
 from evalkit.judge.verdicts import JudgedPair
 from evalkit.ratings import Battle, WinRate, win_rate
+from evalkit.scoring.stats import Estimate, wilson_ci
 
 OUTCOME = {"a": 1.0, "b": 0.0, "tie": 0.5}
 # Ridge penalties of the length model: small on the intercept (finite when one model wins every
@@ -125,6 +127,36 @@ def position_bias(rows: Sequence[dict], pairs: Sequence[JudgedPair]) -> Position
     first = decisive.count("A")
     rate = win_rate(first, 0, len(decisive) - first) if decisive else None
     return PositionBias(len(both), flips, len(decisive), first, rate)
+
+
+@dataclass(frozen=True)
+class PositionSplit:
+    """MT-Bench's position-bias table (Zheng et al. 2023, Table 2) over the items judged in both orders:
+    the share where the verdict held when the order was swapped, where the judge picked the answer shown
+    first both times, the one shown second both times, and the rest (a tie in one order only). Each share
+    is an Estimate: value, n, 95% Wilson interval."""
+
+    n: int
+    consistent: Estimate | None
+    first_both: Estimate | None
+    second_both: Estimate | None
+    other: Estimate | None
+
+    def counts(self) -> dict[str, int]:
+        return {name: round(share.value * self.n) if share else 0
+                for name, share in (("consistent", self.consistent), ("first_both", self.first_both),
+                                    ("second_both", self.second_both), ("other", self.other))}
+
+
+def position_split(pairs: Sequence[JudgedPair]) -> PositionSplit:
+    both = [p for p in pairs if p.verdict_ab is not None and p.verdict_ba is not None]
+    consistent = sum(p.verdict_ab == p.verdict_ba for p in both)
+    first = sum(p.verdict_ab == "a" and p.verdict_ba == "b" for p in both)  # model_a first, then model_b first
+    second = sum(p.verdict_ab == "b" and p.verdict_ba == "a" for p in both)
+    other = len(both) - consistent - first - second
+    if not both:
+        return PositionSplit(0, None, None, None, None)
+    return PositionSplit(len(both), *(wilson_ci(k, len(both)) for k in (consistent, first, second, other)))
 
 
 def battles(pairs: Sequence[JudgedPair]) -> list[Battle]:

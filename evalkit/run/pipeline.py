@@ -94,7 +94,7 @@ def run(config: Config, model_names: list[str], suite_name: str, store: Store, u
     if not ranks.is_main:
         return None
     info["parallel"]["responses_by_rank"] = computed
-    if config.suite(suite_name).judge:  # pairwise judging of the models' answers: evalkit/judge/run.py
+    if config.suite(suite_name).judges:  # pairwise judging of the models' answers: evalkit/judge/run.py
         info["judge"] = judge_suite(config, model_names, config.suite(suite_name), store, ui, handles)
     info["timings_s"] = timings
     info["environment"] = provenance.environment()  # now that the models have run: their thread count, GPU

@@ -52,6 +52,13 @@ TABLES = [
         verdict TEXT,                    -- "a" | "b" | "tie" for model_a/model_b; NULL: unscored
         error TEXT, created REAL NOT NULL,
         PRIMARY KEY (judge, prompt_set, prompt_id, model_a, model_b, position))""",
+    # verdict probabilities of the judgments whose method gives them (verdict-token probabilities, reward
+    # scores), for position calibration; `key` is the judgment's key, so a re-judged row's old ones are ignored
+    """CREATE TABLE IF NOT EXISTS judgment_probs (
+        judge TEXT NOT NULL, prompt_set TEXT NOT NULL, prompt_id TEXT NOT NULL,
+        model_a TEXT NOT NULL, model_b TEXT NOT NULL, position TEXT NOT NULL, key TEXT NOT NULL,
+        p_first REAL NOT NULL, p_second REAL NOT NULL, p_tie REAL NOT NULL,  -- "A", "B", "tie" as shown; sum to 1
+        PRIMARY KEY (judge, prompt_set, prompt_id, model_a, model_b, position))""",
     """CREATE TABLE IF NOT EXISTS judge_info (
         judge TEXT NOT NULL, prompt_set TEXT NOT NULL, info TEXT NOT NULL, updated REAL NOT NULL,
         PRIMARY KEY (judge, prompt_set))""",
@@ -77,10 +84,11 @@ TABLES = [
         created REAL NOT NULL, provenance TEXT NOT NULL)""",
 ]
 
-# Version 1: the tables above. Stores written before versions existed (user_version 0) hold a
-# subset of them with the same columns, so creating the missing ones migrates them.
-SCHEMA_VERSION = 1
-MIGRATIONS: dict[int, list[str]] = {1: TABLES}
+# Version 1: the tables above but judgment_probs. Stores written before versions existed (user_version 0)
+# hold a subset of them with the same columns, so creating the missing ones migrates them.
+# Version 2: judgment_probs, a new table, so creating it is the whole migration (step 1 may already have).
+SCHEMA_VERSION = 2
+MIGRATIONS: dict[int, list[str]] = {1: TABLES, 2: [s for s in TABLES if "judgment_probs" in s]}
 
 
 def prepare(db: sqlite3.Connection, path: Path) -> None:

@@ -7,7 +7,7 @@ import pytest
 from evalkit.errors import ConfigError
 from evalkit.judge.prompts import load_judge_template, parse_verdict, render_judge
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

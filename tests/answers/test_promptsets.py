@@ -8,7 +8,7 @@ import pytest
 from evalkit.answers.promptsets import load_prompt_set
 from evalkit.errors import ConfigError, DataError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_offline_default_has_unique_varied_prompts_and_references():

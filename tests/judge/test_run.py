@@ -128,7 +128,7 @@ def test_unreadable_verdicts_are_stored_unscored_and_reported(tmp_path, endpoint
     fruit = [p for p in judged_pairs(store) if p.prompt_id == "p2"][0]
     assert fruit.final is None and fruit.verdict_ab is None
     section = "\n".join(judge_section(store, {}, tmp_path / "reports"))
-    assert "Unscored: 2 of 8" in section and "| long vs short | 3 / 0 / 0 | 1 |" in section
+    assert "Unscored: 2 of 8" in section and "| long vs short | strict | 3 / 0 / 0 | 1 |" in section
 
 
 def test_a_rerun_costs_nothing_and_redoes_only_what_is_missing(tmp_path, endpoint, script):
