@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
-from evalkit.config import builtin_dir
+from evalkit.config import builtin_dir, read_toml
 from evalkit.data.sources import Row, Source, load_rows
 from evalkit.data.templates import render
 from evalkit.errors import ConfigError, DataError
@@ -86,16 +84,7 @@ def _find(name_or_path: str, root: Path) -> Path:
 
 
 def _from_toml(path: Path) -> PromptSet:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    unknown = sorted(set(raw) - PROMPTSET_KEYS)
-    if unknown:
-        raise ConfigError(f"{path}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(PROMPTSET_KEYS))}")
-    for key, kind in (("name", str), ("version", int), ("prompt", str)):
-        if not isinstance(raw.get(key), kind):
-            raise ConfigError(f"{path}: `{key}` is required and must be {kind.__name__}, got {raw.get(key)!r}")
+    raw, _ = read_toml(path, PROMPTSET_KEYS, {"name": str, "version": int, "prompt": str})
     rows, origin = load_rows(_sources(raw.get("sources"), path, "sources"), path.parent, raw["name"])
     prompts = [_prompt(raw, row, position) for position, row in enumerate(rows, start=1)]
     if isinstance(raw.get("reference"), dict):

@@ -1,30 +1,62 @@
-"""Where text comes from. Backends share three batched calls:
+"""Where text comes from. Every backend implements the three batched calls of `Backend`.
 
-    loglikelihood(requests)          -> iterator of (index, Loglikelihood)
-    loglikelihood_rolling(requests)  -> iterator of (index, RollingLoglikelihood)
-    generate(requests)               -> iterator of (index, Generation)
-
-Each yields results as they finish (so the store commits them at once), in any
-order, tagged with the request's index in the input list. Backends are imported
-only when a model that needs one is actually run.
+Each yields results as they finish (so the store commits them at once), in any order, tagged with
+the request's index in the input list; receiving the whole list lets a backend sort by length, batch,
+and share a context across answer choices. Backends are imported only when a model that needs one
+is actually run (torch, vLLM and the OpenAI client are heavy imports).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from evalkit.config import ModelSpec
+from evalkit.types import (
+    Generation,
+    GenerationRequest,
+    Loglikelihood,
+    LoglikelihoodRequest,
+    RollingLoglikelihood,
+    RollingRequest,
+)
 
 
-def load_backend(spec: ModelSpec, folder: Path | None):
-    if spec.source.startswith(("openai:", "http://", "https://")):
-        from evalkit.backends.openai_api import OpenAIBackend
+class Backend(Protocol):
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[tuple[int, Loglikelihood]]: ...
 
-        return OpenAIBackend(spec)
-    if spec.backend == "vllm":
-        from evalkit.backends.vllm import VLLMBackend
+    def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> Iterator[tuple[int, RollingLoglikelihood]]:
+        ...
 
-        return VLLMBackend(spec, folder)
+    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]: ...
+
+
+def _hf(spec: ModelSpec, folder: Path | None) -> Backend:
     from evalkit.backends.hf import HFBackend
 
     return HFBackend(spec, folder)
+
+
+def _vllm(spec: ModelSpec, folder: Path | None) -> Backend:
+    from evalkit.backends.vllm import VLLMBackend
+
+    return VLLMBackend(spec, folder)
+
+
+def _endpoint(spec: ModelSpec, folder: Path | None) -> Backend:
+    from evalkit.backends.openai_api import OpenAIBackend
+
+    return OpenAIBackend(spec)
+
+
+# The one registry of backends: a model's `backend` setting picks one (endpoints pick themselves).
+BACKENDS: dict[str, Callable[[ModelSpec, Path | None], Backend]] = {"hf": _hf, "vllm": _vllm, "endpoint": _endpoint}
+
+
+def is_endpoint(spec: ModelSpec) -> bool:
+    return spec.source.startswith(("openai:", "http://", "https://"))
+
+
+def load_backend(spec: ModelSpec, folder: Path | None) -> Backend:
+    return BACKENDS["endpoint" if is_endpoint(spec) else spec.backend](spec, folder)

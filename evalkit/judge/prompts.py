@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
-from evalkit.config import builtin_dir
+from evalkit.config import builtin_dir, read_toml
 from evalkit.data.templates import render
 from evalkit.errors import ConfigError
 from evalkit.types import stable_hash
@@ -60,17 +58,7 @@ def find_judge_file(name: str, root: Path) -> Path:
 
 def load_judge_template(name: str, root: Path) -> JudgeTemplate:
     path = find_judge_file(name, root)
-    text = path.read_text(encoding="utf-8")
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    unknown = sorted(set(raw) - JUDGE_FILE_KEYS)
-    if unknown:
-        raise ConfigError(f"{path}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(JUDGE_FILE_KEYS))}")
-    for key, kind in (("name", str), ("version", int), ("system", str), ("user", str)):
-        if not isinstance(raw.get(key), kind):
-            raise ConfigError(f"{path}: `{key}` is required and must be {kind.__name__}, got {raw.get(key)!r}")
+    raw, text = read_toml(path, JUDGE_FILE_KEYS, {"name": str, "version": int, "system": str, "user": str})
     verdict, sampling, logprobs = (_section(raw, key, path) for key in ("verdict", "sampling", "logprobs"))
     regex, labels, pick = _verdict_format(verdict, path)
     choices = tuple(logprobs.get("choices", sorted(labels)))

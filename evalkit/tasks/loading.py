@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
-from evalkit.config import TaskOptions, builtin_dir
+from evalkit.config import TaskOptions, builtin_dir, read_toml
 from evalkit.data.sources import Row, Source, load_rows, parse_sources, pinned_sources
 from evalkit.errors import ConfigError, DataError
 from evalkit.kinds import KINDS, TaskKind
@@ -98,17 +96,8 @@ def load_task(name_or_path: str, search: list[Path] | None = None) -> Task:
     path = Path(name_or_path)
     if path.suffix != ".toml":
         path = find_task_file(name_or_path, (search or []) + [BUILTIN_TASKS])
-    text = path.read_text(encoding="utf-8")
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    unknown = sorted(set(raw) - TASK_KEYS)
-    if unknown:
-        raise ConfigError(f"{path}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(TASK_KEYS))}")
-    for key, kind in (("name", str), ("version", int), ("kind", str)):
-        if not isinstance(raw.get(key), kind):
-            raise ConfigError(f"{path}: `{key}` is required and must be {kind.__name__}, got {raw.get(key)!r}")
+    raw, text = read_toml(path, TASK_KEYS, {"name": str, "version": int, "kind": str},
+                          missing_hint="give a task name or an existing .toml path (`evalkit tasks` lists them)")
     if raw["kind"] not in KINDS:
         raise ConfigError(f"{path}: kind = {raw['kind']!r}; choose one of {', '.join(KINDS)}")
     sources = parse_sources(raw.get("sources", []), path)

@@ -7,6 +7,7 @@ unchanged (evalkit/train/build.py).
 
 from __future__ import annotations
 
+from evalkit.backends import is_endpoint
 from evalkit.config import Config
 from evalkit.models import ModelHandle, endpoint_handle, fingerprint, resolve
 from evalkit.models.parallel import world
@@ -16,7 +17,7 @@ from evalkit.train.build import prepare_recipe_model
 
 def prepare_model(config: Config, name: str, store: Store) -> ModelHandle:
     spec = config.model(name)
-    if spec.source.startswith(("openai:", "http://", "https://")):
+    if is_endpoint(spec):
         return endpoint_handle(spec)
     ranks = world()
     if spec.recipe:  # trained on demand from its parent (reused when already built): evalkit/train/build.py

@@ -14,6 +14,7 @@ from typing import Any
 
 import tomllib
 
+from evalkit.config import read_toml
 from evalkit.errors import ConfigError
 
 STAGES = ("sft", "dpo", "orpo", "reward")
@@ -108,10 +109,7 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"recipe {path} not found; see recipes/ for examples")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    raw, _ = read_toml(path)
     for override in overrides:
         apply_override(raw, override, path)
     return recipe_from_dict(raw, path)

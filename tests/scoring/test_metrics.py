@@ -14,7 +14,7 @@ import pytest
 
 from evalkit.scoring import metrics as scoring
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("EVALKIT_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 
 

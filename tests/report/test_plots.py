@@ -14,7 +14,7 @@ from evalkit.ratings import Battle, Rating, pair_counts, rate, win_rate_matrix
 from evalkit.report.plots import plot_ratings, plot_win_matrix
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def png_size(path: Path) -> tuple[int, int]:

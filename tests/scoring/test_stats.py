@@ -15,7 +15,7 @@ from scipy import stats as scipy_stats
 from evalkit.scoring import metrics as scoring
 from evalkit.scoring import stats
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("EVALKIT_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 
 
