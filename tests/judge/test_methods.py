@@ -115,6 +115,9 @@ def test_logprob_judge_picks_the_most_probable_verdict_token(tmp_path, tiny_mode
         assert row["shown"] == {"A": "A", "B": "B", "C": "tie"}[best]
         for choice, value in re.findall(r"([ABC])=(-?[\d.]+)", row["raw"]):
             assert float(value) == pytest.approx(scores[choice], abs=1e-4)
+        total = sum(math.exp(v) for v in scores.values())  # the verdict probabilities: softmax over A, B, C
+        assert row["probs"] == pytest.approx(tuple(math.exp(scores[c]) / total for c in "ABC"), abs=1e-6)
+    assert all(p.probs_ab and p.probs_ba for p in judged_pairs(store))
 
 
 def test_reward_judge_compares_scores_of_each_answer(tmp_path, tiny_model_dir, second_model, reward_model):
@@ -142,4 +145,5 @@ def test_reward_judge_compares_scores_of_each_answer(tmp_path, tiny_model_dir, s
         p_first = float(re.search(r"P\(A better\)=([\d.]+)", row["raw"]).group(1))
         assert p_first == pytest.approx(p_a if row["position"] == "ab" else 1 - p_a, abs=1e-5)
         assert row["verdict"] == ("a" if a > b else "b")
+        assert row["probs"] == pytest.approx((p_first, 1 - p_first, 0.0), abs=1e-5)
     assert all(p.verdict_ab == p.verdict_ba == p.final for p in judged_pairs(store))  # a reward model has no order
