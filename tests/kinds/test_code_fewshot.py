@@ -64,12 +64,6 @@ def test_fewshot_prompt_and_where_filter(task):
         code.requests(task, samples[0], {"seed": 0, "num_fewshot": 3})
 
 
-def test_program_is_completion_then_asserts(task):
-    sample = task.load_samples(TaskOptions())[0]
-    assert code.program(task, sample.row, "def double(x):\n    return 2 * x\n") == \
-        "def double(x):\n    return 2 * x\n\nassert double(2) == 4\nassert double(0) == 0"
-
-
 def test_right_and_wrong_programs_run_in_the_sandbox(task):
     samples = task.load_samples(TaskOptions()) * 2
     answers = [[Generation("def double(x):\n    return 2 * x\n", 9, "stop")], [Generation("def double(x):\n    return x\n", 9, "stop")]]
