@@ -1,0 +1,132 @@
+"""`evalkit serve` on the real SmolLM2-135M: throughput at 1, 8 and 32 concurrent clients, and
+lm-eval's `local-completions` through it against lm-eval's own hf backend on the same items.
+
+    EVALKIT_DATA_DIR=../shared/data python bench/bench_serve.py [--clients 1,8,32] [--tokens 32]
+                                                                [--mmlu 40] [--gsm8k 5] [--gsm8k-tokens 256]
+
+Throughput: each client sends one greedy chat request (a different prompt set
+question each) with max_tokens=--tokens; tokens/s is completion tokens over the
+wall time from the first request to the last reply. Parity: the first --mmlu
+MMLU test questions (abstract_algebra, then anatomy) in lm-eval's default
+`mmlu` prompt, and the first --gsm8k GSM8K test problems in lm-eval's 0-shot
+`Question: …\nAnswer:` form with its stop strings, sent as lm-eval Instances to
+both LocalCompletionsAPI (through serve) and HFLM. Exit status 1 when a
+log-likelihood differs by more than 1e-3 or a greedy answer differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+import time
+
+import benchlib as bl
+import openai
+
+from evalkit.backends.hf import HFBackend
+from evalkit.config import ModelSpec, TaskOptions
+from evalkit.serve.server import Server
+from evalkit.serve.service import ModelService
+from evalkit.tasks.loading import load_task
+
+MMLU_SUBJECTS = ("abstract_algebra", "anatomy")
+GSM8K_UNTIL = ["Question:", "</s>", "<|im_end|>"]
+
+
+def throughput(server: Server, clients: int, tokens: int, prompts: list[str]) -> tuple[float, int]:
+    api = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0, timeout=3600)
+    counts = [0] * clients
+
+    def ask(i: int) -> None:
+        reply = api.chat.completions.create(model="base", messages=[{"role": "user", "content": prompts[i % len(prompts)]}],
+                                            max_tokens=tokens, temperature=0)
+        counts[i] = reply.usage.completion_tokens
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - started), sum(counts)
+
+
+def mmlu_pairs(n: int) -> list[tuple[str, str]]:
+    task, pairs, left = load_task("mmlu"), [], n
+    for subject in MMLU_SUBJECTS:
+        for sample in task.load_samples(TaskOptions(subjects=(subject,), limit=left)):
+            row = sample.row
+            options = "".join(f"\n{letter}. {choice}" for letter, choice in zip("ABCD", row["choices"]))
+            prompt = (f"The following are multiple choice questions (with answers) about {subject.replace('_', ' ')}."
+                      f"\n\n{row['question'].strip()}{options}\nAnswer:")
+            pairs += [(prompt, f" {letter}") for letter in "ABCD"]
+            left -= 1
+    return pairs
+
+
+def gsm8k_prompts(n: int) -> list[str]:
+    return [f"Question: {s.row['question']}\nAnswer:" for s in load_task("gsm8k").load_samples(TaskOptions(limit=n))]
+
+
+def parity(server: Server, model, args) -> tuple[list[str], bool]:
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.models.openai_completions import LocalCompletionsAPI
+
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)
+    max_length = server.service.max_length
+    served = LocalCompletionsAPI(base_url=f"{server.url}/completions", model="base", tokenizer=str(model),
+                                 tokenizer_backend="huggingface", max_length=max_length,
+                                 max_gen_toks=args.gsm8k_tokens, batch_size=1, num_concurrent=1)
+    reference = HFLM(pretrained=str(model), device="cpu", dtype="float32", batch_size=1, max_length=max_length)
+    pairs = mmlu_pairs(args.mmlu)
+    lls = [Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(pairs)]
+    started = time.perf_counter()
+    got = served.loglikelihood(lls)
+    served_s = time.perf_counter() - started
+    want = reference.loglikelihood(lls)
+    worst = max(abs(a[0] - b[0]) for a, b in zip(got, want))
+    picked = lambda res: [max(range(4), key=lambda k: res[q * 4 + k][0]) for q in range(len(res) // 4)]  # noqa: E731
+    same = sum(a == b for a, b in zip(picked(got), picked(want)))
+    zeros = sum(v == 0.0 for v, _ in got)
+    until = {"until": GSM8K_UNTIL, "do_sample": False, "temperature": 0.0, "max_gen_toks": args.gsm8k_tokens}
+    gens = lambda: [Instance("generate_until", {}, (p, dict(until)), i)  # noqa: E731
+                    for i, p in enumerate(gsm8k_prompts(args.gsm8k))]
+    texts, ref_texts = served.generate_until(gens()), reference.generate_until(gens())
+    identical = sum(a == b for a, b in zip(texts, ref_texts))
+    lines = [f"| MMLU, {len(pairs) // 4} questions × 4 choices | same answer {same} of {len(pairs) // 4} | "
+             f"largest log-likelihood difference {worst:.1e} nats | choices scored 0.0: {zeros} | "
+             f"{served_s:.0f} s through serve |",
+             f"| GSM8K, {len(texts)} problems, greedy {args.gsm8k_tokens} tokens | identical text {identical} of "
+             f"{len(texts)} | | | |"]
+    return lines, worst <= 1e-3 and same == len(pairs) // 4 and identical == len(texts)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--tokens", type=int, default=32)
+    parser.add_argument("--mmlu", type=int, default=40)
+    parser.add_argument("--gsm8k", type=int, default=5)
+    parser.add_argument("--gsm8k-tokens", type=int, default=256)
+    args = parser.parse_args()
+    model = bl.model_folder()
+    backend = HFBackend(ModelSpec(name="base", source=str(model), batch_size=32), model)
+    prompts = [s.row["question"] for s in load_task("gsm8k").load_samples(TaskOptions(limit=32))]
+    ok = True
+    with Server(ModelService(backend, "base")) as server:
+        rows = []
+        for clients in (int(c) for c in args.clients.split(",")):
+            rate, total = throughput(server, clients, args.tokens, prompts)
+            rows.append(f"| {clients} clients | {total} tokens | {rate:.1f} tokens/s | "
+                        f"batches {server.service.engine.batches[-3:]} |")
+        print("\n".join(rows))
+        if args.mmlu or args.gsm8k:
+            lines, ok = parity(server, model, args)
+            print("\n".join(lines))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
