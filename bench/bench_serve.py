@@ -87,11 +87,11 @@ def parity(server: Server, model, args) -> tuple[list[str], bool]:
     served_s = time.perf_counter() - started
     want = reference.loglikelihood(lls)
     worst = max(abs(a[0] - b[0]) for a, b in zip(got, want))
-    picked = lambda res: [max(range(4), key=lambda k: res[q * 4 + k][0]) for q in range(len(res) // 4)]  # noqa: E731
+    picked = lambda res: [max(range(4), key=lambda k: res[q * 4 + k][0]) for q in range(len(res) // 4)]
     same = sum(a == b for a, b in zip(picked(got), picked(want)))
     zeros = sum(v == 0.0 for v, _ in got)
     until = {"until": GSM8K_UNTIL, "do_sample": False, "temperature": 0.0, "max_gen_toks": args.gsm8k_tokens}
-    gens = lambda: [Instance("generate_until", {}, (p, dict(until)), i)  # noqa: E731
+    gens = lambda: [Instance("generate_until", {}, (p, dict(until)), i)
                     for i, p in enumerate(gsm8k_prompts(args.gsm8k))]
     texts, ref_texts = served.generate_until(gens()), reference.generate_until(gens())
     identical = sum(a == b for a, b in zip(texts, ref_texts))

@@ -99,7 +99,7 @@ class Envelope:
         extra = {"usage": None} if include_usage else {}
         if not self.chat:  # one chunk: the text arrives whole, with its finish reason
             return [{**self._head(True), "choices": [self._choice(index, choice)], **extra}]
-        delta = lambda d, reason=None, lp=None: {**self._head(True), **extra, "choices": [  # noqa: E731
+        delta = lambda d, reason=None, lp=None: {**self._head(True), **extra, "choices": [
             {"index": index, "delta": d, "logprobs": lp, "finish_reason": reason}]}
         return [delta({"role": "assistant", "content": ""}), delta({"content": choice.text}, lp=choice.logprobs),
                 delta({}, choice.finish_reason)]

@@ -12,9 +12,9 @@ from evalkit.serve.server import Server
 from evalkit.serve.service import ModelService
 
 lm_eval = pytest.importorskip("lm_eval", reason="lm-eval is in the dev extra: pip install -e '.[dev]'")
-from lm_eval.api.instance import Instance  # noqa: E402
-from lm_eval.models.huggingface import HFLM  # noqa: E402
-from lm_eval.models.openai_completions import LocalCompletionsAPI  # noqa: E402
+from lm_eval.api.instance import Instance
+from lm_eval.models.huggingface import HFLM
+from lm_eval.models.openai_completions import LocalCompletionsAPI
 
 MMLU = ("The following are multiple choice questions (with answers) about high school geography.\n\n"
         "Which of the following is the capital of France?\nA. Rome\nB. Paris\nC. Madrid\nD. Berlin\nAnswer:")

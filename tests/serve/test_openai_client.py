@@ -124,7 +124,7 @@ def test_n_samples_differ_and_repeat_with_the_seed_and_stops_cut(server):
 def test_concurrent_requests_share_batches_and_get_their_own_answers(server):
     client = api(server)
     prompts = [f"Question {i}: what is {i} + {i}?" for i in range(8)]
-    ask = lambda p: client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": p}],  # noqa: E731
+    ask = lambda p: client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": p}],
                                                    max_tokens=6, temperature=0).choices[0].message.content
     alone = [ask(p) for p in prompts]
     batches_before = len(server.service.engine.batches)
