@@ -32,9 +32,9 @@ from evalkit.sandbox.execute import (  # noqa: E402
     Limits,
     containment_report,
     default_workers,
-    humaneval_program,
+    humaneval_test,
     run_program,
-    run_programs,
+    run_tests,
 )
 
 TARGET_SECONDS = 30.0
@@ -56,9 +56,9 @@ def children_cpu_s() -> float:
 
 
 def time_canonical(problems: list[dict], workers: int) -> tuple[float, float, int]:
-    sources = [humaneval_program(p["prompt"], p["canonical_solution"], p["test"], p["entry_point"]) for p in problems]
+    tests = [humaneval_test(p["prompt"], p["canonical_solution"], p["test"], p["entry_point"]) for p in problems]
     cpu_before, started = children_cpu_s(), time.monotonic()
-    outcomes = run_programs(sources, Limits(), workers=workers)
+    outcomes = run_tests(tests, Limits(), workers=workers)
     wall_s, cpu_s = time.monotonic() - started, children_cpu_s() - cpu_before
     for problem, outcome in zip(problems, outcomes):
         if not outcome.passed:

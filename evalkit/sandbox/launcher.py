@@ -50,30 +50,58 @@ fs = _load_sibling("fs")
 namespaces = _load_sibling("namespaces")
 processes = _load_sibling("processes")
 program = _load_sibling("program")
+tested = _load_sibling("tested")
+mechanisms = _load_sibling("mechanisms")
 
 NOBODY = 65534  # the unprivileged identity programs get when we are root
 SETUP_FAILED = 70
+SHARED_MEMORY_MB = 8  # /dev/shm: multiprocessing's semaphores, not a place for data
 
 
 class Reporter:
     """Event lines on the status pipe; each line is one atomic write (< PIPE_BUF)."""
 
-    def __init__(self, fd: int):
-        # Move it out of the way of fd 3 (the program's done pipe), close-on-exec.
+    def __init__(self, fd: int, side: str | None = None):
+        # Move it out of the way of fds 3-5 (the program's pipes), close-on-exec.
         self.fd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+        self.side = side
         os.close(fd)
 
     def __call__(self, event: str, **fields) -> None:
-        line = repr({"event": event, **fields}).replace("\n", " ")
+        tag = {"side": self.side} if self.side else {}
+        line = repr({"event": event, **tag, **fields}).replace("\n", " ")
         os.write(self.fd, (line + "\n").encode())
 
 
 def main(argv: list[str]) -> int:
     config = marshal.loads(bytes.fromhex(argv[1]))
     report = Reporter(config["status_fd"])
+    cgroup = _join_cgroup(config.get("cgroup_procs"))
+    plan = _initial_plan(config)
+    plan["keyring"] = program.fresh_keyring(linux)
+    plan["cgroup"] = cgroup
+    plan["cgroup_note"] = config.get("cgroup_note") or ""
+    if plan["role"] == "program":
+        return _run_side(plan, report)
+    return tested.run(plan, report, Reporter, _run_side, _exit_child)
+
+
+def _join_cgroup(procs_file: str | None) -> str:
+    """Every process of this run, this one first, in the host's memory cgroup."""
+    if not procs_file:
+        return "none"
     try:
-        plan = _initial_plan(config)
-        mode = namespaces.enter(linux, plan, set(config.get("disable", ())))
+        with open(procs_file, "w") as file:
+            file.write(str(os.getpid()))
+    except OSError as error:
+        return f"not joined ({error.strerror})"
+    return "joined"
+
+
+def _run_side(plan: dict, report: Reporter) -> int:
+    """One sandbox: the strongest namespaces this machine allows, then its program."""
+    try:
+        mode = namespaces.enter(linux, plan, set(plan["disable"]))
     except namespaces.UserNamespaceBroken as error:
         # Half inside a user namespace: no way back from here, but the host can
         # start over without one.
@@ -89,18 +117,19 @@ def main(argv: list[str]) -> int:
 
 
 def _initial_plan(config: dict) -> dict:
-    with open(config["program_path"], encoding="utf-8") as file:
-        source = file.read()
-    os.unlink(config["program_path"])  # the program writes its own copy where it runs
     root = os.geteuid() == 0
     return {
-        "source": source,
+        "role": config["role"],
+        "files": config["files"],
+        "functions": config.get("functions", []),
+        "runners": program.runner_sources(),
+        "extra_fds": [],
+        "disable": config.get("disable", ()),
         "limits": config["limits"],
-        "python": config["python"],
+        "python": os.path.realpath(config["python"]),  # a venv's bin/ is not in the sandbox
         "python_prefixes": config.get("python_prefixes", []),
         "site_packages": config.get("site_packages", []),
         "host_work_dir": config["work_dir"],
-        "host_home": config.get("host_home"),
         "root": root,
         "ids": (NOBODY, NOBODY) if root else (os.getuid(), os.getgid()),
     }
@@ -111,16 +140,23 @@ def _supervise_namespaces(plan: dict, mode: str, report: Reporter) -> int:
     if init == 0:
         _exit_child(_run_init, plan, mode, report)
     # The host's stop request (timeout, output limit): end the whole namespace.
+    _close_all(plan["extra_fds"])  # init and the program hold them
     signal.signal(signal.SIGTERM, lambda *_: os.kill(init, signal.SIGKILL))
     os.waitpid(init, 0)
     return 0
 
 
-def _exit_child(function, plan: dict, mode: str, report: Reporter) -> None:
+def _close_all(fds) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
+def _exit_child(function, *arguments) -> None:
     """A forked child must never unwind into its parent's code."""
+    report = arguments[-1]
     code = SETUP_FAILED
     try:
-        code = function(plan, mode, report)
+        code = function(*arguments)
     except BaseException as error:  # noqa: BLE001 - reported, then the child ends
         report("error", message=f"sandbox supervisor failed: {error!r}")
     finally:
@@ -132,20 +168,21 @@ def _run_init(plan: dict, mode: str, report: Reporter) -> int:
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(number, signal.SIG_DFL)  # no handler: the kernel drops them
-        prepared = fs.prepare_private_view(linux, plan["host_home"], plan["python_prefixes"])
+        prepared = fs.prepare_private_view(linux, plan["python_prefixes"], plan["site_packages"])
         if mode == "user_namespace" and plan["root"]:
             program.drop_privileges(*plan["ids"])  # keeps its capabilities inside the namespace
+        # The program (same uid) may not trace init, which holds the status pipe.
+        linux.prctl(linux.PR_SET_DUMPABLE, 0)
         work_mb = program_disk_mb(plan["limits"])
-        filesystem = fs.finish_private_view(linux, prepared, plan["ids"], work_mb)
-        fs.mount_proc(linux)
+        filesystem = fs.finish_private_view(linux, prepared, plan["ids"], work_mb, SHARED_MEMORY_MB)
         nested = _forbid_nested_user_namespaces() if mode == "user_namespace" else ""
     except OSError as error:
         retry = "user_namespace" if mode == "user_namespace" else "namespaces"
         report("error", message=f"sandbox setup failed in the namespace: {error}", retry_without=retry)
         return SETUP_FAILED
-    mechanisms = _describe(plan, mode, filesystem)
-    mechanisms["user"] += nested
-    report("mechanisms", **mechanisms)
+    described = mechanisms.describe(plan, mode, filesystem)
+    described["user"] += nested
+    report("mechanisms", **described)
     return _run_and_wait(plan, report)
 
 
@@ -168,7 +205,7 @@ def _forbid_nested_user_namespaces() -> str:
 def _supervise_plain(plan: dict, report: Reporter) -> int:
     linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)  # orphans come to us, not to pid 1
     work = f"own temp dir {plan['host_work_dir']}, no disk quota; the rest by uid permissions (weaker)"
-    report("mechanisms", **_describe(plan, "plain", work))
+    report("mechanisms", **mechanisms.describe(plan, "plain", work))
 
     def stop(*_):
         processes.kill_descendants(_started["program"])
@@ -193,25 +230,27 @@ def _run_and_wait(plan: dict, report: Reporter) -> int:
     if child == 0:
         os.close(done_read)
         try:
-            program.exec_program(linux, plan, done_write, report.fd)
+            program.exec_program(linux, plan, [done_write, *plan["extra_fds"]], report.fd)
         except BaseException as error:  # noqa: BLE001 - anything here is a setup failure
             report("error", message=f"cannot start the program: {error}")
         os._exit(SETUP_FAILED)
     os.close(done_write)
+    _close_all(plan["extra_fds"])
     status, usage = _wait_for(child)
     leftover = len(processes.live_children())  # daemons it started: counted against it, then killed
     os.set_blocking(done_read, False)
     try:
-        finished = os.read(done_read, 16) == b"finished"
+        done = os.read(done_read, 4096).decode("utf-8", "replace")
     except BlockingIOError:  # a leftover child still holds the pipe, silent
-        finished = False
+        done = ""
     exited = os.WIFEXITED(status)
     report(
         "exit",
         code=os.WEXITSTATUS(status) if exited else None,
         signal=None if exited else os.WTERMSIG(status),
         cpu_s=round(usage.ru_utime + usage.ru_stime, 3),
-        finished=finished,
+        finished=done == "finished",
+        done=done,
         leftover=leftover,
     )
     return 0
@@ -223,38 +262,6 @@ def _wait_for(child: int):
         pid, status, usage = os.wait4(-1, 0)
         if pid == child:
             return status, usage
-
-
-def _describe(plan: dict, mode: str, filesystem: str) -> dict[str, str]:
-    uid = plan["ids"][0]
-    limits = plan["limits"]
-    weak_net = "blocked sockets (weaker: ctypes or a subprocess can get around them)"
-    users = {
-        "user_namespace": f"user namespace, uid {uid}, no capabilities",
-        "root_namespaces": f"uid {uid}, no capabilities (no user namespace)",
-        "plain": f"uid {uid}, no capabilities (weaker: it may signal other sandboxes)"
-        if plan["root"]
-        else f"same uid {uid} as the caller (weaker: it can read the caller's files and "
-        "/proc/PID/environ, and signal the caller's processes)",
-    }
-    processes = f"RLIMIT_NPROC {limits['max_processes']} per sandbox"
-    if mode != "user_namespace":
-        processes += f" on top of the {plan['max_tasks'] - limits['max_processes']} tasks uid {uid} had (weaker: shared)"
-    return {
-        "user": users[mode],
-        "network": weak_net if mode == "plain" else "network namespace, no interface up",
-        "pids": "own session, leftover descendants killed (weaker: a process that leaves the session "
-        "after killing the supervisor escapes)"
-        if mode == "plain"
-        else "pid namespace: every process ends with the program",
-        "filesystem": filesystem,
-        "processes": processes,
-        "memory": f"address space {limits['memory_mb']} MB per process (weaker than a cgroup: "
-        f"a program that forks may use up to {limits['max_processes']} times that)",
-        "cpu": f"{limits['cpu_seconds']:g} s CPU per process",
-        "files": f"{limits['file_size_mb']} MB per file",
-        "environment": "empty: PATH, locale, HOME and TMPDIR, one BLAS thread",
-    }
 
 
 if __name__ == "__main__":

@@ -22,10 +22,13 @@ MS_RDONLY = 0x1
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
 MS_NOEXEC = 0x8
+MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
+MNT_DETACH = 0x2
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NAME = 15
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
@@ -44,6 +47,10 @@ _MOVE_MOUNT_F_EMPTY_PATH = 0x4
 MOUNT_ATTR_RDONLY = 0x1
 MOUNT_ATTR_NOSUID = 0x2
 MOUNT_ATTR_NODEV = 0x4
+
+# Syscalls whose numbers differ between architectures (and glibc has no wrapper for).
+_ARCH_SYSCALLS = {"x86_64": {"pivot_root": 155, "keyctl": 250}, "aarch64": {"pivot_root": 41, "keyctl": 219}}
+_KEYCTL_JOIN_SESSION_KEYRING = 1
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -122,3 +129,29 @@ def set_mount_attributes(path: str, attributes: int, recursive: bool = True) -> 
         ctypes.c_size_t(ctypes.sizeof(attr)),
     )
     _check(result, f"mount_setattr {path}")
+
+
+def _arch_syscall(name: str) -> int:
+    machine = os.uname().machine
+    if machine not in _ARCH_SYSCALLS:
+        raise OSError(38, f"{name}: no syscall number known for {machine}")
+    return _ARCH_SYSCALLS[machine][name]
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    """Make `new_root` the root of this mount namespace; the old one moves to `put_old`."""
+    number = _arch_syscall("pivot_root")
+    _check(_libc.syscall(ctypes.c_long(number), _path(new_root), _path(put_old)), f"pivot_root {new_root}")
+
+
+def detach_mount(target: str) -> None:
+    _check(_libc.umount2(_path(target), ctypes.c_int(MNT_DETACH)), f"umount {target}")
+
+
+def join_new_session_keyring() -> None:
+    """A fresh, empty session keyring: the caller's keys are no longer possessed."""
+    number = _arch_syscall("keyctl")
+    result = _libc.syscall(
+        ctypes.c_long(number), ctypes.c_int(_KEYCTL_JOIN_SESSION_KEYRING), ctypes.c_char_p(None)
+    )
+    _check(result, "keyctl(JOIN_SESSION_KEYRING)")

