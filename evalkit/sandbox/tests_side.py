@@ -36,7 +36,7 @@ def _evalkit_tests_main():
 def _run(link, names, sys):
     ready = link.receive()
     if ready.get("ready") is not True:
-        reason = f"the completion failed to load: {ready.get('load_error', 'no answer')}"
+        reason = link.broken or f"the completion failed to load: {ready.get('load_error', 'an answer out of protocol')}"
         return {"passed": False, "reason": str(reason)[:REASON_CHARS]}
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     sys.modules["__main__"] = type(sys)("__main__")
