@@ -144,11 +144,11 @@ def context(task, sample, options: dict[str, Any]) -> str:
     """The prompt every choice is scored after; with partial scoring, what comes before the contexts."""
     section = _section(task)
     if _partial(task):  # an example is its gold context + suffix; the question's own context comes per choice
-        text_of = lambda row: "" if row is sample.row else _answer_of(task, row)  # noqa: E731
-        answer_of = lambda row: _continuation(task, row)  # noqa: E731
+        text_of = lambda row: "" if row is sample.row else _answer_of(task, row)
+        answer_of = lambda row: _continuation(task, row)
     else:
-        text_of = lambda row: render(section["prompt"], row)  # noqa: E731
-        answer_of = lambda row: _answer_of(task, row)  # noqa: E731
+        text_of = lambda row: render(section["prompt"], row)
+        answer_of = lambda row: _answer_of(task, row)
     return fewshot.build_prompt(task, sample, options, description=render(section.get("description", ""), sample.row),
                                 text_of=text_of, answer_of=answer_of,
                                 target_delimiter=section.get("target_delimiter", " "))
@@ -186,10 +186,13 @@ def score(task, samples, responses, options):
         lls = [a.logprob for a in answers]
         picked = max(range(len(lls)), key=lls.__getitem__)
         golds = [gold] if isinstance(gold, int) else gold
-        metrics = {"acc": lambda: scoring.choice_accuracy(lls, gold),
-                   "acc_norm": lambda: scoring.acc_norm(lls, gold, choices),
-                   "mc2": lambda: probability_mass(lls, golds)}
-        scores = {name: metrics[name]() for name in names}
+        scores: dict[str, Any] = {}
+        if "acc" in names:
+            scores["acc"] = scoring.choice_accuracy(lls, gold)
+        if "acc_norm" in names:
+            scores["acc_norm"] = scoring.acc_norm(lls, gold, choices)
+        if "mc2" in names:
+            scores["mc2"] = probability_mass(lls, golds)
         scores.update(loglikelihoods=lls, is_greedy=[a.is_greedy for a in answers], subject=_subject(task, sample))
         records.append({"sample_id": sample.id, "prompt": context(task, sample, options), "response": choices[picked],
                         "target": " | ".join(choices[g] for g in golds), "scores": scores})

@@ -67,6 +67,6 @@ def test_fewshot_prompt_and_where_filter(task):
 def test_right_and_wrong_programs_run_in_the_sandbox(task):
     samples = task.load_samples(TaskOptions()) * 2
     answers = [[Generation("def double(x):\n    return 2 * x\n", 9, "stop")], [Generation("def double(x):\n    return x\n", 9, "stop")]]
-    records, metrics = code.score(task, samples, answers, {"seed": 0})
+    records, _ = code.score(task, samples, answers, {"seed": 0})
     assert [r["scores"]["pass@1"] for r in records] == [1.0, 0.0]
     assert records[0]["prompt"].startswith("Task: Add.")
