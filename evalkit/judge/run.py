@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from evalkit.answers.generate import collect_answers, report_failures
 from evalkit.answers.promptsets import PromptSet, load_prompt_set
 from evalkit.errors import ConfigError
+from evalkit.judge.contamination import prompt_set_overlap
 from evalkit.judge.methods import Job, run_method
 from evalkit.judge.prompts import JudgeTemplate, load_judge_template
 from evalkit.judge.verdicts import (
@@ -68,6 +69,7 @@ def run_judge(config, model_names: list[str], judge_name: str, prompt_set_name: 
     handles = dict(handles or {})
     answer_run = collect_answers(config, model_names, prompt_set, store, ui, handles)
     report_failures(answer_run.failures, "answers", ui)
+    overlap = prompt_set_overlap(config, judge.model, prompt_set, judge_name)  # before a build, not after
     handle = handles.get(judge.model.name) or ui.step(f"preparing judge model {judge.model.name}",
                                                       _prepare_judge_model, config, judge, store)
     templates = _Templates(judge.prompt, config.root)
@@ -79,7 +81,7 @@ def run_judge(config, model_names: list[str], judge_name: str, prompt_set_name: 
                            len(jobs) - len(todo), new, unscored, skipped, dict(failures),
                            {m: dict(c) for m, c in answer_run.failures.items()},
                            round(time.perf_counter() - started, 2))
-    _record_info(store, judge, templates, handle, prompt_set, model_names, summary)
+    _record_info(store, judge, templates, handle, prompt_set, model_names, summary, overlap)
     return summary
 
 
@@ -176,7 +178,8 @@ def _row(judge: str, prompt_set: str, judge_fingerprint: str, job: Job, outcome,
             "probs": outcome.probs}
 
 
-def _record_info(store, judge, templates: _Templates, handle, prompt_set: PromptSet, model_names, summary) -> None:
+def _record_info(store, judge, templates: _Templates, handle, prompt_set: PromptSet, model_names, summary,
+                 overlap) -> None:
     previous = judge_infos(store).get((judge.name, prompt_set.name), {})
     models = list(previous.get("models", []))
     models += [m for m in model_names if m not in models]
@@ -187,7 +190,7 @@ def _record_info(store, judge, templates: _Templates, handle, prompt_set: Prompt
         "reference_prompt": templates.with_reference.name if templates.with_reference else None,
         "model": spec.name, "source": spec.source or spec.recipe, "fingerprint": handle.fingerprint,
         "tie_margin": judge.tie_margin if judge.method == "reward" else None,
-        "position": judge.position, "tie_band": judge.tie_band,
+        "position": judge.position, "tie_band": judge.tie_band, "prompt_set_overlap": overlap,
         "models": models, "prompt_set_version": prompt_set.version, "prompt_set_origin": prompt_set.origin,
         "n_prompts": len(prompt_set.prompts), "last_pass": summary.as_dict(),
     })

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.judge.calibration import RULE_TEXT, has_probabilities, under_rule
+from evalkit.judge.contamination import overlap_text
 from evalkit.judge.verdicts import JudgedPair, judge_infos, judged_pairs, judgment_rows
 from evalkit.report.judge_tables import bias_lines, judge_agreement_section, pair_table, ratings_table, rule_agreement
 from evalkit.store.db import Store
@@ -99,6 +100,7 @@ def _describe(info: dict) -> str:
         prompt += f" (`{info['reference_prompt']}` for prompts with a reference answer)"
     text = (f"Judge model `{info['model']}` ({info['source']}, fingerprint `{info['fingerprint']}`), {prompt}; "
             f"{METHOD_TEXT.get(info['method'], info['method'])}.")
+    text += overlap_text(info.get("prompt_set_overlap"))
     if info.get("description"):
         text += f" **{info['description'].rstrip('.')}.**"
     return text
