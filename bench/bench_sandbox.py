@@ -3,7 +3,7 @@
     python bench/bench_sandbox.py [--workers N] [--starts 20]
 
 Runs every problem's tests (prompt + canonical solution + test + check(...))
-through run_programs and prints the wall time, programs per second and CPU
+through run_tests (tests and candidate in separate sandboxes) and prints the wall time, programs per second and CPU
 seconds per program (the supervisor, namespace setup and the program, from
 the children's rusage), then the cost of one sandboxed start of an empty
 program. The load average is printed alongside: on a shared machine it
@@ -82,7 +82,7 @@ def measure(argv: list[str] | None = None) -> int:
     parser.add_argument("--starts", type=int, default=20, help="empty programs timed one at a time")
     parser.add_argument("--no-append", action="store_true", help="do not append to bench/RESULTS.md")
     args = parser.parse_args(argv)
-    workers = args.workers or default_workers(Limits())
+    workers = args.workers or default_workers(Limits(), extra=1)  # as run_tests: a run's two processes take turns
     problems = load_problems()
     print(f"cores: {os.cpu_count()}, workers: {workers}, load average before: {os.getloadavg()[0]:.1f}")
     for name, value in containment_report().items():
