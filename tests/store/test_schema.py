@@ -40,3 +40,19 @@ def test_a_store_from_a_newer_evalkit_is_refused_untouched(tmp_path):
     with pytest.raises(StoreError, match=r"schema version \d+, written by a newer evalkit.*upgrade evalkit"):
         Store(tmp_path / "s.db")
     assert tables(tmp_path / "s.db") == set()
+
+
+def test_a_version_1_store_gains_the_judgment_probabilities_table(tmp_path):
+    old = sqlite3.connect(tmp_path / "s.db")
+    for statement in TABLES:
+        if "judgment_probs" not in statement:
+            old.execute(statement)
+    old.execute("INSERT INTO judge_info VALUES ('j', 'set', '{}', 0)")
+    old.execute("PRAGMA user_version = 1")
+    old.commit()
+    old.close()
+    Store(tmp_path / "s.db").close()
+    assert "judgment_probs" in tables(tmp_path / "s.db")
+    db = sqlite3.connect(tmp_path / "s.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert db.execute("SELECT COUNT(*) FROM judge_info").fetchone()[0] == 1
