@@ -8,16 +8,20 @@ import sys
 from evalkit import __version__
 from evalkit.errors import EvalkitError
 from evalkit.judge import cli as judge_cli
+from evalkit.models import cli as models_cli
 from evalkit.report import cli as report_cli
 from evalkit.report.console import error
 from evalkit.run import cli as run_cli
 from evalkit.serve import cli as serve_cli
+from evalkit.tasks import cli as tasks_cli
 from evalkit.train import cli as train_cli
 from evalkit.vote import cli as vote_cli
 
 DESCRIPTION = """Evaluate fine-tuned text-generation models and compare them on one leaderboard.
 
   evalkit run --models base,sft,dpo     evaluate (and build missing candidates), write reports/leaderboard.md
+  evalkit run --models ./my-model --tasks mmlu,gsm8k --limit 50     any model, any task, no project file
+  evalkit tasks / evalkit models        what tasks and models there are, and where their data comes from
   evalkit report                        re-render the leaderboard from the store alone
   evalkit export --out samples.jsonl    per-sample records (prompt, response, score) as JSONL
   evalkit judge --models base,sft,dpo   pairwise LLM judge, both orders; win rates and ratings on the leaderboard
@@ -30,14 +34,15 @@ DESCRIPTION = """Evaluate fine-tuned text-generation models and compare them on 
 # Each command's flags sit beside its handler (FEATURE.make_parser); this list is the order of
 # `evalkit --help`. The feature CLI modules import nothing heavy at module level, so building the
 # parser costs only the parsers: torch, transformers and peft load inside the handler that needs them.
-COMMAND_MODULES = (run_cli, report_cli, judge_cli, serve_cli, train_cli, vote_cli)
+COMMAND_MODULES = (run_cli, report_cli, tasks_cli, models_cli, judge_cli, serve_cli, train_cli, vote_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evalkit", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"evalkit {__version__}")
-    parser.add_argument("--config", default="evalkit.toml", help="project config (default: %(default)s)")
+    parser.add_argument("--config", help="project config (default: ./evalkit.toml if there is one, else the "
+                                          "built-in default: the embedded SmolLM2 model and the offline suite)")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:

@@ -155,6 +155,19 @@ class Config:
     raw: dict[str, Any]
     judges: dict[str, JudgeConfig] = field(default_factory=dict)
 
+    @property
+    def builtin(self) -> bool:
+        """The built-in default config, not a project's own file."""
+        return self.path == builtin_config() and self.root != self.path.parent
+
+    def find(self, relative: str | Path) -> Path:
+        """A path the config names (a recipe, say): relative to the project, else among evalkit's own files."""
+        path = Path(relative)
+        if path.is_absolute():
+            return path
+        local = self.root / path
+        return local if local.exists() or self.path.parent == self.root else self.path.parent / path
+
     def model(self, name: str) -> ModelSpec:
         if name not in self.models:
             known = ", ".join(sorted(self.models)) or "(none)"
@@ -184,12 +197,32 @@ class Config:
         return self.judges[name]
 
 
-def load_config(path: str | Path) -> Config:
+PROJECT_CONFIG = "evalkit.toml"
+
+
+def builtin_config() -> Path:
+    """The default config evalkit ships: the embedded model as `base`, its recipes, the offline suite."""
+    package = Path(__file__).resolve().parent
+    installed = package / "_data" / PROJECT_CONFIG
+    return installed if installed.is_file() else package.parent / PROJECT_CONFIG
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """The project's config; with no path and no evalkit.toml in this folder, the built-in default,
+    whose store and reports then go under this folder (./.evalkit, ./reports)."""
+    if path is None:
+        if Path(PROJECT_CONFIG).is_file():
+            return load_config(Path(PROJECT_CONFIG).resolve())
+        return _load(builtin_config(), Path.cwd())
     path = Path(path)
     if not path.exists():
-        raise ConfigError(f"config file {path} not found; run from the project folder or pass --config PATH")
+        raise ConfigError(f"config file {path} not found; pass an existing --config PATH, or leave --config out to "
+                          f"use ./{PROJECT_CONFIG} or the built-in default (`evalkit init` writes one to edit)")
+    return _load(path, path.resolve().parent)
+
+
+def _load(path: Path, root: Path) -> Config:
     raw, _ = read_toml(path)
-    root = path.resolve().parent
     project = _table(raw, "project", path)
     _check_keys(project, {"store", "reports", "seed"}, "project", path)
     models = {name: _model(name, spec, path) for name, spec in _table(raw, "models", path).items()}
@@ -227,6 +260,12 @@ def _typed(value: Any, kind: type, where: str, path: Path) -> Any:
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
         raise ConfigError(f"{path}: {where} must be {kind.__name__}, got {value!r}")
     return value
+
+
+def model_spec(name: str, spec: Any, where: str) -> ModelSpec:
+    """A model table from anywhere but a config file (a --models entry's key=value settings), validated
+    as a config's [models.NAME] is; `where` names it in errors."""
+    return _model(name, spec, Path(where))
 
 
 def _model(name: str, spec: Any, path: Path) -> ModelSpec:

@@ -7,12 +7,15 @@ Every row remembers its file and line so a malformed row can be named exactly.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import importlib.util
 import io
 import json
 import os
 import re
+import socket
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,7 +129,7 @@ def load_rows(sources: list[Source], base: Path, task: str) -> tuple[list[Row], 
     tried = []
     for source in sources:
         if source.kind == "hub":
-            if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("EVALKIT_OFFLINE") == "1":
+            if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("EVALKIT_OFFLINE") == "1" or not hub_reachable():
                 tried.append(source.describe(data_dir()) + " (offline)")
                 continue
             try:
@@ -142,6 +145,18 @@ def load_rows(sources: list[Source], base: Path, task: str) -> tuple[list[Row], 
     raise DataError(f"task {task!r}: no data found; looked in: " + "; ".join(tried)
                     + ". Set EVALKIT_DATA_DIR to a folder in the upstream layout, install the package named, "
                       "or go online for the hub.")
+
+
+@functools.cache
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """Whether the dataset hub answers at all. Asked once per process: offline, `datasets` would retry
+    each hub source for half a minute before the next source (a package's copy) got its turn."""
+    host = urllib.parse.urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
 
 
 def _file_rows(path: Path, source: Source) -> list[Row]:

@@ -25,6 +25,10 @@ class ConsoleUI:
         if not self.quiet:
             self.console.print(message)
 
+    def note(self, message: str) -> None:
+        """Said even when quiet: what the run does differently from what its config says."""
+        self.console.print(f"[dim]note:[/] {message}")
+
     def step(self, label: str, fn, *args, **kwargs):
         if self.quiet:
             return fn(*args, **kwargs)

@@ -14,6 +14,7 @@ from typing import Any
 
 from evalkit.kinds import KINDS, TaskKind
 from evalkit.report.format import cell, fmt
+from evalkit.report.frames import comparison_rows, comparisons_frame
 from evalkit.report.judge import judge_section
 from evalkit.report.lineage import lineage_section
 from evalkit.report.votes import human_votes_section
@@ -71,26 +72,16 @@ def comparison_pairs(models: list[str]) -> list[tuple[str, str]]:
 
 
 def comparisons(store: Store, run: dict[str, Any], results: list[dict[str, Any]]) -> list[str]:
-    models = model_order(run)
-    pairs = comparison_pairs(models)
+    pairs = comparison_pairs(model_order(run))
     if not pairs:
         return []
+    frame = comparisons_frame(comparison_rows(store, run, primary_metrics(run, results), pairs))
     lines = ["| task · metric | comparison | difference [95% CI] | p | test | n |", "|---|---|---|---|---|---|"]
-    for task, metrics in primary_metrics(run, results).items():
-        kind = task_kind(run, task)
-        for metric in metrics:
-            for a, b in pairs:
-                recs_a = {r["sample_id"]: r for r in store.samples(run["id"], a, task)}
-                recs_b = {r["sample_id"]: r for r in store.samples(run["id"], b, task)}
-                shared = sorted(set(recs_a) & set(recs_b))
-                if not shared:
-                    continue
-                result = kind.compare(metric, [recs_a[i] for i in shared], [recs_b[i] for i in shared],
-                                      seed=run["provenance"].get("seed", 0))
-                p = f"{result.p_value:.3g}" + (" *" if result.p_value < 0.05 else "")
-                arrow = "↑" if not kind.lower_is_better(metric) else "↓"
-                lines.append(f"| {task} · {metric} {arrow} | {a} − {b} | {fmt(result.diff)} [{fmt(result.ci_low)}, "
-                             f"{fmt(result.ci_high)}] | {p} | {result.method} | {result.n} |")
+    for row in frame.itertuples(index=False):
+        p = f"{row.p_value:.3g}" + (" *" if row.p_value < 0.05 else "")
+        arrow = "↑" if row.higher_is_better else "↓"
+        lines.append(f"| {row.task} · {row.metric} {arrow} | {row.model_a} − {row.model_b} | {fmt(row.diff)} "
+                     f"[{fmt(row.ci_low)}, {fmt(row.ci_high)}] | {p} | {row.test} | {row.n} |")
     return lines
 
 

@@ -2,27 +2,53 @@
 
 from __future__ import annotations
 
+import argparse
+
+from evalkit.config import DTYPES
+
+EXAMPLES = """examples:
+  evalkit run --models base,sft,dpo
+  evalkit run --models ./out/checkpoint-500,HuggingFaceTB/SmolLM2-135M-Instruct --tasks mmlu,gsm8k \\
+              --limit 50 --num-fewshot 5 --batch-size 16 --dtype bfloat16 --device cuda
+  evalkit run --models ./model.gguf:dtype=float32 --tasks ./my_task.toml
+
+A --models entry is a model of the config, or a source: a folder, a .gguf file, a hub id (org/name),
+openai:MODEL or an http(s) endpoint, embedded:smollm2-135m-instruct; `:key=value` parts set that
+model's options (dtype, batch_size, device, max_length, quantization, adapter, name, ...).
+Command-line flags win over the config and the suite; the run records them."""
+
 
 def make_parser(commands) -> None:
-    run = commands.add_parser("run", help="evaluate models on a suite and write the leaderboard")
-    run.add_argument("--models", help="comma-separated model names from the config (default: all)")
-    run.add_argument("--suite", default="default", help="suite name from the config (default: %(default)s)")
+    run = commands.add_parser("run", help="evaluate models on a suite and write the leaderboard", epilog=EXAMPLES,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_flags(run)
+    run.add_argument("--suite", help="suite name from the config (default: default)")
+    run.add_argument("--tasks", help="comma-separated task names or task .toml files; replaces the suite's tasks")
+    run.add_argument("--limit", type=int, help="at most N items per task (wins over the suite's limit)")
+    run.add_argument("--num-fewshot", type=int, help="few-shot examples per prompt, for tasks that have few-shot data")
+    run.add_argument("--seed", type=int, help="seed for sampling, subsets and bootstrap intervals (default: the config's)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(handler=cmd_run)
 
 
-def cmd_run(args) -> int:
-    from evalkit.models.parallel import world
-    from evalkit.report import leaderboard
-    from evalkit.report.console import ConsoleUI
-    from evalkit.report.summary import print_summary
-    from evalkit.run.pipeline import run
-    from evalkit.store import open_project
+def add_model_flags(parser) -> None:
+    """--models and the run-wide model settings, shared by run, answers and judge."""
+    parser.add_argument("--models", help="comma-separated model names from the config or model sources (default: all "
+                                         "configured models)")
+    parser.add_argument("--batch-size", type=int, help="batch size for every model of this run")
+    parser.add_argument("--dtype", choices=DTYPES, help="weights dtype for every model of this run")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, mps or auto, for every model of this run")
 
-    config, store = open_project(args.config)
-    names = config.model_names(args.models)  # a typo fails before any work starts
-    ui = ConsoleUI(quiet=args.quiet or not world().is_main)  # one progress display per launch, not one per rank
-    run_id = run(config, names, args.suite, store, ui)
+
+def cmd_run(args) -> int:
+    from evalkit.report import leaderboard
+    from evalkit.report.summary import print_summary
+    from evalkit.run.command import RunRequest, run_request
+
+    request = RunRequest(config=args.config, models=args.models, suite=args.suite, tasks=args.tasks, limit=args.limit,
+                         num_fewshot=args.num_fewshot, seed=args.seed, batch_size=args.batch_size, dtype=args.dtype,
+                         device=args.device, quiet=args.quiet)
+    config, store, run_id, ui = run_request(request)
     if run_id is None:  # a non-main rank of `accelerate launch`: its share is in the store, rank 0 reports
         return 0
     path = leaderboard.write(store, config.reports, run_id)

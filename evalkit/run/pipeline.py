@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from evalkit.config import Config, TaskOptions
+from evalkit.data import fewshot
 from evalkit.judge import judge_suite
 from evalkit.models import ModelHandle, fetch_responses
 from evalkit.models.parallel import World, world
@@ -52,8 +53,14 @@ def plan_suite(config: Config, suite_name: str) -> Plan:
     suite = config.suite(suite_name)
     search = [config.root / "tasks"]
     tasks = [load_task(name, search) for name in suite.tasks]
-    options = {t.name: suite.options.get(t.name, TaskOptions()) for t in tasks}
+    # a suite names a task by name or by file path (--tasks ./my_task.toml); options follow either
+    options = {t.name: suite.options.get(entry) or suite.options.get(t.name, TaskOptions())
+               for entry, t in zip(suite.tasks, tasks)}
     samples = {t.name: t.load_samples(options[t.name]) for t in tasks}
+    for task in tasks:  # few-shot data is found (or its absence said) before any model loads
+        shots = options[task.name].num_fewshot
+        if shots if shots is not None else fewshot.settings(task).num_fewshot:
+            fewshot.pool(task, options[task.name].extra)
     return Plan(tasks, samples, options)
 
 
@@ -71,7 +78,8 @@ def run_provenance(config: Config, plan: Plan, handles: dict[str, ModelHandle], 
     return info
 
 
-def run(config: Config, model_names: list[str], suite_name: str, store: Store, ui) -> int | None:
+def run(config: Config, model_names: list[str], suite_name: str, store: Store, ui,
+        command_line: dict[str, Any] | None = None) -> int | None:
     """Evaluate every model on every task of the suite; returns the run id (None on a non-main rank
     of a data-parallel launch, which only computes its share of the responses)."""
     ranks = world()
@@ -79,9 +87,31 @@ def run(config: Config, model_names: list[str], suite_name: str, store: Store, u
     handles = {name: ui.step(f"preparing model {name}", prepare_model, config, name, store) for name in model_names}
     info = run_provenance(config, plan, handles, suite_name)
     info["parallel"] = ranks.describe()
+    info["command_line"] = command_line or {}  # flags that overrode the config for this run
     run_id = None
     if ranks.is_main:
         run_id = store.start_run({"models": model_names, "suite": suite_name, "config": config.raw}, info)
+    try:
+        timings = _evaluate_all(config, plan, handles, store, run_id, ui, ranks)
+        computed = ranks.gather(sum(h.computed for h in handles.values()))
+        if not ranks.is_main:
+            return None
+        info["parallel"]["responses_by_rank"] = computed
+        if config.suite(suite_name).judges:  # pairwise judging of the models' answers: evalkit/judge/run.py
+            info["judge"] = judge_suite(config, model_names, config.suite(suite_name), store, ui, handles)
+    except BaseException as err:  # the store says the run did not finish; its responses stay cached
+        if run_id is not None:
+            store.finish_run(run_id, {**info, "error": f"{type(err).__name__}: {err}"[:500]},
+                             status="interrupted" if isinstance(err, KeyboardInterrupt) else "failed")
+        raise
+    info["timings_s"] = timings
+    info["environment"] = provenance.environment()  # now that the models have run: their thread count, GPU
+    store.finish_run(run_id, info)
+    return run_id
+
+
+def _evaluate_all(config: Config, plan: Plan, handles: dict[str, ModelHandle], store: Store, run_id: int | None, ui,
+                  ranks: World) -> dict[str, float]:
     timings: dict[str, float] = {}
     for name, handle in handles.items():
         for task in plan.tasks:
@@ -90,13 +120,4 @@ def run(config: Config, model_names: list[str], suite_name: str, store: Store, u
                 evaluate_task(handle, task, plan.samples[task.name], plan.options[task.name], store, run_id,
                               config.seed, progress, ranks)
             timings[f"{name}/{task.name}"] = round(time.perf_counter() - started, 3)
-    computed = ranks.gather(sum(h.computed for h in handles.values()))
-    if not ranks.is_main:
-        return None
-    info["parallel"]["responses_by_rank"] = computed
-    if config.suite(suite_name).judges:  # pairwise judging of the models' answers: evalkit/judge/run.py
-        info["judge"] = judge_suite(config, model_names, config.suite(suite_name), store, ui, handles)
-    info["timings_s"] = timings
-    info["environment"] = provenance.environment()  # now that the models have run: their thread count, GPU
-    store.finish_run(run_id, info)
-    return run_id
+    return timings

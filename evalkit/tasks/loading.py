@@ -7,6 +7,7 @@ does. The `kind` decides the request type and scoring; see evalkit/kinds/.
 
 from __future__ import annotations
 
+import difflib
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,9 +88,15 @@ def find_task_file(name: str, search: list[Path]) -> Path:
         candidate = folder / f"{name}.toml"
         if candidate.is_file():
             return candidate
-    known = sorted({p.stem for folder in search if folder.is_dir() for p in folder.glob("*.toml")})
-    raise ConfigError(f"unknown task {name!r}; looked in {', '.join(str(f) for f in search)}. "
-                      f"Known tasks: {', '.join(known) or '(none)'}")
+    known = known_tasks(search)
+    near = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(near)}? " if near else ""
+    raise ConfigError(f"unknown task {name!r}; {hint}looked in {', '.join(str(f) for f in search)}. "
+                      f"Known tasks: {', '.join(known) or '(none)'} (`evalkit tasks` describes them)")
+
+
+def known_tasks(search: list[Path]) -> list[str]:
+    return sorted({p.stem for folder in search if folder.is_dir() for p in folder.glob("*.toml")})
 
 
 def load_task(name_or_path: str, search: list[Path] | None = None) -> Task:

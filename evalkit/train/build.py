@@ -31,8 +31,7 @@ def recipe_for(config, spec) -> Recipe:
     if not spec.parent:
         raise ConfigError(f"{config.path}: models.{spec.name} has recipe = {spec.recipe!r} but no parent; "
                           f"add parent = \"base\" (the model it trains from)")
-    path = Path(spec.recipe)
-    return load_recipe(path if path.is_absolute() else config.root / path)
+    return load_recipe(config.find(spec.recipe))
 
 
 def build_model(config, recipe: Recipe, parent_name: str, parent, store: Store, quiet: bool = False) -> Path:

@@ -1,0 +1,118 @@
+"""evalkit from Python: run an evaluation, read any run back as pandas DataFrames.
+
+    import evalkit
+    results = evalkit.evaluate(models=["base", "./out/checkpoint-500"], tasks=["mmlu", "gsm8k"], limit=50)
+    results.to_pandas()            # model × task × metric: value, ci_low, ci_high, n, unscored, ...
+    results.samples()              # one row per item and model: prompt, response, target, score.*
+    results.compare("sft", "base") # paired differences on the same items, with intervals and p-values
+    evalkit.open_store(".evalkit/evalkit.db").runs()
+
+`evaluate` runs exactly what `evalkit run` runs (same config, store, cache and provenance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evalkit.errors import EvalkitError
+from evalkit.report import leaderboard
+from evalkit.report.frames import comparison_rows, comparisons_frame, results_frame, samples_frame
+from evalkit.run.command import RunRequest, run_request
+from evalkit.store import Store
+
+
+@dataclass
+class Results:
+    """One finished run in a store."""
+
+    store: Store
+    run_id: int
+
+    @property
+    def run(self) -> dict[str, Any]:
+        return self.store.run(self.run_id)
+
+    @property
+    def models(self) -> list[str]:
+        return leaderboard.model_order(self.run)
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        return self.run["provenance"]
+
+    def to_pandas(self) -> pd.DataFrame:
+        return results_frame(self.run, self.store.results(self.run_id))
+
+    def samples(self, model: str | None = None, task: str | None = None) -> pd.DataFrame:
+        return samples_frame(self.store, self.run_id, model, task)
+
+    def compare(self, model_a: str, model_b: str, metrics: str = "primary") -> pd.DataFrame:
+        """model_a − model_b on the items both were scored on, per task and metric ("primary" or "all")."""
+        for name in (model_a, model_b):
+            if name not in self.models:
+                raise EvalkitError(f"run {self.run_id} has no model {name!r}; its models: {', '.join(self.models)}")
+        run, results = self.run, self.store.results(self.run_id)
+        chosen = leaderboard.primary_metrics(run, results) if metrics == "primary" else {
+            task: list(dict.fromkeys(r["metric"] for r in results if r["task"] == task))
+            for task in run["provenance"].get("tasks", {})}
+        return comparisons_frame(comparison_rows(self.store, run, chosen, [(model_a, model_b)]))
+
+    def leaderboard(self, reports_dir: str | Path = "reports") -> Path:
+        return leaderboard.write(self.store, Path(reports_dir), self.run_id)
+
+
+def evaluate(models: Sequence[str] | str | None = None, tasks: Sequence[str] | str | None = None, *,
+             suite: str | None = None, limit: int | None = None, num_fewshot: int | None = None,
+             seed: int | None = None, batch_size: int | None = None, dtype: str | None = None,
+             device: str | None = None, config: str | Path | None = None, quiet: bool = True) -> Results:
+    """Evaluate `models` (configured names or sources) on `tasks` (or a suite); returns the run's Results."""
+    request = RunRequest(config=config, models=_joined(models), suite=suite, tasks=_joined(tasks), limit=limit,
+                         num_fewshot=num_fewshot, seed=seed, batch_size=batch_size, dtype=dtype, device=device,
+                         quiet=quiet)
+    _, store, run_id, _ = run_request(request)
+    if run_id is None:
+        raise EvalkitError("this process is not the main rank of a data-parallel launch; read results on rank 0")
+    return Results(store, run_id)
+
+
+def _joined(names: Sequence[str] | str | None) -> str | None:
+    if names is None or isinstance(names, str):
+        return names
+    return ",".join(names)
+
+
+@dataclass
+class StoreReader:
+    store: Store
+
+    def runs(self) -> pd.DataFrame:
+        rows = self.store.db.execute("SELECT id, started, finished, status, config FROM runs ORDER BY id").fetchall()
+        frame = pd.DataFrame(rows, columns=["run", "started", "finished", "status", "config"])
+        frame["started"] = pd.to_datetime(frame["started"], unit="s")
+        frame["finished"] = pd.to_datetime(frame["finished"], unit="s")
+        return frame.drop(columns="config")
+
+    def results(self, run_id: int | None = None) -> Results:
+        """A run by id, or the latest finished one."""
+        run = self.store.run(run_id)
+        if run is None:
+            known = ", ".join(str(r) for r in self.runs()["run"]) or "none"
+            raise EvalkitError(f"no {'run ' + str(run_id) if run_id is not None else 'finished run'} in "
+                               f"{self.store.path}; runs there: {known}")
+        return Results(self.store, run["id"])
+
+
+def open_store(path: str | Path) -> StoreReader:
+    path = Path(path)
+    if not path.is_file():
+        raise EvalkitError(f"no store at {path}; a project's store is `store` in its evalkit.toml "
+                           f"(default .evalkit/evalkit.db)")
+    return StoreReader(Store(path))
+
+
+__all__ = ["Results", "StoreReader", "evaluate", "open_store"]

@@ -1,0 +1,115 @@
+"""`--models` entries: a configured model's name, or a source given on the command line.
+
+    evalkit run --models base,./out/checkpoint-500,HuggingFaceTB/SmolLM2-135M-Instruct,model.gguf,openai:gpt-4o-mini
+
+An entry that is not a model of the config is read as a source (a folder, a `.gguf` file, a hub id,
+an `openai:` or http(s) endpoint, `embedded:...`) and named after its last path part. Settings follow
+as `:key=value` parts, as lm-eval's --model_args do: `./m:dtype=bfloat16:batch_size=8`. Run-wide
+overrides (--batch-size, --dtype, --device) then apply to every selected model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from evalkit.config import Config, model_spec, split_names
+from evalkit.errors import ConfigError
+
+ENDPOINT_PREFIXES = ("openai:", "http://", "https://")
+OVERRIDABLE = ("batch_size", "dtype", "device")
+
+
+def select_models(config: Config, text: str | None, overrides: dict[str, Any] | None = None) -> tuple[Config, list[str]]:
+    """The config with every entry of `--models` defined, and the entries' model names in order."""
+    entries = split_names(text) or list(config.models)
+    models, names = dict(config.models), []
+    for entry in entries:
+        source, settings = split_settings(entry)
+        if source in config.models and not settings:
+            name = source
+        else:
+            spec = _entry_spec(config, source, settings)
+            name = spec.name
+            if name in models and models[name] != spec:
+                raise ConfigError(f"--models {entry!r} would be named {name!r}, which another model already is; "
+                                  f"rename one (a config [models.NAME] table names it)")
+            models[name] = spec
+        names.append(name)
+    for name in names:
+        models[name] = _overridden(models[name], overrides or {})
+    return replace(config, models=models), names
+
+
+def split_settings(entry: str) -> tuple[str, dict[str, Any]]:
+    """`./m:dtype=bfloat16:batch_size=8` -> ("./m", {"dtype": "bfloat16", "batch_size": 8})."""
+    parts = entry.split(":")
+    settings: dict[str, Any] = {}
+    while len(parts) > 1 and "=" in parts[-1]:
+        key, _, value = parts.pop().partition("=")
+        settings[key.strip()] = _value(value.strip())
+    return ":".join(parts), dict(reversed(list(settings.items())))
+
+
+def _value(text: str) -> Any:
+    try:  # numbers and booleans as TOML reads them; anything else is a string
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def entry_name(source: str) -> str:
+    if source.startswith("embedded:"):
+        return source.removeprefix("embedded:")
+    if source.startswith("openai:"):
+        return source.removeprefix("openai:")
+    trimmed = source.rstrip("/")
+    name = Path(trimmed).stem if trimmed.endswith(".gguf") else trimmed.rsplit("/", 1)[-1]
+    return name or trimmed
+
+
+def _entry_spec(config: Config, source: str, settings: dict[str, Any]):
+    where = f"--models {source}"
+    if not _is_source(config, source):
+        known = ", ".join(sorted(config.models)) or "(none)"
+        raise ConfigError(f"unknown model {source!r} in --models: not a model of {config.path} ({known}; add a "
+                          f"[models.{source}] table to define one), not an existing folder or .gguf file under "
+                          f"{config.root}, not a hub id (org/name) and not an endpoint (openai:MODEL, http://...)")
+    if "/" not in source and not source.startswith(ENDPOINT_PREFIXES + ("embedded:",)) and source.endswith(".gguf"):
+        source = str(config.root / source)
+    raw = {"source": _absolute(config, source), **settings}
+    raw.setdefault("name", None)
+    name = str(raw.pop("name") or entry_name(source))
+    return model_spec(name, raw, where)
+
+
+def _is_source(config: Config, source: str) -> bool:
+    if source.startswith(ENDPOINT_PREFIXES + ("embedded:",)):
+        return True
+    path = Path(source).expanduser()
+    path = path if path.is_absolute() else config.root / path
+    if path.exists():
+        return True
+    return source.count("/") == 1 and not source.startswith((".", "/", "~"))  # a hub id: org/name
+
+
+def _absolute(config: Config, source: str) -> str:
+    if source.startswith(ENDPOINT_PREFIXES + ("embedded:",)):
+        return source
+    path = Path(source).expanduser()
+    local = path if path.is_absolute() else config.root / path
+    return str(local.resolve()) if local.exists() else source
+
+
+def _overridden(spec, overrides: dict[str, Any]):
+    chosen = {k: v for k, v in overrides.items() if k in OVERRIDABLE and v is not None}
+    if not chosen:
+        return spec
+    return model_spec(spec.name, {**_fields(spec), **chosen}, f"--{'/--'.join(k.replace('_', '-') for k in chosen)}")
+
+
+def _fields(spec) -> dict[str, Any]:
+    return {k: v for k, v in asdict(spec).items() if k != "name" and v is not None}

@@ -1,0 +1,46 @@
+"""What `evalkit run` does, for the command line and the Python API alike: the same config, flags,
+store, cache and provenance, whichever way it is asked."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from evalkit.config import Config
+from evalkit.models.entries import select_models
+from evalkit.models.parallel import world
+from evalkit.report.console import ConsoleUI
+from evalkit.run import overrides
+from evalkit.run.pipeline import run
+from evalkit.store import Store, open_project
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    config: str | Path | None = None  # None: ./evalkit.toml if there is one, else the built-in default
+    models: str | None = None  # comma-separated names or sources; None: every configured model
+    suite: str | None = None
+    tasks: str | None = None  # comma-separated task names or files; replaces the suite's tasks
+    limit: int | None = None
+    num_fewshot: int | None = None
+    seed: int | None = None
+    batch_size: int | None = None
+    dtype: str | None = None
+    device: str | None = None
+    quiet: bool = False
+
+
+def run_request(request: RunRequest) -> tuple[Config, Store, int | None, ConsoleUI]:
+    """Evaluate as asked; the run id is None on a non-main rank of a data-parallel launch."""
+    config, store = open_project(request.config)
+    config, suite, notes = overrides.apply(config, request.suite or "default", request.tasks, request.limit,
+                                           request.num_fewshot, request.seed, suite_given=request.suite is not None)
+    config, names = select_models(config, request.models, {"batch_size": request.batch_size,
+                                                           "dtype": request.dtype, "device": request.device})
+    ui = ConsoleUI(quiet=request.quiet or not world().is_main)  # one progress display per launch, not per rank
+    if config.builtin:
+        ui.note(f"no evalkit.toml here: the built-in default config ({config.path}); `evalkit init` writes one")
+    for note in notes:
+        ui.note(note)
+    given = {k: v for k, v in asdict(request).items() if v is not None and k not in ("config", "quiet", "suite")}
+    return config, store, run(config, names, suite, store, ui, command_line=given), ui

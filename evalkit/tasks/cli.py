@@ -1,0 +1,63 @@
+"""`evalkit tasks`: every task evalkit can find, with the items each of its sources holds on this machine."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+SOURCE_LABELS = {"data_dir": "data dir", "package": "package", "file": "file", "hub": "hub"}
+
+
+def make_parser(commands) -> None:
+    tasks = commands.add_parser("tasks", help="list the tasks: built-in, the project's and files given")
+    tasks.add_argument("files", nargs="*", metavar="TASK.toml", help="also describe these task files")
+    tasks.add_argument("--no-count", action="store_true", help="do not read the data to count items (faster)")
+    tasks.set_defaults(handler=cmd_tasks)
+
+
+def cmd_tasks(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from evalkit.config import load_config
+    from evalkit.tasks.loading import BUILTIN_TASKS, known_tasks, load_task
+
+    config = load_config(args.config)
+    search = [config.root / "tasks", BUILTIN_TASKS]
+    entries = [(name, "project" if (config.root / "tasks" / f"{name}.toml").is_file() else "built-in")
+               for name in known_tasks(search)] + [(str(Path(f)), "file") for f in args.files]
+    table = Table("task", "kind", "from", "items on this machine", "metrics", "description", show_lines=True)
+    for entry, origin in entries:
+        task = load_task(entry, search)
+        table.add_row(task.name, task.kind, origin, availability(task, count=not args.no_count),
+                      ", ".join(metric_names(task)), task.description)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)  # a pipe or log gets whole cells
+    return 0
+
+
+def metric_names(task) -> list[str]:
+    scorers = task.settings.get("scorers") or task.section("generate").get("scorers")
+    return list(scorers) if scorers else list(task.handler.default_primary)
+
+
+def availability(task, count: bool) -> str:
+    """One line per source, in the order a run tries them."""
+    from evalkit.data.sources import data_dir, hub_reachable, load_rows, locate
+
+    lines = []
+    for source in task.sources:
+        label = SOURCE_LABELS[source.kind]
+        if source.kind == "hub":
+            state = "reachable" if hub_reachable() else "offline here"
+            lines.append(f"{label}: {source.dataset} ({state})")
+            continue
+        path = locate(source, task.path.parent)
+        if path is None:
+            missing = "EVALKIT_DATA_DIR not set" if source.kind == "data_dir" and data_dir() is None else "not here"
+            lines.append(f"{label}: {missing}")
+        elif not count:
+            lines.append(f"{label}: {path}")
+        else:
+            rows, _ = load_rows([source], task.path.parent, task.name)
+            lines.append(f"{label}: {len(rows):,} items")
+    return "\n".join(lines)
