@@ -26,6 +26,7 @@ and is counted in the metric row's `unscored`.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -34,8 +35,8 @@ from evalkit.data.templates import compile_template, evaluate, render
 from evalkit.errors import ConfigError, DataError
 from evalkit.kinds import contrast, metric_rows
 from evalkit.kinds.base import TaskKind
+from evalkit.scoring import evaluate_metrics, stats
 from evalkit.scoring import metrics as scoring
-from evalkit.scoring import stats
 from evalkit.types import GenerationRequest
 
 SECTION_KEYS = {"description", "prompt", "target", "fewshot_target", "prediction", "target_delimiter", "stop",
@@ -52,6 +53,19 @@ def _section(task) -> dict[str, Any]:
 
 def scorer_names(task) -> list[str]:
     return list(task.settings.get("scorers", []))
+
+
+def evaluate_scorer(task, name: str):
+    """A Hugging Face evaluate metric named in `scorers`, with its [scorer_args."evaluate:..."] table."""
+    args = task.settings.get("scorer_args", {}).get(name, {})
+    if not isinstance(args, dict):
+        raise ConfigError(f"{task.path}: [scorer_args.\"{name}\"] must be a table of compute() arguments")
+    return _evaluate_scorer(name, str(task.path), tuple(sorted(args.items())))
+
+
+@functools.cache
+def _evaluate_scorer(name: str, where: str, args: tuple):
+    return evaluate_metrics.scorer(name, dict(args), where)
 
 
 def contrast_metrics(task) -> list[str]:
@@ -103,8 +117,11 @@ def _check_scorers(task) -> None:
         raise ConfigError(f"{task.path}: `scorers` must be a non-empty list of names, e.g. [\"exact_match\"]; "
                           f"known: {', '.join(known)}")
     for name in names:
-        if name not in known:
-            raise ConfigError(f"{task.path}: unknown scorer {name!r}; known: {', '.join(known)}")
+        if evaluate_metrics.is_evaluate(name):
+            evaluate_scorer(task, name)("test", "test")  # loads the metric and finds its score now, not after generating
+        elif name not in known:
+            raise ConfigError(f"{task.path}: unknown scorer {name!r}; known: {', '.join(known)}, or "
+                              f"\"evaluate:NAME_OR_PATH\" for a Hugging Face evaluate metric")
     produced = names + contrast.metric_names(contrast_metrics(task))
     primary = _section(task).get("primary", produced)
     if not isinstance(primary, list) or not set(primary) <= set(produced):
@@ -208,6 +225,9 @@ def score(task, samples, responses, options):
                                                    contrast_metrics(task)))
         for name in names:
             if name in scoring.CORPUS_METRICS:
+                continue
+            if evaluate_metrics.is_evaluate(name):
+                scores[name], scores[f"{name}_valid"] = evaluate_scorer(task, name)(predicted, target), True
                 continue
             result = scoring.get_scorer(name)(predicted, target)
             scores[name] = result.value

@@ -20,7 +20,7 @@ from evalkit.kinds import KINDS, TaskKind
 from evalkit.types import stable_hash
 
 TASK_KEYS = {"name", "version", "kind", "description", "sources", "id_field", "subject_field", "fewshot",
-             "perplexity", "choice", "loglikelihood", "generate", "code", "scorers", "citation"}
+             "perplexity", "choice", "loglikelihood", "generate", "code", "scorers", "scorer_args", "citation"}
 BUILTIN_TASKS = builtin_dir("tasks")
 
 
