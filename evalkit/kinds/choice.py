@@ -193,7 +193,9 @@ def score(task, samples, responses, options):
             scores["acc_norm"] = scoring.acc_norm(lls, gold, choices)
         if "mc2" in names:
             scores["mc2"] = probability_mass(lls, golds)
-        scores.update(loglikelihoods=lls, is_greedy=[a.is_greedy for a in answers], subject=_subject(task, sample))
+        # chosen and gold option positions: what the report's health checks count (picks, majority baseline)
+        scores.update(loglikelihoods=lls, is_greedy=[a.is_greedy for a in answers], subject=_subject(task, sample),
+                      chosen=picked, gold=golds)
         records.append({"sample_id": sample.id, "prompt": context(task, sample, options), "response": choices[picked],
                         "target": " | ".join(choices[g] for g in golds), "scores": scores})
     return records, _metrics(task, records, options)

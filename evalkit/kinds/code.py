@@ -150,11 +150,14 @@ def limits(task):
 
 def score(task, samples, responses, options):
     completions = [[r.text for r in answers] for answers in responses]
+    finishes = [[r.finish_reason for r in answers] for answers in responses]
     tests = [code_test(task, s.row, c) for s, texts in zip(samples, completions) for c in texts]
     outcomes = iter(execute.run_tests(tests, limits(task)))
     ks = sampling(task, options)["ks"]
     records = [_record(task, sample, prompt(task, sample, options), texts, [next(outcomes) for _ in texts], ks)
                for sample, texts in zip(samples, completions)]
+    for record, reasons in zip(records, finishes):
+        record["scores"]["finish_reasons"] = reasons  # the report's health checks count truncated completions
     unscored = sum(r["scores"]["unscored"] for r in records)
     metrics = [metric_rows.mean_row(f"pass@{k}", [r["scores"][f"pass@{k}"] for r in records], unscored=unscored,
                                     primary=k == 1, samples_per_problem=len(completions[0]) if completions else 0)

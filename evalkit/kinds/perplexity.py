@@ -34,7 +34,11 @@ def check_sample(task, sample) -> None:
 
 
 def requests(task, sample, options) -> list[RollingRequest]:
-    return [RollingRequest(render(task.section("perplexity")["text"], sample.row))]
+    return [RollingRequest(document_text(task, sample))]
+
+
+def document_text(task, sample) -> str:
+    return render(task.section("perplexity")["text"], sample.row)
 
 
 def _count_text(task, sample) -> str:
@@ -48,7 +52,8 @@ def score(task, samples, responses, options):
         counted = _count_text(task, sample)
         words, size = stats.count_words(counted), stats.count_bytes(counted)
         table.append((response.logprob, response.n_tokens, words, size))
-        records.append({"sample_id": sample.id, "prompt": "", "response": "", "target": "",
+        # the scored document as the record's prompt, so an export shows what each score is of
+        records.append({"sample_id": sample.id, "prompt": document_text(task, sample), "response": "", "target": "",
                         "scores": {"loglikelihood": response.logprob, "tokens": response.n_tokens,
                                    "words": words, "bytes": size}})
     columns = list(zip(*table))
