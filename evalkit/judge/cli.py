@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from evalkit.errors import ConfigError
+from evalkit.run.cli import add_model_flags
 
 
 def make_parser(commands) -> None:
     judge = commands.add_parser("judge", help="judge every pair of models' answers in both orders (LLM-as-judge)")
-    judge.add_argument("--models", help="comma-separated model names, two or more (default: all)")
+    add_model_flags(judge)
     judge.add_argument("--judge", help="a [judges.NAME] entry of the config (default: the only one)")
     judge.add_argument("--prompt-set", help="prompt set name or .jsonl path (default: the judge's own)")
     judge.add_argument("--limit", type=int, help="only the first N prompts")
@@ -15,11 +16,21 @@ def make_parser(commands) -> None:
     judge.set_defaults(handler=cmd_judge)
 
     answers = commands.add_parser("answers", help="generate the models' answers to a prompt set (for judge and vote)")
-    answers.add_argument("--models", help="comma-separated model names (default: all)")
+    add_model_flags(answers)
     answers.add_argument("--prompt-set", default="default", help="prompt set name or .jsonl path (default: %(default)s)")
     answers.add_argument("--limit", type=int, help="only the first N prompts")
     answers.add_argument("--quiet", action="store_true", help="no progress bars")
     answers.set_defaults(handler=cmd_answers)
+
+
+def _models(args, config):
+    """The --models entries (names or sources) with the run-wide model flags; --limit checked first."""
+    from evalkit.models.entries import select_models
+
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit {args.limit}: give a positive number of prompts, or leave --limit out for all")
+    return select_models(config, args.models, {"batch_size": args.batch_size, "dtype": args.dtype,
+                                               "device": args.device})
 
 
 def _judge_name(args, config) -> str:
@@ -38,7 +49,8 @@ def cmd_judge(args) -> int:
     from evalkit.store import open_project
 
     config, store = open_project(args.config)
-    names, judge = config.model_names(args.models), _judge_name(args, config)
+    config, names = _models(args, config)
+    judge = _judge_name(args, config)
     ui = ConsoleUI(quiet=args.quiet)
     summary = run_judge(config, names, judge, args.prompt_set, store, ui, limit=args.limit)
     print_judge_summary(store, summary, config.seed, ui.console)
@@ -92,7 +104,7 @@ def cmd_answers(args) -> int:
     from evalkit.store import open_project
 
     config, store = open_project(args.config)
-    names = config.model_names(args.models)
+    config, names = _models(args, config)
     ui = ConsoleUI(quiet=args.quiet)
     prompt_set = load_prompt_set(args.prompt_set, config.root, args.limit)
     run = collect_answers(config, names, prompt_set, store, ui)

@@ -87,3 +87,14 @@ def test_init_writes_a_config_that_runs_from_its_folder(tmp_path):
     shown = evalkit("models", cwd=tmp_path)  # now read from the written file, not the built-in default
     assert shown.returncode == 0, shown.stderr
     assert f"models of {tmp_path / 'evalkit.toml'}" in " ".join(shown.stdout.split())
+
+
+def test_answers_take_the_same_model_entries_and_flags(tmp_path, tiny_model_dir):
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('{"id": "p1", "prompt": "Say hi."}\n{"id": "p2", "prompt": "Count to two."}\n')
+    assert "--limit -1: give a positive number" in one_line(
+        evalkit("answers", "--models", str(tiny_model_dir), "--prompt-set", str(prompts), "--limit", "-1", cwd=tmp_path))
+    done = evalkit("answers", "--models", f"{tiny_model_dir}:name=mine", "--prompt-set", str(prompts),
+                   "--batch-size", "1", "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "2 answers of mine to 2 prompts" in " ".join((done.stdout + done.stderr).split())
