@@ -14,6 +14,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+import re
 import tomllib
 
 from evalkit.config import Config, model_spec, split_names
@@ -44,14 +45,17 @@ def select_models(config: Config, text: str | None, overrides: dict[str, Any] | 
     return replace(config, models=models), names
 
 
+SETTING = re.compile(r":(?=[A-Za-z_][A-Za-z0-9_]*=)")  # a ':' that starts `key=value` (URLs keep theirs)
+
+
 def split_settings(entry: str) -> tuple[str, dict[str, Any]]:
     """`./m:dtype=bfloat16:batch_size=8` -> ("./m", {"dtype": "bfloat16", "batch_size": 8})."""
-    parts = entry.split(":")
+    source, *parts = SETTING.split(entry)
     settings: dict[str, Any] = {}
-    while len(parts) > 1 and "=" in parts[-1]:
-        key, _, value = parts.pop().partition("=")
+    for part in parts:
+        key, _, value = part.partition("=")
         settings[key.strip()] = _value(value.strip())
-    return ":".join(parts), dict(reversed(list(settings.items())))
+    return source, settings
 
 
 def _value(text: str) -> Any:

@@ -13,6 +13,7 @@ def test_settings_follow_the_source_as_key_value_parts():
     assert split_settings("openai:gpt-4o-mini") == ("openai:gpt-4o-mini", {})
     assert split_settings("http://localhost:8000/v1:max_length=2048") == ("http://localhost:8000/v1",
                                                                           {"max_length": 2048})
+    assert split_settings("openai:m:base_url=http://host:8000/v1") == ("openai:m", {"base_url": "http://host:8000/v1"})
 
 
 @pytest.mark.parametrize("source, name", [("./out/checkpoint-500", "checkpoint-500"), ("/m/model.gguf", "model"),
