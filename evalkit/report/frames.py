@@ -3,17 +3,22 @@ comparison. The Python API returns these; the leaderboard's tables are rendered 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
 from evalkit.kinds import KINDS
+from evalkit.kinds.metric_rows import BOOTSTRAP_ROUNDS
 from evalkit.store import Store
+
+Records = Callable[[str, str], list[dict[str, Any]]]
 
 RESULT_COLUMNS = ["model", "task", "metric", "value", "ci_low", "ci_high", "n", "unscored", "higher_is_better",
                   "primary", "interval", "run"]
 COMPARISON_COLUMNS = ["task", "metric", "model_a", "model_b", "diff", "ci_low", "ci_high", "p_value", "test", "n",
-                      "higher_is_better"]
+                      "higher_is_better"]  # then p_resolution and p_adjusted (Benjamini–Hochberg), see comparisons_frame
 
 
 def results_frame(run: dict[str, Any], results: list[dict[str, Any]]) -> pd.DataFrame:
@@ -35,15 +40,22 @@ def samples_frame(store: Store, run_id: int, model: str | None = None, task: str
 
 
 def comparison_rows(store: Store, run: dict[str, Any], metrics: dict[str, list[str]],
-                    pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """The paired difference a − b of every metric on the items both models were scored on."""
+                    pairs: list[tuple[str, str]], records: Records | None = None,
+                    comparable: Callable[[str, str, str], bool] | None = None) -> list[dict[str, Any]]:
+    """The paired difference a − b of every metric on the items both models were scored on.
+
+    records(model, task) gives a model's per-sample records (default: this run's); comparable(task, a, b)
+    says whether two models' records are of the same items (a leaderboard across runs asks)."""
+    records = records or (lambda model, task: store.samples(run["id"], model, task))
     rows = []
     for task, names in metrics.items():
         kind = KINDS[run["provenance"]["tasks"][task]["kind"]]
         for metric in names:
             for a, b in pairs:
-                recs_a = {r["sample_id"]: r for r in store.samples(run["id"], a, task)}
-                recs_b = {r["sample_id"]: r for r in store.samples(run["id"], b, task)}
+                if comparable is not None and not comparable(task, a, b):
+                    continue
+                recs_a = {r["sample_id"]: r for r in records(a, task)}
+                recs_b = {r["sample_id"]: r for r in records(b, task)}
                 shared = sorted(set(recs_a) & set(recs_b))
                 if not shared:
                     continue
@@ -51,9 +63,32 @@ def comparison_rows(store: Store, run: dict[str, Any], metrics: dict[str, list[s
                                       seed=run["provenance"].get("seed", 0))
                 rows.append({"task": task, "metric": metric, "model_a": a, "model_b": b, "diff": result.diff,
                              "ci_low": result.ci_low, "ci_high": result.ci_high, "p_value": result.p_value,
-                             "test": result.method, "n": result.n, "higher_is_better": not kind.lower_is_better(metric)})
+                             "test": result.method, "n": result.n, "higher_is_better": not kind.lower_is_better(metric),
+                             "p_resolution": p_resolution(result.method)})
     return rows
 
 
+def p_resolution(method: str) -> float:
+    """The smallest p-value a test can give: a bootstrap of R rounds cannot tell p below 1/R (evalkit's
+    kinds bootstrap with metric_rows.BOOTSTRAP_ROUNDS); exact tests have no floor."""
+    return 1.0 / BOOTSTRAP_ROUNDS if "bootstrap" in method else 0.0
+
+
+def adjusted_p_values(p_values: list[float]) -> list[float]:
+    """Benjamini–Hochberg adjusted p-values (false discovery rate) over one family of tests; NaN stays NaN."""
+    finite = [i for i, p in enumerate(p_values) if p == p]
+    adjusted = [math.nan] * len(p_values)
+    if finite:
+        from scipy.stats import false_discovery_control  # 0.6 s to import: only a report with comparisons pays
+
+        for i, value in zip(finite, false_discovery_control([p_values[i] for i in finite], method="bh")):
+            adjusted[i] = float(value)
+    return adjusted
+
+
 def comparisons_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    """The rows as a frame, with Benjamini–Hochberg adjusted p-values over all of them (`p_adjusted`)."""
+    frame = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    frame["p_resolution"] = [r.get("p_resolution", 0.0) for r in rows]
+    frame["p_adjusted"] = adjusted_p_values(list(frame["p_value"]))
+    return frame

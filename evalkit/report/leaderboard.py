@@ -6,13 +6,14 @@ same items are tested paired (the task kind says how), so nobody ranks noise.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from evalkit.kinds import KINDS, TaskKind
+from evalkit.report import health
+from evalkit.report.board import Board, build, when
 from evalkit.report.format import cell, fmt
 from evalkit.report.frames import comparison_rows, comparisons_frame
 from evalkit.report.judge import judge_section
@@ -25,6 +26,7 @@ Section = Callable[[Store, dict[str, Any], Path], list[str]]
 # Feature sections render from their own tables: function(store, run, reports_dir) -> markdown
 # lines, empty when the feature has no data yet.
 SECTIONS: list[Section] = [judge_section, human_votes_section, lineage_section]
+ALPHA = 0.05  # after the multiplicity correction
 
 
 def task_kind(run: dict[str, Any], task: str) -> TaskKind:
@@ -41,18 +43,23 @@ def model_order(run: dict[str, Any]) -> list[str]:
     return list(run["config"].get("models", []))
 
 
-def results_table(run: dict[str, Any], results: list[dict[str, Any]]) -> list[str]:
+def results_table(board: Board) -> list[str]:
+    run, results = board.as_run(), board.results
     by_key = {(r["model"], r["task"], r["metric"]): r for r in results}
     columns = [(task, metric) for task, metrics in primary_metrics(run, results).items() for metric in metrics]
     header = ["model"]
     for task, metric in columns:
-        ns = {by_key[(m, task, metric)]["n"] for m in model_order(run) if (m, task, metric) in by_key}
+        shown = [by_key[(m, task, metric)] for m in board.models if (m, task, metric) in by_key]
+        ns = "/".join(str(n) for n in sorted({r["n"] for r in shown}))
         arrow = "↑" if _higher_is_better(by_key, task, metric) else "↓"
-        header.append(f"{task} · {metric} {arrow} (n={'/'.join(str(n) for n in sorted(ns))})")
+        header.append(f"{task} · {metric} {arrow} (n={ns}{_runs_note(board, shown)})")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for model in model_order(run):
-        row = [f"**{model}**"] + [cell(by_key[(model, t, m)]) if (model, t, m) in by_key else "not run"
-                                  for t, m in columns]
+    for model in board.models:
+        row = [f"**{model}**"]
+        for task, metric in columns:
+            result = by_key.get((model, task, metric))
+            mixed = len({by_key[(m, task, metric)]["run"] for m in board.models if (m, task, metric) in by_key}) > 1
+            row.append("not run" if result is None else cell(result) + (f" (run {result['run']})" if mixed else ""))
         lines.append("| " + " | ".join(row) + " |")
     return lines
 
@@ -64,6 +71,13 @@ def _higher_is_better(by_key, task, metric) -> bool:
     return True
 
 
+def _runs_note(board: Board, shown: list[dict[str, Any]]) -> str:
+    if board.single_run:
+        return ""
+    runs = sorted({r["run"] for r in shown})
+    return f", run{'s' if len(runs) > 1 else ''} {'/'.join(str(r) for r in runs)}"
+
+
 def comparison_pairs(models: list[str]) -> list[tuple[str, str]]:
     """Each model against the one before it (sft vs base, dpo vs sft), and against the first."""
     pairs = [(models[i], models[i - 1]) for i in range(1, len(models))]
@@ -71,18 +85,43 @@ def comparison_pairs(models: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def comparisons(store: Store, run: dict[str, Any], results: list[dict[str, Any]]) -> list[str]:
-    pairs = comparison_pairs(model_order(run))
+def comparisons(store: Store, board: Board) -> list[str]:
+    pairs = comparison_pairs(board.models)
     if not pairs:
         return []
-    frame = comparisons_frame(comparison_rows(store, run, primary_metrics(run, results), pairs))
-    lines = ["| task · metric | comparison | difference [95% CI] | p | test | n |", "|---|---|---|---|---|---|"]
+    run = board.as_run()
+    rows = comparison_rows(store, run, primary_metrics(run, board.results), pairs,
+                           records=lambda model, task: board.records(store, model, task), comparable=board.same_items)
+    frame = comparisons_frame(rows)
+    if frame.empty:
+        return []
+    lines = ["| task · metric | comparison | difference [95% CI] | p | p (BH-adjusted) | test | n |",
+             "|---|---|---|---|---|---|---|"]
     for row in frame.itertuples(index=False):
-        p = f"{row.p_value:.3g}" + (" *" if row.p_value < 0.05 else "")
+        adjusted = p_text(row.p_adjusted, row.p_resolution, bound=row.p_value <= row.p_resolution)
+        star = " *" if row.p_adjusted < ALPHA else ""
         arrow = "↑" if row.higher_is_better else "↓"
         lines.append(f"| {row.task} · {row.metric} {arrow} | {row.model_a} − {row.model_b} | {fmt(row.diff)} "
-                     f"[{fmt(row.ci_low)}, {fmt(row.ci_high)}] | {p} | {row.test} | {row.n} |")
+                     f"[{fmt(row.ci_low)}, {fmt(row.ci_high)}] | {p_text(row.p_value, row.p_resolution)} | "
+                     f"{adjusted}{star} | {row.test} | {row.n} |")
     return lines
+
+
+def p_text(p: float, resolution: float = 0.0, bound: bool = False) -> str:
+    """A p-value as the test can tell it: at a bootstrap's floor it is "< 1/rounds", not 1/rounds;
+    a value computed from such a bound (an adjusted p) is an upper bound, "≤"."""
+    if p != p:
+        return "n/a"
+    if resolution and p <= resolution:
+        return f"< {resolution:g}"
+    return ("≤ " if bound else "") + f"{p:.3g}"
+
+
+def comparisons_intro(n_tests: int) -> str:
+    return (f"Same items for both models. `*` marks p < {ALPHA} after the Benjamini–Hochberg correction over the "
+            f"{n_tests} comparison{'s' if n_tests != 1 else ''} in this table (false discovery rate {ALPHA:.0%}); "
+            "the raw p is beside it. A bootstrap of R rounds cannot resolve p below 1/R, shown as "
+            "\"< 1/R\". A difference whose interval contains 0 is not evidence that one model is better.")
 
 
 def provenance_section(run: dict[str, Any]) -> list[str]:
@@ -112,45 +151,76 @@ def _inline(mapping: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in mapping.items())
 
 
-def details(run: dict[str, Any], results: list[dict[str, Any]]) -> list[str]:
+def details(board: Board) -> list[str]:
     lines = []
     by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for result in results:
+    for result in board.results:
         by_task[result["task"]].append(result)
+    run_column = not board.single_run
     for task, rows in by_task.items():
-        lines += [f"### {task}", "", "| model | metric | value [95% CI] | n | interval |", "|---|---|---|---|---|"]
+        lines += [f"### {task}", "", "| model | metric | value [95% CI] | n | interval |" + (" run |" if run_column else ""),
+                  "|---|---|---|---|---|" + ("---|" if run_column else "")]
         for r in rows:
-            lines.append(f"| {r['model']} | {r['metric']} | {cell(r)} | {r['n']} | {r['info'].get('interval', '')} |")
+            lines.append(f"| {r['model']} | {r['metric']} | {cell(r)} | {r['n']} | {r['info'].get('interval', '')} |"
+                         + (f" {r['run']} |" if run_column else ""))
         lines.append("")
     return lines
 
 
+def provenance(board: Board) -> list[str]:
+    if board.single_run:
+        return provenance_section(board.latest)
+    lines = []
+    for run_id, run in board.runs.items():
+        lines += [f"### Run {run_id} · {when(run)} · suite `{run['provenance'].get('suite')}`", ""]
+        lines += provenance_section(run) + [""]
+    return lines[:-1]
+
+
+def header(board: Board) -> str:
+    if board.single_run:
+        run = board.latest
+        return (f"Run {run['id']} · {when(run)} · models: {', '.join(board.models)}. Each cell: value [95% interval]; "
+                "n in the column header.")
+    runs = "; ".join(f"run {run_id} ({when(run)}, suite `{run['provenance'].get('suite')}`)"
+                     for run_id, run in board.runs.items())
+    return (f"The latest finished result of each model × task in the store, from {runs} · models: "
+            f"{', '.join(board.models)}. Each cell: value [95% interval]; n and run in the column header. "
+            "`evalkit report --run N` shows one run alone.")
+
+
+def board_health(store: Store, board: Board) -> list[health.Health]:
+    run = board.as_run()
+    specs = {name: model.get("spec", {}) for name, model in run["provenance"].get("models", {}).items()}
+    kinds = {task: info["kind"] for task, info in run["provenance"].get("tasks", {}).items()
+             if any(r["task"] == task for r in board.results)}
+    return health.checks(board.models, kinds, lambda model, task: board.records(store, model, task), specs)
+
+
 def render(store: Store, run_id: int | None = None, reports_dir: Path = Path("reports")) -> str:
-    run = store.run(run_id)
-    if run is None:
-        raise LookupError("no finished run in the store yet; run `evalkit run` first")
-    results = store.results(run["id"])
-    when = dt.datetime.fromtimestamp(run["finished"] or run["started"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines = ["# evalkit leaderboard", "",
-             f"Run {run['id']} · {when} · models: {', '.join(model_order(run))}. Each cell: value [95% interval]; "
-             "n in the column header. Generated by `evalkit report` from the store; do not edit.", "",
-             "## Results", ""]
-    lines += results_table(run, results)
-    compared = comparisons(store, run, results)
+    """The leaderboard of one run (`run_id`), or of the latest result of each model × task in the store."""
+    board = build(store, run_id)
+    found = board_health(store, board)
+    lines = ["# evalkit leaderboard", "", header(board) + " Generated by `evalkit report` from the store; do not edit.",
+             ""] + health.flags_lines(found) + ["", "## Results", ""]
+    lines += results_table(board)
+    checked = health.health_section(found)
+    if checked:
+        lines += [""] + checked[:-1]
+    compared = comparisons(store, board)
     if compared:
-        lines += ["", "## Paired comparisons", "",
-                  "Same items for both models; `*` marks p < 0.05. A difference whose interval contains 0 is not "
-                  "evidence that one model is better.", ""] + compared
+        lines += ["", "## Paired comparisons", "", comparisons_intro(len(compared) - 2), ""] + compared
     for section in SECTIONS:
-        extra = section(store, run, reports_dir)
+        extra = section(store, board.as_run(), reports_dir)
         if extra:
             lines += [""] + extra
-    lines += ["", "## All metrics", ""] + details(run, results)
-    lines += ["## Provenance", ""] + provenance_section(run)
+    lines += ["", "## All metrics", ""] + details(board)
+    lines += ["## Provenance", ""] + provenance(board)
     return "\n".join(lines) + "\n"
 
 
 def write(store: Store, reports_dir: Path, run_id: int | None = None) -> Path:
+    """reports/leaderboard.md: one run's (`run_id`), or the latest result of each model × task in the store."""
     reports_dir.mkdir(parents=True, exist_ok=True)
     path = reports_dir / "leaderboard.md"
     path.write_text(render(store, run_id, reports_dir), encoding="utf-8")

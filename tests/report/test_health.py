@@ -1,0 +1,93 @@
+"""Health checks: a constant predictor and an empty-output model are flagged at the top of the report."""
+
+from evalkit.report import health
+from evalkit.report import leaderboard as report
+from evalkit.store.db import Store
+
+N = 20
+GOLDS = [i % 4 for i in range(N)]  # A, B, C, D equally often: majority-class baseline 0.25
+
+
+def choice_records(picks):
+    return [{"sample_id": f"q{i}", "prompt": "Q?", "response": "ABCD"[p], "target": "ABCD"[g],
+             "scores": {"acc": float(p == g), "loglikelihoods": [-1.0 - (k != p) for k in range(4)],
+                        "chosen": p, "gold": [g]}} for i, (p, g) in enumerate(zip(picks, GOLDS))]
+
+
+def generation_records(empty_items):
+    records = []
+    for i in range(N):
+        text = "" if i in empty_items else f"The answer is {i}."
+        records.append({"sample_id": f"g{i}", "prompt": "Solve", "response": text, "target": str(i),
+                        "scores": {"finish_reason": "length" if i == 0 else "stop", "tokens": 5,
+                                   "exact_match": float(bool(text)), "exact_match_valid": bool(text)}})
+    return records
+
+
+def mean_row(metric, values):
+    return {"metric": metric, "value": sum(values) / len(values), "n": len(values), "ci_low": 0.0, "ci_high": 1.0,
+            "info": {"primary": True}}
+
+
+def task(kind):
+    return {"version": 1, "kind": kind, "options": {}, "n_samples": N, "data_hash": "h", "data_origin": "x.jsonl"}
+
+
+def build(path):
+    store = Store(path)
+    models = {m: {"fingerprint": m, "folder": f"/m/{m}",
+                  "spec": {"source": None, "recipe": "r.toml", "parent": "base" if m == "sft" else None,
+                           "dtype": "float32", "quantization": "none"}} for m in ("base", "sft")}
+    provenance = {"seed": 0, "suite": "default", "models": models,
+                  "tasks": {"toymc": task("choice"), "toygen": task("generate")}}
+    run_id = store.start_run({"models": ["base", "sft"]}, provenance)
+    picks = {"base": [0] * N, "sft": [(g + (i % 3 == 0)) % 4 for i, g in enumerate(GOLDS)]}
+    empties = {"base": set(), "sft": set(range(8, 20))}
+    for model in ("base", "sft"):
+        mc, gen = choice_records(picks[model]), generation_records(empties[model])
+        store.put_samples(run_id, model, "toymc", mc)
+        store.put_samples(run_id, model, "toygen", gen)
+        store.put_results(run_id, model, "toymc", [mean_row("acc", [r["scores"]["acc"] for r in mc])])
+        store.put_results(run_id, model, "toygen", [mean_row("exact_match", [r["scores"]["exact_match"] for r in gen])])
+    store.finish_run(run_id, provenance)
+    return store, run_id
+
+
+def test_constant_predictor_and_empty_outputs_are_flagged_at_the_top(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "SECTIONS", [])
+    store, run_id = build(tmp_path / "s.db")
+    text = report.render(store, run_id, tmp_path)
+    top = text.split("## Results")[0]
+    assert "Health flags (4)" in top
+    assert "- base · toymc: picks option A on 20 of 20 items (100%); majority-class baseline 0.25" in top
+    assert "- sft · toygen: 12/20 outputs are empty" in top
+    assert "- sft · toygen: empty outputs 12/20 against base 0/20, mcnemar exact p = 0.00049" in top
+    assert "- sft · toygen: unscored outputs 12/20 against base 0/20, mcnemar exact p = 0.00049" in top
+    # sft's picks are spread: no flag for it on toymc; base's generations are fine
+    assert "sft · toymc" not in top and "base · toygen" not in top
+    assert "| base | toymc | 20 | A 100% | 0.2500 | 0.2500 | ⚠ |" in text
+    assert "| sft | toygen | 20 | 12/20 (base 0/20, mcnemar exact p = 0.00049) | 1/20 (base 1/20" in text
+
+
+def test_healthy_models_get_no_flag(tmp_path):
+    spread = health.check("m", "t", "choice", choice_records(GOLDS))
+    assert spread.flags == [] and spread.accuracy == 1.0 and spread.majority_baseline == 0.25
+    assert sorted(spread.picks.values()) == [5, 5, 5, 5]
+    assert health.check("m", "t", "perplexity", [{"scores": {}}]) is None
+    assert health.flags_lines([spread])[0].startswith("**Health checks:** no flags")
+
+
+def test_nine_of_ten_on_one_option_is_flagged_and_older_records_use_the_argmax():
+    records = choice_records([1] * 9 + [2] + [0] * 10)[:10]
+    for record in records:
+        del record["scores"]["chosen"], record["scores"]["gold"]  # a store from before these were kept
+    found = health.check("m", "t", "choice", records)
+    assert found.picks[1] == 9 and found.majority_baseline is None
+    assert found.flags == ["picks option B on 9 of 10 items (90%): its accuracy measures the answer key, not the model"]
+
+
+def test_code_shares_count_each_completion():
+    record = {"sample_id": "p", "response": '["", "return 1", ""]',
+              "scores": {"n": 3, "unscored": 1, "outcomes": [{}, {}, {}], "finish_reasons": ["stop", "length", "stop"]}}
+    shares = health.output_shares(record)
+    assert shares == {"empty": 2 / 3, "truncated": 1 / 3, "unscored": 1 / 3}
