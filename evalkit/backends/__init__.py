@@ -12,24 +12,21 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from evalkit import types
 from evalkit.config import ModelSpec
-from evalkit.types import (
-    Generation,
-    GenerationRequest,
-    Loglikelihood,
-    LoglikelihoodRequest,
-    RollingLoglikelihood,
-    RollingRequest,
-)
 
 
 class Backend(Protocol):
-    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[tuple[int, Loglikelihood]]: ...
+    """Each call yields (index in `requests`, result) as results finish, in any order."""
 
-    def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> Iterator[tuple[int, RollingLoglikelihood]]:
+    def loglikelihood(self, requests: Sequence[types.LoglikelihoodRequest]) -> Iterator[tuple[int, types.Loglikelihood]]:
         ...
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]: ...
+    def loglikelihood_rolling(
+        self, requests: Sequence[types.RollingRequest]
+    ) -> Iterator[tuple[int, types.RollingLoglikelihood]]: ...
+
+    def generate(self, requests: Sequence[types.GenerationRequest]) -> Iterator[tuple[int, types.Generation]]: ...
 
 
 def _hf(spec: ModelSpec, folder: Path | None) -> Backend:
