@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from evalkit import __version__
-from evalkit.errors import EvalkitError
+from evalkit.errors import EvalkitError, activity_of, explain
 from evalkit.judge import cli as judge_cli
 from evalkit.models import cli as models_cli
 from evalkit.report import cli as report_cli
@@ -37,8 +37,16 @@ DESCRIPTION = """Evaluate fine-tuned text-generation models and compare them on 
 COMMAND_MODULES = (run_cli, report_cli, tasks_cli, models_cli, judge_cli, serve_cli, train_cli, vote_cli)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's own errors (a bad flag or value) as one line like every other error, with where to look."""
+
+    def error(self, message: str):
+        error(f"{self.prog}: {message}; `{self.prog} --help` lists the options")
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="evalkit", description=DESCRIPTION,
+    parser = OneLineParser(prog="evalkit", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"evalkit {__version__}")
     parser.add_argument("--config", help="project config (default: ./evalkit.toml if there is one, else the "
@@ -76,6 +84,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished work is in the store and a rerun resumes from there", file=sys.stderr)
         return 130
+    except Exception as err:  # the boundary: whatever a library raised becomes one line saying what failed
+        if args.debug:
+            raise
+        error(unexpected(err, f"running `evalkit {args.command}`"))
+        return 1
+
+
+def unexpected(err: BaseException, default_activity: str) -> str:
+    """One line for an exception that is not an EvalkitError: what evalkit was doing, what went wrong
+    (a known library failure in plain words and its fix, else the exception itself) and how to see more."""
+    known = explain(err)
+    cause = known or f"{type(err).__name__}: {' '.join(str(err).split()) or '(no message)'}"[:400]
+    return f"{activity_of(err, default_activity)} failed: {cause}; run with --debug for the traceback"
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ most common way an evaluation goes wrong before it starts.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,11 @@ BACKENDS = ("hf", "vllm")  # local weights through transformers, or through vLLM
 MODEL_KEYS = {"source", "backend", "dtype", "device", "adapter", "quantization", "chat_template", "batch_size",
               "max_length", "recipe", "parent", "description", "api_key_env", "base_url", "revision",
               "tokenizer", "concurrency", "timeout", "max_retries"}
+CONFIG_TABLES = {"project", "models", "suites", "judges"}
+PROJECT_KEYS = {"store", "reports", "seed"}
+TASK_OPTION_KEYS = {"limit", "sample_seed", "subjects", "num_fewshot", "sources"}
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?|xpu(:\d+)?")
+MODEL_STRINGS = ("source", "device", "adapter", "recipe", "parent", "description", "revision")
 SUITE_KEYS = {"tasks", "options", "description", "judge", "prompt_set", "prompt_limit"}
 JUDGE_METHODS = ("generate", "logprobs", "reward")
 JUDGE_KEYS = {"prompt", "model", "method", "description", "prompt_set", "tie_margin", "position", "tie_band"}
@@ -222,9 +228,12 @@ def load_config(path: str | Path | None = None) -> Config:
 
 
 def _load(path: Path, root: Path) -> Config:
-    raw, _ = read_toml(path)
+    raw, _ = read_toml(path, CONFIG_TABLES)
     project = _table(raw, "project", path)
-    _check_keys(project, {"store", "reports", "seed"}, "project", path)
+    _check_keys(project, PROJECT_KEYS, "project", path)
+    for key in ("store", "reports"):
+        if key in project and (not isinstance(project[key], str) or not project[key].strip()):
+            raise ConfigError(f"{path}: project.{key} must be a path (a non-empty string), got {project[key]!r}")
     models = {name: _model(name, spec, path) for name, spec in _table(raw, "models", path).items()}
     for model in models.values():
         if model.parent is not None and model.parent not in models:
@@ -273,8 +282,19 @@ def _model(name: str, spec: Any, path: Path) -> ModelSpec:
     if not isinstance(spec, dict):
         raise ConfigError(f"{path}: [{where}] must be a table with at least `source` or `recipe`")
     _check_keys(spec, MODEL_KEYS, where, path)
+    for key in MODEL_STRINGS:
+        if key in spec and not isinstance(spec[key], str):
+            raise ConfigError(f"{path}: {where}.{key} must be a string, got {spec[key]!r}")
     if not spec.get("source") and not spec.get("recipe"):
         raise ConfigError(f"{path}: {where} needs `source` (folder, hub id, .gguf, embedded:...) or `recipe`")
+    if not isinstance(spec.get("chat_template", True), bool):
+        raise ConfigError(f"{path}: {where}.chat_template = {spec['chat_template']!r}; use true (wrap chat prompts in "
+                          f"the model's own template) or false (plain prompts)")
+    if not DEVICE.fullmatch(spec.get("device", "auto")):
+        raise ConfigError(f"{path}: {where}.device = {spec['device']!r}; use auto, cpu, cuda, cuda:N or mps")
+    max_length = spec.get("max_length")
+    if max_length is not None and not 16 <= _typed(max_length, int, f"{where}.max_length", path) <= 10**7:
+        raise ConfigError(f"{path}: {where}.max_length = {max_length} is out of range; use 16 tokens or more")
     dtype = spec.get("dtype", "float32")
     if dtype not in DTYPES:
         raise ConfigError(f"{path}: {where}.dtype = {dtype!r}; choose one of {', '.join(DTYPES)}")
@@ -382,6 +402,7 @@ def _suite(name: str, spec: Any, path: Path) -> Suite:
 def _task_options(where: str, opts: Any, path: Path) -> TaskOptions:
     if not isinstance(opts, dict):
         raise ConfigError(f"{path}: [{where}] must be a table")
+    check_keys(opts, TASK_OPTION_KEYS, str(path), prefix=f"{where}.")
     opts = dict(opts)
     limit = opts.pop("limit", None)
     if limit is not None and (_typed(limit, int, f"{where}.limit", path) < 1):
@@ -393,7 +414,7 @@ def _task_options(where: str, opts: Any, path: Path) -> TaskOptions:
     if shots is not None and not 0 <= _typed(shots, int, f"{where}.num_fewshot", path) <= 25:
         raise ConfigError(f"{path}: {where}.num_fewshot = {shots} is out of range; use 0..25")
     subjects = opts.pop("subjects", [])
-    if not isinstance(subjects, list):
+    if not isinstance(subjects, list) or not all(isinstance(x, str) and x for x in subjects):
         raise ConfigError(f"{path}: {where}.subjects must be a list of names, got {subjects!r}")
     return TaskOptions(limit=limit, sample_seed=seed, subjects=tuple(subjects), num_fewshot=shots, extra=opts)
 

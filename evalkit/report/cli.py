@@ -61,10 +61,10 @@ def cmd_runs(args) -> int:
     from evalkit.store import open_project
 
     config, store = open_project(args.config)
+    # status as it is now: a run whose process died without saying so reads `interrupted`, not `running`
     table = Table("run", "started", "status", "models", "suite")
-    for run_id, started, status, cfg in store.db.execute("SELECT id, started, status, config FROM runs ORDER BY id"):
-        cfg = json.loads(cfg)
-        table.add_row(str(run_id), dt.datetime.fromtimestamp(started).strftime("%Y-%m-%d %H:%M"), status,
-                      ",".join(cfg.get("models", [])), cfg.get("suite", ""))
+    for run in store.list_runs():
+        table.add_row(str(run["id"]), dt.datetime.fromtimestamp(run["started"]).strftime("%Y-%m-%d %H:%M"),
+                      run["status"], ",".join(run["config"].get("models", [])), run["config"].get("suite", ""))
     Console().print(table)
     return 0

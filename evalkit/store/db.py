@@ -17,6 +17,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from evalkit.errors import doing
+from evalkit.store import opening, runs
 from evalkit.store.schema import prepare
 from evalkit.types import Request, Response, response_from_json
 
@@ -24,26 +26,46 @@ from evalkit.types import Request, Response, response_from_json
 class Store:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: we commit explicitly, one short transaction per write.
-        self.db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=60000")
-        prepare(self.db, self.path)
+        self.wait_s = opening.wait_seconds()
+        with doing(f"opening the store {self.path}"):
+            opening.check_location(self.path)
+            try:
+                self.db = opening.connect(self.path, self.wait_s)
+                prepare(self.db, self.path, self._begin)
+            except sqlite3.Error as err:
+                raise self._error(err) from None
 
     def close(self) -> None:
         self.db.close()
 
+    def _begin(self) -> None:
+        opening.begin(self.db, self.path, self.wait_s)
+
+    def _error(self, err: sqlite3.Error) -> Exception:
+        """The one-line StoreError for a failed write (or open), else the SQLite error itself."""
+        kept = ""
+        if "disk is full" in str(err):
+            try:
+                kept = f"; it keeps the {self.count_responses()} responses committed before"
+            except sqlite3.Error:
+                pass
+        return opening.store_error(err, self.path, self.wait_s, kept) or err
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self._begin()
+        except sqlite3.Error as err:
+            raise self._error(err) from None
         try:
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("COMMIT")
+        except BaseException as err:
+            if self.db.in_transaction:  # SQLite may have rolled back by itself (a full disk does)
+                self.db.execute("ROLLBACK")
+            if isinstance(err, sqlite3.Error):
+                raise self._error(err) from None
             raise
-        self.db.execute("COMMIT")
 
     # -- response cache -------------------------------------------------------------
     def cached_responses(self, keys: Iterable[str]) -> dict[str, Response]:
@@ -74,12 +96,33 @@ class Store:
 
     # -- runs -----------------------------------------------------------------------
     def start_run(self, config: dict[str, Any], provenance: dict[str, Any]) -> int:
+        """A new run, or the interrupted run of the same command, continued under its id (its process
+        died; its finished responses are cached, so continuing costs only what is missing)."""
+        key = runs.command_key(config, provenance)
         with self.transaction() as db:
-            cur = db.execute(
-                "INSERT INTO runs (started, status, config, provenance) VALUES (?, 'running', ?, ?)",
-                (time.time(), json.dumps(config, default=str), json.dumps(provenance, default=str)),
-            )
-            return int(cur.lastrowid)
+            run_id = runs.resumable(db, key)
+            if run_id is None:
+                cur = db.execute(
+                    "INSERT INTO runs (started, status, config, provenance) VALUES (?, 'running', ?, ?)",
+                    (time.time(), json.dumps(config, default=str), json.dumps(provenance, default=str)),
+                )
+                run_id = int(cur.lastrowid)
+            else:
+                provenance["resumed"] = runs.resumed_count(db, run_id) + 1  # how often it was continued
+                db.execute("UPDATE runs SET status='running', finished=NULL, provenance=? WHERE id=?",
+                           (json.dumps(provenance, default=str), run_id))
+            runs.claim(db, run_id, key, resumed="resumed" in provenance)
+            return run_id
+
+    def run_status(self, run_id: int, stored: str) -> str:
+        """A run's state now: `running` only while its process lives, `interrupted` once it has died."""
+        return runs.status(stored, runs.owner(self.db, run_id))
+
+    def list_runs(self) -> list[dict[str, Any]]:
+        """Every run, oldest first, with its state now (see run_status)."""
+        rows = self.db.execute("SELECT id, started, finished, status, config FROM runs ORDER BY id").fetchall()
+        return [{"id": run_id, "started": started, "finished": finished, "status": self.run_status(run_id, status),
+                 "config": json.loads(config)} for run_id, started, finished, status, config in rows]
 
     def finish_run(self, run_id: int, provenance: dict[str, Any], status: str = "finished") -> None:
         with self.transaction() as db:
@@ -103,6 +146,7 @@ class Store:
             return None
         keys = ("id", "started", "finished", "status", "config", "provenance")
         run = dict(zip(keys, row))
+        run["status"] = self.run_status(run["id"], run["status"])
         run["config"], run["provenance"] = json.loads(run["config"]), json.loads(run["provenance"])
         return run
 

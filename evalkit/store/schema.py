@@ -78,6 +78,12 @@ TABLES = [
         created REAL NOT NULL,
         undone INTEGER NOT NULL DEFAULT 0)""",
     "CREATE INDEX IF NOT EXISTS votes_by_annotator ON votes (annotator, undone)",
+    # the process that runs (or ran) each run, so a run whose process died reads as interrupted, and the
+    # content key of its command, so a rerun of the same command continues it (evalkit/store/runs.py)
+    """CREATE TABLE IF NOT EXISTS run_processes (
+        run_id INTEGER PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, ticks TEXT NOT NULL,
+        command_key TEXT NOT NULL, resumed INTEGER NOT NULL DEFAULT 0)""",
+    "CREATE INDEX IF NOT EXISTS run_processes_by_command ON run_processes (command_key)",
     # candidates built from recipes, keyed by parent + recipe + data hash
     """CREATE TABLE IF NOT EXISTS trained_models (
         key TEXT PRIMARY KEY, folder TEXT NOT NULL, stage TEXT NOT NULL, parent TEXT NOT NULL,
@@ -87,22 +93,31 @@ TABLES = [
 # Version 1: the tables above but judgment_probs. Stores written before versions existed (user_version 0)
 # hold a subset of them with the same columns, so creating the missing ones migrates them.
 # Version 2: judgment_probs, a new table, so creating it is the whole migration (step 1 may already have).
-SCHEMA_VERSION = 2
-MIGRATIONS: dict[int, list[str]] = {1: TABLES, 2: [s for s in TABLES if "judgment_probs" in s]}
+# Version 3: run_processes (a new table and its index; runs from before it have no process row and
+# keep the status they were stored with).
+SCHEMA_VERSION = 3
+MIGRATIONS: dict[int, list[str]] = {1: TABLES, 2: [s for s in TABLES if "judgment_probs" in s],
+                                    3: [s for s in TABLES if "run_processes" in s]}
 
 
-def prepare(db: sqlite3.Connection, path: Path) -> None:
-    """Bring the database at `path` to SCHEMA_VERSION, or refuse it with the reason and the fix."""
+def prepare(db: sqlite3.Connection, path: Path, begin=None) -> None:
+    """Bring the database at `path` to SCHEMA_VERSION, or refuse it with the reason and the fix.
+    `begin` opens a write transaction (the store's, which waits a bounded time for other writers)."""
     found = db.execute("PRAGMA user_version").fetchone()[0]
     if found > SCHEMA_VERSION:
         raise StoreError(f"store {path} has schema version {found}, written by a newer evalkit than this one "
                          f"({__version__}, schema {SCHEMA_VERSION}); upgrade evalkit, or point `store` at another file")
     for version in range(found + 1, SCHEMA_VERSION + 1):
-        db.execute("BEGIN IMMEDIATE")
-        for statement in MIGRATIONS[version]:
-            db.execute(statement)
-        db.execute(f"PRAGMA user_version = {version}")
-        db.execute("COMMIT")
+        begin() if begin else db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[version]:
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {version}")
+            db.execute("COMMIT")
+        except BaseException:  # a step is all or nothing: the store stays at the last whole version
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
     # a store at the current version may lack nothing; the statements are idempotent, so a store
     # whose tables were removed by hand is repaired too
     if found == SCHEMA_VERSION:

@@ -45,7 +45,7 @@ def test_a_store_from_a_newer_evalkit_is_refused_untouched(tmp_path):
 def test_a_version_1_store_gains_the_judgment_probabilities_table(tmp_path):
     old = sqlite3.connect(tmp_path / "s.db")
     for statement in TABLES:
-        if "judgment_probs" not in statement:
+        if "judgment_probs" not in statement and "run_processes" not in statement:
             old.execute(statement)
     old.execute("INSERT INTO judge_info VALUES ('j', 'set', '{}', 0)")
     old.execute("PRAGMA user_version = 1")
@@ -54,5 +54,20 @@ def test_a_version_1_store_gains_the_judgment_probabilities_table(tmp_path):
     Store(tmp_path / "s.db").close()
     assert "judgment_probs" in tables(tmp_path / "s.db")
     db = sqlite3.connect(tmp_path / "s.db")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert db.execute("SELECT COUNT(*) FROM judge_info").fetchone()[0] == 1
+
+
+def test_a_version_2_store_gains_the_run_processes_table_and_keeps_its_runs(tmp_path):
+    old = sqlite3.connect(tmp_path / "s.db")
+    for statement in TABLES:
+        if "run_processes" not in statement:
+            old.execute(statement)
+    old.execute("INSERT INTO runs (started, status, config, provenance) VALUES (0, 'running', '{}', '{}')")
+    old.execute("PRAGMA user_version = 2")
+    old.commit()
+    old.close()
+    store = Store(tmp_path / "s.db")
+    assert "run_processes" in tables(tmp_path / "s.db")
+    # a run from before processes were recorded keeps the state it was stored with
+    assert [r["status"] for r in store.list_runs()] == ["running"]
