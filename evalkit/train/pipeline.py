@@ -55,7 +55,7 @@ class Plan:
     @property
     def key(self) -> str:
         """Content address of the result: same parent, settings and data → same model, never retrained."""
-        settings = self.recipe.settings()
+        settings = self.recipe.hashed_settings()
         settings["data"].pop("on_bad_row")  # which rows it dropped is in the data hash; how it was told to is not
         return stable_hash({"parent": self.parent_fingerprint, "recipe": settings,
                             "train": self.data_hash, "heldout": content_hash(self.heldout),

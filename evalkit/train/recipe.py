@@ -17,7 +17,8 @@ import tomllib
 from evalkit.config import read_toml
 from evalkit.errors import ConfigError
 
-STAGES = ("sft", "dpo", "orpo", "reward")
+STAGES = ("sft", "dpo", "orpo", "reward", "merge")
+TRAINED_STAGES = ("sft", "dpo", "orpo", "reward")  # the stages that read [data] and run a trainer
 METHODS = ("qlora", "lora", "full")
 COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
 FORMATS = ("auto", "chat", "prompt_completion", "alpaca", "preference")
@@ -71,6 +72,7 @@ class TrainSettings:
     weight_decay: float = 0.0
     gradient_checkpointing: bool = False
     assistant_only_loss: bool = True
+    prompt_loss_weight: float = 0.0  # SFT: weight of the prompt's tokens in the loss (0: assistant-only, 1: all)
     logging_steps: int = 1
     save_steps: int = 10
     eval_batch_size: int = 8
@@ -82,8 +84,25 @@ class PreferenceSettings:
     loss_type: str = "sigmoid"
 
 
+@dataclass(frozen=True)
+class MergeSettings:
+    """stage = "merge": config models combined by mergekit (evalkit/train/merge.py)."""
+
+    method: str = "linear"  # linear | task_arithmetic | ties | dare_ties | dare_linear | slerp | passthrough
+    models: tuple[dict[str, Any], ...] = ()  # [{model = NAME, weight = w, density = d}]: config model names
+    slices: tuple[dict[str, Any], ...] = ()  # passthrough: [{model = NAME, layers = [start, end]}], stacked in order
+    normalize: bool = True  # linear / task vectors: divide by the sum of the weights
+    t: float = 0.5  # slerp: 0 is the first model, 1 the second
+    dtype: str = "float32"  # the dtype mergekit computes and saves in
+    seed: int = 1234  # DARE's random drop of delta weights
+
+
 SECTIONS = {"data": DataSettings, "decontamination": DecontaminationSettings, "model": ModelSettings,
-            "lora": LoraSettings, "train": TrainSettings, "preference": PreferenceSettings}
+            "lora": LoraSettings, "train": TrainSettings, "preference": PreferenceSettings, "merge": MergeSettings}
+# Settings added after models were first built, left out of the hashed settings while at their default so that
+# an existing model keeps its content key (and is not retrained) after an upgrade.
+LATER_DEFAULTS = {"train": {"prompt_loss_weight": 0.0}}
+LATER_SECTIONS = ("merge",)
 
 
 @dataclass(frozen=True)
@@ -97,6 +116,19 @@ class Recipe:
     lora: LoraSettings
     train: TrainSettings
     preference: PreferenceSettings
+    merge: MergeSettings
+
+    def hashed_settings(self) -> dict[str, Any]:
+        """settings() as the content key sees them: later additions drop out while at their defaults."""
+        out = self.settings()
+        for section in LATER_SECTIONS:
+            if out[section] == asdict(SECTIONS[section]()):
+                out.pop(section)
+        for section, defaults in LATER_DEFAULTS.items():
+            for key, value in defaults.items():
+                if out[section].get(key) == value:
+                    out[section].pop(key)
+        return out
 
     def settings(self) -> dict[str, Any]:
         """Everything that changes the trained weights, as plain JSON (for hashes and provenance)."""
@@ -194,7 +226,8 @@ def _check_values(recipe: Recipe) -> None:
          f"model.compute_dtype = {recipe.model.compute_dtype!r}; choose one of {', '.join(COMPUTE_DTYPES)}"),
         (recipe.data.format in FORMATS, f"data.format = {recipe.data.format!r}; choose one of {', '.join(FORMATS)}"),
         (recipe.data.on_bad_row in ("stop", "drop"), f"data.on_bad_row = {recipe.data.on_bad_row!r}; use stop or drop"),
-        (bool(recipe.data.sources), "[[data.sources]] is empty; name at least one file, package file or hub dataset"),
+        (bool(recipe.data.sources) or recipe.stage not in TRAINED_STAGES,
+         "[[data.sources]] is empty; name at least one file, package file or hub dataset"),
         (recipe.train.learning_rate > 0, f"train.learning_rate = {recipe.train.learning_rate} must be positive"),
         (recipe.train.batch_size >= 1 and recipe.train.gradient_accumulation >= 1,
          "train.batch_size and train.gradient_accumulation must be at least 1"),
@@ -205,6 +238,12 @@ def _check_values(recipe: Recipe) -> None:
         (recipe.decontamination.ngram >= 4, f"decontamination.ngram = {recipe.decontamination.ngram}; use 4 or more"),
         (recipe.preference.beta > 0, f"preference.beta = {recipe.preference.beta} must be positive"),
         (recipe.data.heldout >= 0 and recipe.data.limit >= 0, "data.heldout and data.limit must be 0 or more"),
+        (0 <= recipe.train.prompt_loss_weight <= 1,
+         (f"train.prompt_loss_weight = {recipe.train.prompt_loss_weight}; use a weight between 0 (assistant-only "
+          f"loss) and 1 (every token)")),
+        (recipe.train.prompt_loss_weight == 0 or recipe.train.assistant_only_loss,
+         (f"train.prompt_loss_weight = {recipe.train.prompt_loss_weight} needs train.assistant_only_loss = true "
+          f"(false already trains on every token at full weight)")),
     ]
     for ok, message in checks:
         if not ok:
