@@ -19,6 +19,7 @@ from typing import Any
 from evalkit.errors import ConfigError
 from evalkit.models import sources as models
 from evalkit.store import Store
+from evalkit.train import merge
 from evalkit.train.pipeline import PROVENANCE, make_plan, run_stage
 from evalkit.train.recipe import Recipe, load_recipe
 
@@ -34,16 +35,37 @@ def recipe_for(config, spec) -> Recipe:
     return load_recipe(config.find(spec.recipe))
 
 
-def build_model(config, recipe: Recipe, parent_name: str, parent, store: Store, quiet: bool = False) -> Path:
-    """The folder of `recipe` trained from `parent` (a runner.ModelHandle): reused if built before."""
+def build_model(config, recipe: Recipe, parent_name: str, parent, store: Store, quiet: bool = False,
+                prepare=None) -> Path:
+    """The folder of `recipe` trained from `parent` (a runner.ModelHandle): reused if built before.
+
+    `prepare(config, name, store)` readies the other config models a merge recipe reads."""
     if parent.folder is None:
         raise ConfigError(f"model {parent_name!r} is an API endpoint; training needs local weights as the parent")
+    if recipe.stage == "merge":
+        return build_merged(config, recipe, parent_name, parent, store, prepare)
     plan = make_plan(recipe, parent_name, Path(parent.folder), parent.fingerprint, config)
     folder = trained_root() / plan.key
     if not (folder / PROVENANCE).is_file():
         run_stage(plan, folder, trained_root() / f"{plan.key}.work", quiet=quiet)
     if (folder / PROVENANCE).is_file():  # absent on the non-main ranks of a multi-process run
         record(store, folder)
+    return folder
+
+
+def build_merged(config, recipe: Recipe, parent_name: str, parent, store: Store, prepare) -> Path:
+    merge.check_recipe(recipe)
+    if prepare is None:
+        raise ConfigError(f"{recipe.path}: a merge recipe reads config models; build it through evalkit.toml")
+    inputs = {name: prepare(config, name, store) for name in merge.input_names(recipe)}
+    endpoints = [name for name, handle in inputs.items() if handle.folder is None]
+    if endpoints:
+        raise ConfigError(f"{recipe.path}: merge input {endpoints[0]!r} is an API endpoint; merging needs weights")
+    key = merge.merge_key(recipe, parent.fingerprint, {name: h.fingerprint for name, h in inputs.items()})
+    folder = trained_root() / key
+    if not (folder / PROVENANCE).is_file():
+        merge.build_merge(recipe, parent_name, parent, inputs, folder)
+    record(store, folder)
     return folder
 
 
@@ -65,5 +87,5 @@ def prepare_recipe_model(config, spec, store: Store, prepare_parent):
     """runner.prepare_model's hook: (folder, origin) of a recipe model, its parent prepared first."""
     recipe = recipe_for(config, spec)
     parent = prepare_parent(config, spec.parent, store)
-    folder = build_model(config, recipe, spec.parent, parent, store)
+    folder = build_model(config, recipe, spec.parent, parent, store, prepare=prepare_parent)
     return models.ResolvedModel(folder, f"recipe:{spec.recipe} of {spec.parent}")

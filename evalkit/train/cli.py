@@ -9,7 +9,8 @@ from evalkit.errors import ConfigError
 STAGES = (("sft", "supervised fine-tuning on chat / instruction data"),
           ("dpo", "direct preference optimisation on chosen/rejected pairs"),
           ("orpo", "odds-ratio preference optimisation, no reference model (TRL experimental)"),
-          ("reward", "a reward model that scores replies, usable as a judge"))
+          ("reward", "a reward model that scores replies, usable as a judge"),
+          ("merge", "config models merged into one by mergekit (linear, task arithmetic, TIES, DARE, SLERP, layers)"))
 
 
 def make_parser(commands) -> None:
@@ -40,12 +41,16 @@ def cmd_train(args) -> int:
                           f"run `evalkit train {recipe.stage} --recipe {args.recipe}`")
     config, store = open_project(args.config)
     parent = prepare_model(config, args.parent, store)
-    folder = build_model(config, recipe, args.parent, parent, store, quiet=args.quiet)
+    folder = build_model(config, recipe, args.parent, parent, store, quiet=args.quiet, prepare=prepare_model)
     if not (folder / PROVENANCE).is_file():  # a non-main rank of `accelerate launch`: rank 0 reports
         return 0
     info = json.loads((folder / PROVENANCE).read_text(encoding="utf-8"))
     console = Console()
     console.print(f"[bold]{recipe.stage}[/] model: {folder}")
+    if recipe.stage == "merge":
+        console.print(f"merged: {info['method_note']}; max logit distance to each input: "
+                      + ", ".join(f"{i['name']} {i['max_logit_distance']:.3g}" for i in info["inputs"]))
+        return 0
     decon = info["decontamination"]
     console.print(f"data: {info['data']['train_rows']} training rows ({info['data']['origin']}), "
                   f"{decon['dropped']} dropped by {decon['ngram']}-gram decontamination")
