@@ -21,7 +21,7 @@ class Board:
     models: list[str]  # in the order of the earliest run that has them: base, sft, dpo stay in lineage order
     results: list[dict[str, Any]]  # store result rows, each with its "run" id
     source: dict[tuple[str, str], int]  # (model, task) → the run its results come from
-    single_run: bool  # built from one run (`--run N`)
+    single_run: bool  # every shown result comes from one run (`--run N`, or a store with one run in use)
     _records: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     @property
@@ -107,14 +107,17 @@ def latest_results(store: Store) -> Board:
         by_run[run_id] = store.results(run_id)
         for r in by_run[run_id]:
             source.setdefault((r["model"], r["task"]), run_id)
+    if not source:  # finished runs without results (a judge-only project): the latest one, as before
+        return one_run(store, max(runs))
     results = [{**r, "run": run_id} for run_id in sorted(by_run) for r in by_run[run_id]
                if source[(r["model"], r["task"])] == run_id]
     used = {run_id: runs[run_id] for run_id in sorted(set(source.values()))}
+    shown = {model for model, _ in source}
     models: list[str] = []
-    for run_id in sorted(used):
-        models += [m for m in used[run_id]["config"].get("models", []) if m not in models
-                   and any(src == run_id for (model, _), src in source.items() if model == m)]
-    return Board(used, models, results, source, single_run=False)
+    for run_id in sorted(runs):  # every finished run's order, oldest first: a rerun of sft keeps it after base
+        models += [m for m in runs[run_id]["config"].get("models", []) if m in shown and m not in models]
+    models += sorted(shown - set(models))  # results of a model its run's config does not list
+    return Board(used, models, results, source, single_run=len(used) == 1)  # one run reads as `--run N`
 
 
 def build(store: Store, run_id: int | None = None) -> Board:

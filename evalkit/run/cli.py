@@ -51,7 +51,7 @@ def cmd_run(args) -> int:
     config, store, run_id, ui = run_request(request)
     if run_id is None:  # a non-main rank of `accelerate launch`: its share is in the store, rank 0 reports
         return 0
-    path = leaderboard.write(store, config.reports, run_id)
+    path = leaderboard.write(store, config.reports)  # every suite's latest results, this run's among them
     print_summary(store, run_id, ui.console)
     ui.info(f"[bold]leaderboard:[/] {path}")
     return 0
