@@ -36,20 +36,34 @@ def cmd_report(args) -> int:
 
 
 def cmd_export(args) -> int:
+    from evalkit.report.board import missing_run_message
     from evalkit.store import open_project
 
     config, store = open_project(args.config)
     run = store.run(args.run)
     if run is None:
-        raise EvalkitError("no such run in the store; `evalkit runs` lists them")
+        raise EvalkitError(missing_run_message(store, args.run))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     records = store.samples(run["id"])
+    tasks = run["provenance"].get("tasks", {})
     with out.open("w", encoding="utf-8") as handle:
         for record in records:
-            handle.write(json.dumps({"run": run["id"], **record}, ensure_ascii=False) + "\n")
+            handle.write(json.dumps(export_record(run["id"], tasks.get(record["task"], {}).get("kind"), record),
+                                    ensure_ascii=False) + "\n")
     print(f"{len(records)} records → {out}")
     return 0
+
+
+def export_record(run_id: int, kind: str | None, record: dict) -> dict:
+    """One JSONL line: the record with its run and task kind; a perplexity record names its scored document
+    (`document`: the text, or for a store written before the text was kept, the sample id) and its counts."""
+    line = {"run": run_id, "kind": kind, **record}
+    if kind == "perplexity":
+        scores = record["scores"]
+        line["document"] = record["prompt"] or f"(text not stored; sample id {record['sample_id']})"
+        line["counts"] = {unit: scores.get(unit) for unit in ("tokens", "words", "bytes")}
+    return line
 
 
 def cmd_runs(args) -> int:
