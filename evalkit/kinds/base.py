@@ -18,6 +18,9 @@ class TaskKind(ABC):
     name: ClassVar[str]
     # The main-table metrics of a task whose metric rows mark none as primary (older stores).
     default_primary: ClassVar[tuple[str, ...]]
+    # True: the kind reads its samples and few-shot examples itself (lm_eval: lm-eval's datasets),
+    # not from the task file's [[sources]]; it then implements load_samples.
+    own_data: ClassVar[bool] = False
 
     @abstractmethod
     def validate(self, task) -> None:
@@ -38,6 +41,10 @@ class TaskKind(ABC):
     @abstractmethod
     def compare(self, metric: str, records_a: list[dict], records_b: list[dict], seed: int = 0) -> stats.Comparison:
         """The paired difference a − b on the same items, with its interval and p-value."""
+
+    def load_samples(self, task, options) -> list[tuple[str, dict[str, Any], str]]:
+        """(id, row, origin) per sample, for a kind with own_data."""
+        raise NotImplementedError(f"kind {self.name!r} reads its samples from the task's [[sources]]")
 
     def lower_is_better(self, metric: str) -> bool:
         return False

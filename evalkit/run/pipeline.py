@@ -58,6 +58,8 @@ def plan_suite(config: Config, suite_name: str) -> Plan:
                for entry, t in zip(suite.tasks, tasks)}
     samples = {t.name: t.load_samples(options[t.name]) for t in tasks}
     for task in tasks:  # few-shot data is found (or its absence said) before any model loads
+        if task.handler.own_data:  # lm_eval: lm-eval's task found them while loading its samples
+            continue
         shots = options[task.name].num_fewshot
         if shots if shots is not None else fewshot.settings(task).num_fewshot:
             fewshot.pool(task, options[task.name].extra)

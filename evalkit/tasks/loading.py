@@ -20,7 +20,9 @@ from evalkit.kinds import KINDS, TaskKind
 from evalkit.types import stable_hash
 
 TASK_KEYS = {"name", "version", "kind", "description", "sources", "id_field", "subject_field", "fewshot",
-             "perplexity", "choice", "loglikelihood", "generate", "code", "scorers", "scorer_args", "citation"}
+             "perplexity", "choice", "loglikelihood", "generate", "code", "scorers", "scorer_args", "citation",
+             "task", "lm_eval"}  # task, [lm_eval]: kind = "lm_eval" (evalkit/kinds/lm_eval.py)
+LM_EVAL_PREFIX = "lm_eval:"  # --tasks lm_eval:arc_easy: lm-eval's own task of that name, no task file
 BUILTIN_TASKS = builtin_dir("tasks")
 
 
@@ -50,6 +52,8 @@ class Task:
         return self.settings.get(name, {})
 
     def load_samples(self, options: TaskOptions) -> list[Sample]:
+        if self.handler.own_data:
+            return [Sample(*entry) for entry in self.handler.load_samples(self, options)]
         sources = pinned_sources(self.sources, options, f"task {self.name!r}")
         rows, origin = load_rows(sources, self.path.parent, self.name)
         samples = [self._sample(row) for row in rows]
@@ -99,7 +103,21 @@ def known_tasks(search: list[Path]) -> list[str]:
     return sorted({p.stem for folder in search if folder.is_dir() for p in folder.glob("*.toml")})
 
 
+def lm_eval_task(entry: str) -> Task:
+    """`lm_eval:NAME`: an in-memory task of kind lm_eval (NAME: an lm-eval task, group, tag or YAML path)."""
+    spec = entry[len(LM_EVAL_PREFIX):]
+    if not spec:
+        raise ConfigError(f"{entry!r}: name an lm-eval task after the prefix, e.g. lm_eval:arc_easy")
+    settings = {"name": entry, "version": 1, "kind": "lm_eval", "task": spec}
+    task = Task(name=entry, version=1, kind="lm_eval", path=Path(entry), description=f"lm-eval's {spec}",
+                sources=(), settings=settings, content_hash=stable_hash(settings)[:16])
+    task.handler.validate(task)
+    return task
+
+
 def load_task(name_or_path: str, search: list[Path] | None = None) -> Task:
+    if name_or_path.startswith(LM_EVAL_PREFIX):
+        return lm_eval_task(name_or_path)
     path = Path(name_or_path)
     if path.suffix != ".toml":
         path = find_task_file(name_or_path, (search or []) + [BUILTIN_TASKS])
@@ -108,7 +126,7 @@ def load_task(name_or_path: str, search: list[Path] | None = None) -> Task:
     if raw["kind"] not in KINDS:
         raise ConfigError(f"{path}: kind = {raw['kind']!r}; choose one of {', '.join(KINDS)}")
     sources = parse_sources(raw.get("sources", []), path)
-    if not sources:
+    if not sources and not KINDS[raw["kind"]].own_data:
         raise ConfigError(f"{path}: needs at least one [[sources]] entry (data_dir, package, file or hub)")
     task = Task(name=raw["name"], version=raw["version"], kind=raw["kind"], path=path,
                 description=raw.get("description", ""), sources=sources, settings=raw,
