@@ -10,6 +10,7 @@ STAGES = (("sft", "supervised fine-tuning on chat / instruction data"),
           ("dpo", "direct preference optimisation on chosen/rejected pairs"),
           ("orpo", "odds-ratio preference optimisation, no reference model (TRL experimental)"),
           ("reward", "a reward model that scores replies, usable as a judge"),
+          ("pretrain", "continued pretraining on plain documents (next-token loss, packed rows)"),
           ("merge", "config models merged into one by mergekit (linear, task arithmetic, TIES, DARE, SLERP, layers)"))
 
 

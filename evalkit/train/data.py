@@ -14,7 +14,7 @@ from typing import Any
 from evalkit.data import sources as datasources
 from evalkit.data.sources import Row, Source
 from evalkit.errors import ConfigError, DataError
-from evalkit.train.formats import preference_example, sft_example
+from evalkit.train.formats import preference_example, sft_example, text_example
 from evalkit.train.recipe import Recipe
 from evalkit.types import stable_hash
 
@@ -24,7 +24,7 @@ SOURCE_KEYS = {"kind", "path", "format", "package", "dataset", "name", "split", 
 
 @dataclass(frozen=True)
 class Example:
-    data: dict[str, Any]  # canonical: {"messages"} for SFT, {"prompt","chosen","rejected"} for preferences
+    data: dict[str, Any]  # canonical: {"messages"} SFT, {"prompt","chosen","rejected"} preferences, {"text"} pretrain
     origin: str  # "file:line"
 
 
@@ -97,7 +97,8 @@ def parquet_rows(path: Path) -> list[Row]:
 
 def load_examples(recipe: Recipe, base: Path) -> Examples:
     rows, origin = load_rows(parse_sources(recipe), base)
-    normalise = preference_example if recipe.stage in PREFERENCE_STAGES else sft_example
+    normalise = (preference_example if recipe.stage in PREFERENCE_STAGES else
+                 text_example if recipe.stage == "pretrain" else sft_example)
     items, dropped = [], []
     for row in rows:
         try:

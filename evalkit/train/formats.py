@@ -115,6 +115,15 @@ def sft_example(row: dict[str, Any], settings: DataSettings, origin: str) -> dic
     return {"messages": _with_system(turns, settings.system)}
 
 
+def text_example(row: dict[str, Any], settings: DataSettings, origin: str) -> dict[str, Any]:
+    """A plain document for continued pretraining: the `text` field (map another with data.columns)."""
+    row = renamed(row, settings, origin)
+    if settings.format not in ("auto", "text") or "text" not in row:
+        raise DataError(f"{origin}: pretraining needs a text field (map yours with data.columns = "
+                        f"{{ text = \"...\" }}); fields here: {', '.join(sorted(row))}")
+    return {"text": _text(row["text"], "text", origin)}
+
+
 def split_dialogue(text: str, name: str, origin: str) -> list[dict[str, str]]:
     """HH-RLHF style "\\n\\nHuman: ...\\n\\nAssistant: ..." text → messages."""
     parts = DIALOGUE_TURN.split(text)
@@ -150,5 +159,7 @@ def preference_example(row: dict[str, Any], settings: DataSettings, origin: str)
 
 def example_text(example: dict[str, Any]) -> str:
     """All the text of a canonical example, for decontamination."""
+    if "text" in example:
+        return example["text"]
     turns = example.get("messages") or (example["prompt"] + example["chosen"] + example["rejected"])
     return "\n".join(t["content"] for t in turns)

@@ -62,6 +62,19 @@ def sft_perplexity(model, tokenizer, template: str, examples: list, max_length: 
             "n": len(examples)}
 
 
+def document_perplexity(model, tokenizer, examples: list, max_length: int, batch_size: int) -> dict:
+    """Token perplexity of held-out plain documents, each cut into max_length windows (pretraining)."""
+    rows = []
+    for e in examples:
+        ids = tokenizer(e.data["text"], add_special_tokens=False)["input_ids"]
+        rows += [(ids[i : i + max_length], [1] * len(ids[i : i + max_length]))
+                 for i in range(0, len(ids), max_length) if len(ids[i : i + max_length]) > 1]
+    scores = sequence_logprobs(model, rows, batch_size)
+    total, tokens = sum(s for s, _ in scores), sum(n for _, n in scores)
+    return {"text_perplexity": math.exp(-total / tokens), "nll_per_token": -total / tokens, "tokens": tokens,
+            "n": len(examples)}
+
+
 def preference_scores(model, tokenizer, template: str, examples: list, max_length: int,
                       batch_size: int) -> list[tuple[float, int, float, int]]:
     """(logp chosen, tokens, logp rejected, tokens) per held-out pair."""

@@ -88,6 +88,8 @@ def measure(model, tokenizer, template: str, plan: Plan) -> list | dict | None:
     train = plan.recipe.train
     if plan.recipe.stage == "reward":
         return heldout.reward_scores(model, tokenizer, template, plan.heldout, train.max_length)
+    if plan.recipe.stage == "pretrain":
+        return heldout.document_perplexity(model, tokenizer, plan.heldout, train.max_length, train.eval_batch_size)
     if plan.recipe.stage in PREFERENCE_STAGES:
         return heldout.preference_scores(model, tokenizer, template, plan.heldout, train.max_length,
                                          train.eval_batch_size)
@@ -221,14 +223,16 @@ def _final_model(plan: Plan, trainer, loaded, work: Path, tokenizer, model_class
         return trainer.model, None
     adapter = work / "adapter"
     trainer.save_model(str(adapter))
-    check = [tokenizer.apply_chat_template(_conversation(e), tokenize=True, return_dict=True)["input_ids"][:64]
-             for e in plan.train[:4]]
+    check = [_check_ids(tokenizer, e)[:64] for e in plan.train[:4]]
     return merge_adapter(plan.parent_folder, adapter, check, model_class)
 
 
-def _conversation(example: Example) -> list[dict[str, str]]:
+def _check_ids(tokenizer, example: Example) -> list[int]:
     data = example.data
-    return data["messages"] if "messages" in data else data["prompt"] + data["chosen"]
+    if "text" in data:
+        return tokenizer(data["text"], add_special_tokens=False)["input_ids"]
+    conversation = data["messages"] if "messages" in data else data["prompt"] + data["chosen"]
+    return tokenizer.apply_chat_template(conversation, tokenize=True, return_dict=True)["input_ids"]
 
 
 def provenance(plan: Plan, history, resumed, loaded_method, difference, heldout, timings) -> dict[str, Any]:
@@ -247,7 +251,10 @@ def provenance(plan: Plan, history, resumed, loaded_method, difference, heldout,
                      "first_loss": losses[0]["loss"] if losses else None,
                      "final_loss": losses[-1]["loss"] if losses else None, "log_history": history},
         "merge": {"max_logit_difference": difference, "tolerance": 1e-3} if difference is not None else None,
-        "heldout": heldout, "timings_s": timings, "packages": package_versions(),
+        # the leaderboard's lineage reads assistant-turn or preference numbers under "heldout"; a pretraining
+        # stage's document perplexity is kept beside it until the lineage shows it
+        **({"heldout": {}, "heldout_documents": heldout} if recipe.stage == "pretrain" else {"heldout": heldout}),
+        "timings_s": timings, "packages": package_versions(),
         "environment": {**environment(), "world_size": _world_size()},
     }
 

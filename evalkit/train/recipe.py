@@ -17,11 +17,11 @@ import tomllib
 from evalkit.config import read_toml
 from evalkit.errors import ConfigError
 
-STAGES = ("sft", "dpo", "orpo", "reward", "merge")
-TRAINED_STAGES = ("sft", "dpo", "orpo", "reward")  # the stages that read [data] and run a trainer
+STAGES = ("sft", "dpo", "orpo", "reward", "pretrain", "merge")
+TRAINED_STAGES = ("sft", "dpo", "orpo", "reward", "pretrain")  # the stages that read [data] and run a trainer
 METHODS = ("qlora", "lora", "full")
 COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
-FORMATS = ("auto", "chat", "prompt_completion", "alpaca", "preference")
+FORMATS = ("auto", "chat", "prompt_completion", "alpaca", "preference", "text")
 
 
 @dataclass(frozen=True)
