@@ -109,7 +109,8 @@ def bootstrap_bradley_terry(
             f"{degenerate} of {rounds} bootstrap resamples had a model (or group) "
             "that never lost or never won; they were fitted with "
             f"{DEGENERATE_ROUND_PRIOR} virtual ties per pair. The intervals are "
-            "wide for a reason: collect more votes, or pass prior=1.0.",
+            "wide for a reason: collect more votes, or fit with a prior of virtual ties "
+            "(prior=1.0 in evalkit.ratings.rate; `evalkit ratings --prior 1`).",
             RuntimeWarning,
             stacklevel=2,
         )
@@ -228,5 +229,6 @@ def _separation_message(models: tuple[str, ...], scores: np.ndarray) -> str:
     return (
         "no finite Bradley–Terry ratings: some models never lost (or never won) "
         f"against the others, splitting them into groups {groups}. Collect more "
-        "votes between these groups, or pass prior=1.0 (one virtual tie per pair)."
+        "votes between these groups, or fit with prior=1.0 (one virtual tie per pair; "
+        "`evalkit ratings --prior 1`)."
     )

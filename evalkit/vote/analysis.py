@@ -63,7 +63,8 @@ def battle(vote: Vote) -> Battle:
 
 
 def summarise(store: Store, prompt_set: str | None = None, models: Sequence[str] | None = None,
-              rounds: int = 1000, seed: int = 0, judge: JudgeData | None = None) -> VoteSummary | None:
+              rounds: int = 1000, seed: int = 0, judge: JudgeData | None = None,
+              prior: float = 0.0) -> VoteSummary | None:
     """Everything the ratings table and the leaderboard show; None when there are no votes."""
     decided = [v for v in vote_store.votes(store, prompt_set=prompt_set)
                if models is None or (v.model_left in models and v.model_right in models)]
@@ -78,7 +79,7 @@ def summarise(store: Store, prompt_set: str | None = None, models: Sequence[str]
                      "left out; `evalkit vote` shows the new answers.")
     decided = current
     battles = [battle(v) for v in decided]
-    bt = _bradley_terry(battles, rounds, seed, notes)
+    bt = _bradley_terry(battles, rounds, seed, notes, prior)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         elo = rate(battles, method="elo", bootstrap_rounds=rounds, seed=seed)
@@ -93,11 +94,15 @@ def summarise(store: Store, prompt_set: str | None = None, models: Sequence[str]
         judge_human=judge_human, rounds=rounds, notes=tuple(notes))
 
 
-def _bradley_terry(battles: list[Battle], rounds: int, seed: int, notes: list[str]) -> list[Rating]:
+def _bradley_terry(battles: list[Battle], rounds: int, seed: int, notes: list[str],
+                   prior: float = 0.0) -> list[Rating]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
+        if prior > 0:
+            notes.append(f"Bradley–Terry fitted with prior={prior:g} (virtual ties per pair of models), which "
+                         "pulls ratings together.")
         try:
-            ratings = rate(battles, method="bt", bootstrap_rounds=rounds, seed=seed)
+            ratings = rate(battles, method="bt", bootstrap_rounds=rounds, seed=seed, prior=prior)
         except NoFiniteRatingsError as err:
             notes.append(f"Bradley–Terry: {err} Shown with prior={FALLBACK_PRIOR} "
                          "(one virtual tie per pair of models), which pulls ratings together.")

@@ -25,6 +25,9 @@ def make_parser(commands) -> None:
     ratings.add_argument("--prompt-set", help="only votes on this prompt set (default: all)")
     ratings.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds (default: %(default)s)")
     ratings.add_argument("--plots", metavar="DIR", help="also write the rating and win-rate PNGs into DIR")
+    ratings.add_argument("--prior", type=float, default=0.0,
+                         help="virtual ties per pair of models in the Bradley–Terry fit, e.g. 1 when some model "
+                              "never lost or never won (default: %(default)s, the plain maximum-likelihood fit)")
     ratings.set_defaults(handler=cmd_ratings)
 
 
@@ -105,10 +108,12 @@ def cmd_ratings(args) -> int:
 
     if args.rounds < 0:
         raise ConfigError(f"--rounds must be >= 0, got {args.rounds}")
+    if args.prior < 0:
+        raise ConfigError(f"--prior must be >= 0 (virtual ties per pair), got {args.prior}")
     config = load_config(args.config)
     store = Store(config.store)
     summary = summarise(store, prompt_set=args.prompt_set, models=split_names(args.models),
-                        rounds=args.rounds, seed=config.seed)
+                        rounds=args.rounds, seed=config.seed, prior=args.prior)
     if summary is None:
         chosen = "".join(f" {flag} {value}" for flag, value in (("--models", args.models),
                                                                   ("--prompt-set", args.prompt_set)) if value)

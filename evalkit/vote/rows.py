@@ -9,19 +9,28 @@ from evalkit.ratings import Agreement, Rating
 from evalkit.vote.analysis import VoteSummary
 
 Table = tuple[list[str], list[list[str]]]
+# Below this many votes a model's rating says little: online Elo from 2 votes is 1004 [1000, 1006] only
+# because K=4 cannot move further, and a bootstrap over a handful of votes understates its spread.
+MIN_VOTES = 10
 
 
 def rating_text(rating: Rating) -> str:
+    if rating.n_battles < MIN_VOTES:
+        return f"too few votes ({rating.n_battles} of {MIN_VOTES})"
     if math.isnan(rating.ci_low):
         return f"{rating.rating:.0f}"
     return f"{rating.rating:.0f} [{rating.ci_low:.0f}, {rating.ci_high:.0f}]"
+
+
+def rank_text(rating: Rating) -> str:
+    return "–" if rating.n_battles < MIN_VOTES else str(rating.rank)
 
 
 def ratings_table(summary: VoteSummary) -> Table:
     """One row per model in Bradley–Terry order; ranks only separate non-overlapping intervals."""
     elo = {r.model: r for r in summary.elo}
     header = ["rank", "model", "Bradley–Terry [95% CI]", "Elo rank", "online Elo [95% CI]", "votes"]
-    rows = [[str(r.rank), r.model, rating_text(r), str(elo[r.model].rank), rating_text(elo[r.model]),
+    rows = [[rank_text(r), r.model, rating_text(r), rank_text(elo[r.model]), rating_text(elo[r.model]),
              str(r.n_battles)] for r in summary.bradley_terry]
     return header, rows
 
@@ -64,4 +73,5 @@ def counts_line(summary: VoteSummary) -> str:
     return (f"{summary.n_votes} votes by {len(summary.annotators)} annotator"
             f"{'' if len(summary.annotators) == 1 else 's'} ({', '.join(summary.annotators)}) "
             f"on {summary.n_prompts} prompts; 95% intervals from {summary.rounds} bootstrap rounds. "
-            "Ties and “both bad” count half a win each.")
+            f"Ties and “both bad” count half a win each; a model with fewer than {MIN_VOTES} votes gets no "
+            "rating or rank (too few votes).")
