@@ -81,10 +81,11 @@ def overrides(task) -> dict[str, Any]:
 def loaded(task, num_fewshot: int | None) -> lm_eval_tasks.Loaded:
     """lm-eval's Task objects for this task file, built once per process and few-shot count."""
     seed = _section(task).get("fewshot_seed", FEWSHOT_SEED)
+    config = overrides(task)  # checked on every load: a data file may have gone since the last
     key = (task.name, str(task.path), task.content_hash, num_fewshot, seed)
     if key not in _LOADED:
         includes = tuple(str(_resolve(p, task.path.parent)) for p in _as_list(_section(task).get("include_path")))
-        result = lm_eval_tasks.load(str(task.path), task.settings["task"], overrides(task), includes)
+        result = lm_eval_tasks.load(str(task.path), task.settings["task"], config, includes)
         for name, lm_task in result.tasks.items():
             _check_supported(task, name, lm_task)
             if num_fewshot is not None:

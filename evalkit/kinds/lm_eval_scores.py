@@ -40,8 +40,8 @@ def _key(metric: str, filter_key: str) -> str:
     return metric if filter_key == "none" else f"{metric},{filter_key}"
 
 
-def _per_doc_metrics(lm_task, name: str, samples, responses) -> list[tuple[Any, dict[str, Any]]]:
-    """(sample, {metric key: value}) per document, as lm-eval's evaluate() loop computes them."""
+def _per_doc_metrics(lm_task, name: str, samples, responses) -> list[tuple[Any, dict[str, Any], list]]:
+    """(sample, {metric key: value}, its Instances) per document, as lm-eval's evaluate() loop computes them."""
     from lm_eval.api.instance import Instance
 
     docs, instances = [], []
@@ -65,7 +65,7 @@ def _per_doc_metrics(lm_task, name: str, samples, responses) -> list[tuple[Any, 
         for filter_key in own[0].filtered_resps:
             metrics = lm_task.process_results(doc, [i.filtered_resps[filter_key] for i in own])
             values.update({_key(m, filter_key): v for m, v in metrics.items()})
-        scored.append((sample, values))
+        scored.append((sample, values, own))
     return scored
 
 
@@ -89,7 +89,7 @@ def _interval_row(metric: str, items: list, aggregate, seed: int, primary: bool,
     if aggregate is mean and all(isinstance(v, (int, float)) for v in items):
         return metric_rows.mean_row(metric, [float(v) for v in items], primary=primary, **info)
     rounds = SLOW_ROUNDS if metric.split(",")[0] in SLOW_CORPUS_METRICS else metric_rows.BOOTSTRAP_ROUNDS
-    estimate = stats.bootstrap_ci(np.arange(len(items)), lambda idx: float(aggregate([items[i] for i in idx])),
+    estimate = stats.bootstrap_ci(np.arange(len(items)), lambda idx: float(aggregate([items[int(i)] for i in idx])),
                                   rounds=rounds, seed=seed)
     value = float(aggregate(items))
     estimate = stats.Estimate(value, len(items), estimate.ci_low, estimate.ci_high, estimate.stderr)
@@ -110,15 +110,15 @@ def score(loaded, samples, responses, seed: int = 0):
     for name, pairs in by_task.items():
         lm_task = loaded.tasks[name]
         scored = _per_doc_metrics(lm_task, name, [s for s, _ in pairs], [a for _, a in pairs])
-        keys = list(dict.fromkeys(k for _, values in scored for k in values))
+        keys = list(dict.fromkeys(k for _, values, _ in scored for k in values))
         higher = lm_task.higher_is_better()
         aggregations = {k: _aggregation(lm_task, k) for k in keys}
         non_mean = {k: _aggregation_name(f) for k, f in aggregations.items() if _aggregation_name(f) != "mean"}
-        for sample, values in scored:
-            records.append(_record(lm_task, sample, values, non_mean, groups_of.get(name, [])))
+        for sample, values, own in scored:
+            records.append(_record(lm_task, sample, values, own, non_mean, groups_of.get(name, [])))
         leaf_metrics[name] = {"sample_len": len(scored)}
         for k in keys:
-            items = [values[k] for _, values in scored if k in values]
+            items = [values[k] for _, values, _ in scored if k in values]
             items_of[(name, k)] = items
             leaf_metrics[name][k if "," in k else f"{k},none"] = float(aggregations[k](items))
             metric = k if single else f"{k}/{name}"
@@ -129,16 +129,33 @@ def score(loaded, samples, responses, seed: int = 0):
     return records, rows
 
 
-def _record(lm_task, sample, values: dict[str, Any], non_mean: dict[str, str], groups: list[str]) -> dict[str, Any]:
-    requests = sample.row["requests"]
-    prompt = requests[0]["args"][0] if requests else ""
+def _record(lm_task, sample, values: dict[str, Any], instances: list, non_mean: dict[str, str],
+            groups: list[str]) -> dict[str, Any]:
+    """The document's scores, plus what it was scored on: each option's log-likelihood and the pick
+    (multiple choice), the generation (generate_until), the document's log-likelihood (rolling)."""
     doc = lm_task.eval_docs[sample.row["doc_id"]]
     target = lm_task.doc_to_target(doc)
-    if lm_task.OUTPUT_TYPE == "multiple_choice" and isinstance(target, int):
-        target = lm_task.doc_to_choice(doc)[target]  # the answer's text, not its index
     scores = json.loads(json.dumps(values, default=float))
     scores.update(subtask=sample.row["subtask"], groups=groups, aggregation=non_mean)
-    return {"sample_id": sample.id, "prompt": prompt, "response": "", "target": str(target), "scores": scores}
+    first = [i.resps[0] for i in instances]
+    response = ""
+    if lm_task.OUTPUT_TYPE in ("multiple_choice", "loglikelihood"):
+        scores["loglikelihoods"] = [float(r[0]) for r in first]
+        scores["is_greedy"] = [bool(r[1]) for r in first]
+    if lm_task.OUTPUT_TYPE == "multiple_choice":
+        choices = lm_task.doc_to_choice(doc)
+        picked = max(range(len(first)), key=lambda i: first[i][0])
+        scores.update(chosen=picked, gold=target if isinstance(target, list) else [target])
+        response = choices[picked] if picked < len(choices) else ""
+        if isinstance(target, int) and target < len(choices):
+            target = choices[target]  # the answer's text, not its index
+    elif lm_task.OUTPUT_TYPE == "generate_until":
+        response = first[0]
+        scores["filtered"] = {k: str(v) for k, v in instances[0].filtered_resps.items()}
+    elif lm_task.OUTPUT_TYPE == "loglikelihood_rolling":
+        scores["loglikelihood"] = float(first[0])
+    prompt = sample.row["requests"][0]["args"][0] if sample.row["requests"] else ""
+    return {"sample_id": sample.id, "prompt": prompt, "response": response, "target": str(target), "scores": scores}
 
 
 def _group_rows(loaded, leaf_metrics, items_of, seed: int) -> list[dict[str, Any]]:
@@ -181,7 +198,7 @@ def _group_bootstrap(name, parts, aggs, weight_by_size, seed, primary, info):
     flat = [v for p in parts for v in p]
 
     def statistic(idx):
-        chosen = [[flat[i] for i in idx if owners[i] == k] for k in range(len(parts))]
+        chosen = [[flat[int(i)] for i in idx if owners[int(i)] == k] for k in range(len(parts))]
         kept = [c for c in chosen if c]
         values = [float((aggregate or (lambda x: sum(x) / len(x)))(c)) for c in kept]
         return aggregate_subtask_metrics(values, [len(c) for c in kept], weight_by_size)

@@ -59,9 +59,7 @@ def _build(manager, name: str, overrides: dict[str, Any]):
     to 0.4.13 in the extra)."""
     if not overrides:
         return manager.load([name])
-    entry = manager.task_index.get(name)
-    if entry is None:
-        raise KeyError(f"Spec '{name}' is not a registered task/group/tag name or valid YAML path")
+    entry = manager.task_index[name]
     built = manager._factory.build(entry, overrides=overrides, registry=manager.task_index)
     return manager.load(built if isinstance(built, list) else [built])
 
@@ -78,15 +76,17 @@ def load(where: str, spec: str, overrides: dict[str, Any], include_paths: tuple[
     managers = [task_manager(paths, False)] if paths else []
     managers.append(task_manager(paths, True))
     for manager in managers:
-        if name not in manager.task_index and manager is not managers[-1]:
-            continue
+        if name not in manager.task_index:
+            if manager is not managers[-1]:
+                continue
+            raise ConfigError(f"{where}: {_unknown(name, manager)}")
         try:
             with offline_unless_reachable():
                 result = _build(manager, name, overrides)
         except KeyError as err:
-            if manager is not managers[-1]:
+            if manager is not managers[-1] and err.args and "is not a registered task" in str(err.args[0]):
                 continue  # a member of a local group is one of lm-eval's built-in tasks
-            raise ConfigError(f"{where}: {_unknown(name, manager, err)}") from None
+            raise ConfigError(f"{where}: {explain_failure(name, manager, overrides, err)}") from None
         except Exception as err:
             raise ConfigError(f"{where}: {explain_failure(name, manager, overrides, err)}") from None
         return Loaded(tasks=dict(result["tasks"]), groups=dict(result.get("groups", {})))
@@ -113,15 +113,15 @@ def _yaml_name(path: Path) -> str:
     from lm_eval.tasks._yaml_loader import load_yaml
 
     config = load_yaml(path, resolve_func=False)
-    return str(config.get("task") or config.get("group"))
+    return str(config.get("group") or config.get("task"))  # a group YAML lists its members under task
 
 
-def _unknown(name: str, manager, err: KeyError) -> str:
+def _unknown(name: str, manager) -> str:
     import difflib
 
     near = difflib.get_close_matches(name, manager.all_tasks, n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(near)}?" if near else ""
-    return f"lm-eval has no task, group or tag {name!r}{hint} (`evalkit tasks --lm-eval` lists them; {err.args[0]})"
+    return f"lm-eval has no task, group or tag {name!r}{hint} (`evalkit tasks --lm-eval` lists them)"
 
 
 def explain_failure(name: str, manager, overrides: dict[str, Any], err: Exception) -> str:
