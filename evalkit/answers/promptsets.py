@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalkit.config import builtin_dir, read_toml
-from evalkit.data.sources import Row, Source, load_rows
-from evalkit.data.templates import render
+from evalkit.config import builtin_dir, check_keys, read_toml
+from evalkit.data.sources import Row, Source, load_rows, parse_sources
+from evalkit.data.templates import compile_template, render
 from evalkit.errors import ConfigError, DataError
 
 BUILTIN_PROMPTSETS = builtin_dir("promptsets")
 PROMPTSET_KEYS = {"name", "version", "description", "citation", "sources", "id", "prompt", "category",
                   "reference", "generate"}
 GENERATE_KEYS = {"max_new_tokens", "temperature", "system"}
+REFERENCE_KEYS = {"id", "text", "sources", "categories"}
 USER_PROMPT_FIELDS = ("prompt", "instruction", "question", "turns")
 
 
@@ -53,6 +54,8 @@ def load_prompt_set(name_or_path: str, root: Path | None = None, limit: int | No
 
     limit: the first `limit` prompts, or a seeded random sample of them when `seed` is given.
     """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ConfigError(f"prompt limit {limit!r}: give a positive number of prompts, or no limit for all")
     root = root or Path.cwd()
     path = _find(name_or_path, root)
     if path.suffix == ".toml":
@@ -85,25 +88,55 @@ def _find(name_or_path: str, root: Path) -> Path:
 
 def _from_toml(path: Path) -> PromptSet:
     raw, _ = read_toml(path, PROMPTSET_KEYS, {"name": str, "version": int, "prompt": str})
+    _check_templates(raw, path)
+    generate = _generate_settings(raw.get("generate", {}), path)
+    reference = raw.get("reference")
+    if reference is not None:
+        _check_reference(reference, path)
     rows, origin = load_rows(_sources(raw.get("sources"), path, "sources"), path.parent, raw["name"])
     prompts = [_prompt(raw, row, position) for position, row in enumerate(rows, start=1)]
-    if isinstance(raw.get("reference"), dict):
-        prompts = _with_references(prompts, raw["reference"], path, raw["name"])
-    generate = _generate_settings(raw.get("generate", {}), path)
-    return PromptSet(name=raw["name"], version=raw["version"], prompts=_unique(prompts), origin=origin,
+    if reference is not None:
+        prompts = _with_references(prompts, reference, path, raw["name"])
+    return PromptSet(name=raw["name"], version=raw["version"], prompts=_unique(prompts, origin), origin=origin,
                      description=raw.get("description", ""), **generate)
 
 
 def _sources(raw: Any, path: Path, where: str) -> list[Source]:
     if not isinstance(raw, list) or not raw:
         raise ConfigError(f"{path}: needs at least one [[{where}]] entry (data_dir, package, file or hub)")
-    allowed = {"kind", "path", "format", "package", "dataset", "name", "split", "files"}
-    sources = []
-    for index, entry in enumerate(raw):
-        if not isinstance(entry, dict) or set(entry) - allowed:
-            raise ConfigError(f"{path}: {where}[{index}] must be a table with keys among {', '.join(sorted(allowed))}")
-        sources.append(Source(**{**entry, "files": tuple(entry.get("files", ()))}))
-    return sources
+    return list(parse_sources(raw, path, where))
+
+
+def _check_templates(raw: dict[str, Any], path: Path) -> None:
+    """Every template compiles before any row is read (and long before any answer is generated)."""
+    for key in ("prompt", "id", "category"):
+        if key in raw:
+            _compiles(raw[key], f"{path}: `{key}`")
+    for key in ("description", "citation"):
+        if key in raw and not isinstance(raw[key], str):
+            raise ConfigError(f"{path}: `{key}` must be a string, got {raw[key]!r}")
+
+
+def _check_reference(spec: Any, path: Path) -> None:
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{path}: [reference] must be a table with `id`, `text` and [[reference.sources]]")
+    check_keys(spec, REFERENCE_KEYS, str(path), prefix="reference.")
+    for key in ("id", "text"):
+        if not isinstance(spec.get(key), str):
+            raise ConfigError(f"{path}: [reference] needs `{key}` (a Jinja template)")
+        _compiles(spec[key], f"{path}: reference.{key}")
+    categories = spec.get("categories", [])
+    if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+        raise ConfigError(f"{path}: reference.categories must be a list of category names, got {categories!r}")
+
+
+def _compiles(template: Any, where: str) -> None:
+    if not isinstance(template, str):
+        raise ConfigError(f"{where} must be a Jinja template string, got {template!r}")
+    try:
+        compile_template(template)
+    except Exception as err:  # jinja2.TemplateSyntaxError: name the key, not a line of Jinja internals
+        raise ConfigError(f"{where} is not a valid template: {err}") from None
 
 
 def _prompt(raw: dict[str, Any], row: Row, position: int) -> Prompt:
@@ -123,9 +156,6 @@ def _prompt(raw: dict[str, Any], row: Row, position: int) -> Prompt:
 def _with_references(prompts: list[Prompt], spec: dict[str, Any], path: Path, name: str) -> list[Prompt]:
     """Reference answers joined on the prompt id, for the categories that need one (MT-Bench: math,
     reasoning, coding). A missing reference file leaves the prompts without references."""
-    for key in ("id", "text"):
-        if not isinstance(spec.get(key), str):
-            raise ConfigError(f"{path}: [reference] needs `{key}` (a Jinja template)")
     try:
         rows, _ = load_rows(_sources(spec.get("sources"), path, "reference.sources"), path.parent, f"{name} references")
     except DataError:
@@ -141,37 +171,63 @@ def _with_references(prompts: list[Prompt], spec: dict[str, Any], path: Path, na
 
 
 def _generate_settings(raw: Any, path: Path) -> dict[str, Any]:
-    if not isinstance(raw, dict) or set(raw) - GENERATE_KEYS:
-        raise ConfigError(f"{path}: [generate] may set {', '.join(sorted(GENERATE_KEYS))}")
-    settings = {"max_new_tokens": raw.get("max_new_tokens", 256), "temperature": float(raw.get("temperature", 0.0)),
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [generate] must be a table")
+    check_keys(raw, GENERATE_KEYS, str(path), prefix="generate.")
+    settings = {"max_new_tokens": raw.get("max_new_tokens", 256), "temperature": raw.get("temperature", 0.0),
                 "system": raw.get("system")}
-    if not isinstance(settings["max_new_tokens"], int) or not 1 <= settings["max_new_tokens"] <= 32768:
-        raise ConfigError(f"{path}: generate.max_new_tokens = {settings['max_new_tokens']!r}; use 1..32768")
+    tokens = settings["max_new_tokens"]
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or not 1 <= tokens <= 32768:
+        raise ConfigError(f"{path}: generate.max_new_tokens = {tokens!r}; use 1..32768")
+    temperature = settings["temperature"]
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 5:
+        raise ConfigError(f"{path}: generate.temperature = {temperature!r}; use a number in 0..5 (0: greedy)")
+    settings["temperature"] = float(temperature)
+    if settings["system"] is not None and not isinstance(settings["system"], str):
+        raise ConfigError(f"{path}: generate.system must be a string, got {settings['system']!r}")
     return settings
 
 
 def _from_user_file(path: Path) -> PromptSet:
     rows, origin = load_rows([Source(kind="file", path=str(path))], path.parent, path.stem)
-    prompts = []
-    for position, row in enumerate(rows, start=1):
-        field = next((f for f in USER_PROMPT_FIELDS if row.data.get(f)), None)
-        if field is None:
-            raise DataError(f"{row.origin}: no prompt; give one of the fields {', '.join(USER_PROMPT_FIELDS)}")
-        text = row.data[field][0] if field == "turns" else row.data[field]
-        if row.data.get("input"):  # Alpaca-style rows: the input belongs to the instruction
-            text = f"{text}\n\n{row.data['input']}"
-        prompt_id = str(row.data.get("id", row.data.get("question_id", position)))
-        prompts.append(Prompt(prompt_id, str(text).strip(), str(row.data.get("category", "")),
-                              row.data.get("reference")))
-    return PromptSet(name=path.name.split(".")[0], version=1, prompts=_unique(prompts), origin=origin)
+    prompts = [_user_prompt(row, position) for position, row in enumerate(rows, start=1)]
+    return PromptSet(name=path.name.split(".")[0], version=1, prompts=_unique(prompts, origin), origin=origin)
 
 
-def _unique(prompts: list[Prompt]) -> tuple[Prompt, ...]:
-    seen: set[str] = set()
-    for prompt in prompts:
+def _user_prompt(row: Row, position: int) -> Prompt:
+    """One row of a user's own file; a value of the wrong type is named, never turned into its repr."""
+    field = next((f for f in USER_PROMPT_FIELDS if row.data.get(f)), None)
+    if field is None:
+        raise DataError(f"{row.origin}: no prompt; give one of the fields {', '.join(USER_PROMPT_FIELDS)}")
+    value = row.data[field]
+    if field == "turns":
+        if not isinstance(value, list) or not isinstance(value[0], str):
+            raise DataError(f"{row.origin}: `turns` must be a list of strings, got {value!r:.80}")
+        value = value[0]
+    if not isinstance(value, str):
+        raise DataError(f"{row.origin}: `{field}` must be text, got {type(value).__name__} {value!r:.80}")
+    extra = row.data.get("input")
+    if extra and not isinstance(extra, str):
+        raise DataError(f"{row.origin}: `input` must be text, got {type(extra).__name__}")
+    text = f"{value}\n\n{extra}" if extra else value  # Alpaca-style rows: the input belongs to the instruction
+    for key in ("category", "reference"):
+        if row.data.get(key) is not None and not isinstance(row.data[key], str):
+            raise DataError(f"{row.origin}: `{key}` must be text, got {row.data[key]!r:.80}")
+    prompt_id = row.data.get("id", row.data.get("question_id", position))
+    if not isinstance(prompt_id, (str, int)) or isinstance(prompt_id, bool):
+        raise DataError(f"{row.origin}: `id` must be a string or a number, got {prompt_id!r:.80}")
+    return Prompt(str(prompt_id), text.strip(), str(row.data.get("category") or ""), row.data.get("reference"))
+
+
+def _unique(prompts: list[Prompt], origin: str) -> tuple[Prompt, ...]:
+    if not prompts:
+        raise DataError(f"{origin}: the prompt set has no prompts; add at least one")
+    seen: dict[str, int] = {}
+    for position, prompt in enumerate(prompts, start=1):
         if prompt.id in seen:
-            raise DataError(f"prompt id {prompt.id!r} appears twice; ids must be unique within a prompt set")
-        seen.add(prompt.id)
+            raise DataError(f"{origin}: prompt id {prompt.id!r} appears twice (prompts {seen[prompt.id]} and "
+                            f"{position}); ids must be unique within a prompt set")
+        seen[prompt.id] = position
     return tuple(prompts)
 
 

@@ -7,6 +7,7 @@ Every row remembers its file and line so a malformed row can be named exactly.
 from __future__ import annotations
 
 import csv
+import difflib
 import functools
 import gzip
 import importlib.util
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalkit.config import TaskOptions
+from evalkit.config import TaskOptions, check_keys
 from evalkit.data.templates import environment
 from evalkit.errors import ConfigError, DataError
 
@@ -84,24 +85,51 @@ def parse_sources(raw: Any, path: Path, where: str = "sources") -> tuple[Source,
     return tuple(_source(s, path, i, where) for i, s in enumerate(raw))
 
 
+SOURCE_KEYS = {"kind", "path", "format", "package", "dataset", "name", "split", "files", "fields", "where"}
+
+
 def _source(raw: Any, path: Path, index: int, section: str = "sources") -> Source:
     where = f"{path}: {section}[{index}]"
-    if not isinstance(raw, dict) or raw.get("kind") not in SOURCE_KINDS:
-        raise ConfigError(f"{where}: `kind` must be one of {', '.join(SOURCE_KINDS)}")
-    allowed = {"kind", "path", "format", "package", "dataset", "name", "split", "files", "fields", "where"}
-    unknown = sorted(set(raw) - allowed)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table with `kind` ({', '.join(SOURCE_KINDS)})")
+    check_keys(raw, SOURCE_KEYS, where)
+    if raw.get("kind") not in SOURCE_KINDS:
+        near = difflib.get_close_matches(str(raw.get("kind")), SOURCE_KINDS, n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise ConfigError(f"{where}: kind = {raw.get('kind')!r}; {hint}use one of {', '.join(SOURCE_KINDS)}")
+    for key in ("path", "format", "package", "dataset", "name", "split"):
+        if key in raw and not isinstance(raw[key], str):
+            raise ConfigError(f"{where}: `{key}` must be a string, got {raw[key]!r}")
+    if raw.get("format", "") and raw["format"] not in FORMATS:
+        raise ConfigError(f"{where}: format = {raw['format']!r}; use one of {', '.join(FORMATS)} (or leave it out "
+                          f"to tell it from the file name)")
     if raw["kind"] == "hub" and not raw.get("dataset"):
         raise ConfigError(f"{where}: a hub source needs `dataset`")
     if raw["kind"] != "hub" and not raw.get("path"):
         raise ConfigError(f"{where}: a {raw['kind']} source needs `path`")
+    if raw["kind"] == "package" and not raw.get("package"):
+        raise ConfigError(f"{where}: a package source needs `package` (the importable name that ships the file)")
+    files = raw.get("files", [])
+    if not isinstance(files, list) or not all(isinstance(f, str) and f for f in files):
+        raise ConfigError(f"{where}: `files` must be a list of glob patterns, got {files!r}")
     fields = raw.get("fields", {})
     if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
         raise ConfigError(f"{where}: `fields` must be a table of name = \"Jinja expression\", got {fields!r}")
     if not isinstance(raw.get("where", ""), str):
         raise ConfigError(f"{where}: `where` must be a Jinja expression string, got {raw['where']!r}")
-    return Source(**{**raw, "files": tuple(raw.get("files", ())), "fields": tuple(fields.items())})
+    for name, expression in list(fields.items()) + [("where", raw.get("where", ""))]:
+        _compiles(expression, f"{where}: {'where' if name == 'where' else 'fields.' + name}")
+    return Source(**{**raw, "files": tuple(files), "fields": tuple(fields.items())})
+
+
+def _compiles(expression: str, where: str) -> None:
+    """An expression that cannot compile stops at load, not on the first row minutes later."""
+    if not expression:
+        return
+    try:
+        environment().compile_expression(expression, undefined_to_none=False)
+    except Exception as err:  # jinja2.TemplateSyntaxError and friends
+        raise ConfigError(f"{where} = `{expression}` is not a valid Jinja expression: {err}") from None
 
 
 def data_dir() -> Path | None:
@@ -141,7 +169,13 @@ def load_rows(sources: list[Source], base: Path, task: str) -> tuple[list[Row], 
         if path is None:
             tried.append(source.describe(data_dir()))
             continue
-        return _selected(_with_fields(_file_rows(path, source), source), source), str(path)
+        rows = _file_rows(path, source)
+        if not rows:
+            raise DataError(f"{path}: no rows (the file is empty); task {task!r} needs at least one item there")
+        rows = _selected(_with_fields(rows, source), source)
+        if not rows:
+            raise DataError(f"{path}: no row passes the source's where = `{source.where}`; fix the expression")
+        return rows, str(path)
     raise DataError(f"task {task!r}: no data found; looked in: " + "; ".join(tried)
                     + ". Set EVALKIT_DATA_DIR to a folder in the upstream layout, install the package named, "
                       "or go online for the hub.")

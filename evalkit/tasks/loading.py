@@ -56,7 +56,7 @@ class Task:
             return [Sample(*entry) for entry in self.handler.load_samples(self, options)]
         sources = pinned_sources(self.sources, options, f"task {self.name!r}")
         rows, origin = load_rows(sources, self.path.parent, self.name)
-        samples = [self._sample(row) for row in rows]
+        samples = _unique_ids([self._sample(row) for row in rows], self.name)
         subject_field = self.settings.get("subject_field")
         if options.subjects:
             if not subject_field:
@@ -87,6 +87,17 @@ class Task:
         return Sample(id=sample_id, row=row.data, origin=row.origin)
 
 
+def _unique_ids(samples: list[Sample], task: str) -> list[Sample]:
+    """Per-sample records are keyed by id, so two rows with one id would silently leave one item."""
+    seen: dict[str, str] = {}
+    for sample in samples:
+        if sample.id in seen:
+            raise DataError(f"{sample.origin}: id {sample.id!r} is already used by {seen[sample.id]}; task {task!r} "
+                            f"needs a unique id per row (fix the data or the task's id_field)")
+        seen[sample.id] = sample.origin
+    return samples
+
+
 def find_task_file(name: str, search: list[Path]) -> Path:
     for folder in search:
         candidate = folder / f"{name}.toml"
@@ -115,6 +126,29 @@ def lm_eval_task(entry: str) -> Task:
     return task
 
 
+def _check_layout(raw: dict[str, Any], path: Path) -> None:
+    """The parts every kind shares: the kind itself, its own settings table, the plain fields; a table
+    of another kind is a mistake (it would be ignored), and so is a version below 1."""
+    kind = raw["kind"]
+    if kind not in KINDS:
+        near = difflib.get_close_matches(kind, list(KINDS), n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise ConfigError(f"{path}: kind = {kind!r}; {hint}choose one of {', '.join(KINDS)}")
+    if raw["version"] < 1:
+        raise ConfigError(f"{path}: version = {raw['version']}; use 1 or more, and raise it when prompt or scoring changes")
+    if not raw["name"].strip():
+        raise ConfigError(f"{path}: name is empty; give the task a name")
+    if not isinstance(raw.get(kind, {}), dict):
+        raise ConfigError(f"{path}: [{kind}] must be a table of the {kind} kind's settings")
+    others = sorted(k for k in KINDS if k != kind and k in raw)
+    if others:
+        raise ConfigError(f"{path}: [{others[0]}] is set but kind = {kind!r}, so it would be ignored; "
+                          f"remove it or set kind = {others[0]!r}")
+    for key in ("description", "id_field", "subject_field", "citation"):
+        if key in raw and not isinstance(raw[key], str):
+            raise ConfigError(f"{path}: `{key}` must be a string, got {raw[key]!r}")
+
+
 def load_task(name_or_path: str, search: list[Path] | None = None) -> Task:
     if name_or_path.startswith(LM_EVAL_PREFIX):
         return lm_eval_task(name_or_path)
@@ -123,8 +157,7 @@ def load_task(name_or_path: str, search: list[Path] | None = None) -> Task:
         path = find_task_file(name_or_path, (search or []) + [BUILTIN_TASKS])
     raw, text = read_toml(path, TASK_KEYS, {"name": str, "version": int, "kind": str},
                           missing_hint="give a task name or an existing .toml path (`evalkit tasks` lists them)")
-    if raw["kind"] not in KINDS:
-        raise ConfigError(f"{path}: kind = {raw['kind']!r}; choose one of {', '.join(KINDS)}")
+    _check_layout(raw, path)
     sources = parse_sources(raw.get("sources", []), path)
     if not sources and not KINDS[raw["kind"]].own_data:
         raise ConfigError(f"{path}: needs at least one [[sources]] entry (data_dir, package, file or hub)")
