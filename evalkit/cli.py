@@ -10,7 +10,7 @@ from evalkit.errors import EvalkitError, activity_of, explain
 from evalkit.judge import cli as judge_cli
 from evalkit.models import cli as models_cli
 from evalkit.report import cli as report_cli
-from evalkit.report.console import error
+from evalkit.report.console import error, quiet_third_party_progress
 from evalkit.run import cli as run_cli
 from evalkit.serve import cli as serve_cli
 from evalkit.tasks import cli as tasks_cli
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     _quiet_known_notices()
+    quiet_third_party_progress(debug=args.debug)
     try:
         return args.handler(args)
     except EvalkitError as err:

@@ -1,0 +1,54 @@
+"""Progress in a log: plain lines at a bounded rate; third-party bars off unless --debug."""
+
+import io
+import os
+
+from rich.console import Console
+
+from evalkit.report import console as ui
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_plain_progress_prints_first_then_every_interval_and_the_end():
+    lines, clock = [], Clock()
+    progress = ui.PlainProgress("base · mmlu", lines.append, interval=30, clock=clock)
+    for second, done in ((0, 0), (10, 10), (29, 20), (31, 30), (50, 40), (62, 50), (70, 100), (71, 100)):
+        clock.now = second
+        progress.update(done, 100)
+    assert lines == ["base · mmlu: 0/100 (0%) · elapsed 0:00:00 · eta ?",
+                     "base · mmlu: 30/100 (30%) · elapsed 0:00:31 · eta 0:01:12",
+                     "base · mmlu: 50/100 (50%) · elapsed 0:01:02 · eta 0:01:02",
+                     "base · mmlu: 100/100 (100%) · elapsed 0:01:10 · eta 0:00:00"]
+
+
+def test_console_ui_writes_plain_lines_when_not_on_a_terminal():
+    out = io.StringIO()
+    screen = ui.ConsoleUI()
+    screen.console = Console(file=out, force_terminal=False, width=200)
+    with screen.progress("sft · gsm8k") as update:
+        update(0, 4)
+        update(4, 4)
+    assert screen.step("building sft", lambda: 7) == 7
+    text = out.getvalue()
+    assert "sft · gsm8k: 0/4 (0%)" in text and "sft · gsm8k: 4/4 (100%)" in text
+    assert "building sft…" in text and "✓ building sft" in text
+    assert "\r" not in text and "\x1b[" not in text  # no bar redraws, no escape codes in a log
+
+
+def test_third_party_bars_are_off_unless_debug(monkeypatch):
+    for name in ("HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE"):
+        monkeypatch.delenv(name, raising=False)
+    ui.quiet_third_party_progress(debug=True)
+    assert "TQDM_DISABLE" not in os.environ
+    ui.quiet_third_party_progress(debug=False)
+    assert os.environ["TQDM_DISABLE"] == "1" and os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+    from tqdm.auto import tqdm
+
+    assert tqdm(range(3)).disable  # the GGUF conversion's bar reads this
