@@ -16,6 +16,7 @@ import tomllib
 
 from evalkit.config import read_toml
 from evalkit.errors import ConfigError
+from evalkit.train import recipe_rules
 
 STAGES = ("sft", "dpo", "orpo", "reward", "pretrain", "merge")
 TRAINED_STAGES = ("sft", "dpo", "orpo", "reward", "pretrain")  # the stages that read [data] and run a trainer
@@ -248,3 +249,5 @@ def _check_values(recipe: Recipe) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(f"{path}: {message}")
+    for message in recipe_rules.problems(recipe):  # what PEFT/TRL would reject only after the model loads
+        raise ConfigError(f"{path}: {message}")
