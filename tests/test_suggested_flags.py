@@ -11,7 +11,7 @@ from evalkit.cli import build_parser
 PACKAGE = Path(__file__).resolve().parent.parent / "evalkit"
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*[a-z0-9](?![\w-])")
 OTHER_PROGRAMS = {"pip", "git", "accelerate", "torchrun", "uv", "pytest", "vllm"}  # their flags are theirs
-COMMAND_FLAG = re.compile(r"`evalkit ([a-z-]+)(?: [a-z-]+)?((?: [^`]*?)?)`")
+COMMAND_FLAG = re.compile(r"`evalkit ([a-z][a-z-]*)(?: [a-z][a-z-]*)?((?: [^`]*?)?)`")
 
 
 def options_by_command() -> dict[str, set[str]]:
@@ -73,3 +73,6 @@ def test_the_check_sees_a_made_up_flag():
     assert evalkit_flags("pip install --no-deps x; then `evalkit run --models a`") == ["--models"]
     assert "--no-such-flag" not in set().union(*options_by_command().values())
     assert COMMAND_FLAG.findall("use `evalkit ratings --prior 1`") == [("ratings", " --prior 1")]
+    assert COMMAND_FLAG.findall("`evalkit train sft --set a=1`") == [("train", " --set a=1")]
+    options = options_by_command()
+    assert "--prior" in options["ratings"] and "--prior" not in options["report"]

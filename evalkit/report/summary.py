@@ -1,10 +1,12 @@
-"""The terminal summary at the end of a run: the leaderboard's main table, as a rich table."""
+"""The terminal summary at the end of a run: the leaderboard's main table, as a rich table, and its
+health flags, so a degenerate result is seen without opening the report."""
 
 from __future__ import annotations
 
 from rich.table import Table
 
 from evalkit.report import leaderboard as report
+from evalkit.report.board import one_run
 
 
 def print_summary(store, run_id: int, console) -> None:
@@ -20,3 +22,6 @@ def print_summary(store, run_id: int, console) -> None:
         table.add_row(model, *[report.cell(results[(model, t, m)]) if (model, t, m) in results else "–"
                                for t, m in columns])
     console.print(table)
+    for health in report.board_health(store, one_run(store, run_id)):
+        for flag in health.flags:
+            console.print(f"[yellow]⚠ {health.model} · {health.task}:[/] {flag}", highlight=False)

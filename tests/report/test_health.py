@@ -91,3 +91,16 @@ def test_code_shares_count_each_completion():
               "scores": {"n": 3, "unscored": 1, "outcomes": [{}, {}, {}], "finish_reasons": ["stop", "length", "stop"]}}
     shares = health.output_shares(record)
     assert shares == {"empty": 2 / 3, "truncated": 1 / 3, "unscored": 1 / 3}
+
+
+def test_the_run_summary_prints_the_flags(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from evalkit.report.summary import print_summary
+
+    store, run_id = build(tmp_path / "s.db")
+    out = io.StringIO()
+    print_summary(store, run_id, Console(file=out, width=300))
+    assert "⚠ base · toymc: picks option A on 20 of 20 items" in out.getvalue()
