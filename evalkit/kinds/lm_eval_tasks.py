@@ -22,6 +22,7 @@ from evalkit.errors import ConfigError
 SUPPORTED_OUTPUT_TYPES = ("multiple_choice", "loglikelihood", "loglikelihood_rolling", "generate_until")
 # datasets' builders that read local files: a task with one of these as dataset_path needs no hub
 LOCAL_BUILDERS = {"json", "csv", "parquet", "text", "arrow", "pandas"}
+DEFAULT_OUTPUT_TYPE = "generate_until"  # lm-eval's TaskConfig default when a YAML names none
 INSTALL_HINT = "install the optional extra: pip install 'evalkit[lmeval]'"
 
 
@@ -147,3 +148,43 @@ def _looks_offline(err: Exception) -> bool:
     text = f"{type(err).__name__} {err}".lower()
     return any(word in text for word in ("offline", "connect", "hub", "resolve", "couldn't find", "not found",
                                          "doesn't exist", "timed out", "network", "unreachable"))
+
+
+def catalogue() -> list[dict[str, Any]]:
+    """Every config lm-eval indexes, read without data: its output type, dataset and whether evalkit runs it.
+
+    From lm-eval's index (YAMLs with their includes, `!function` hooks not imported); a task that
+    cannot be judged from its config alone (a Python task class) says so."""
+    require_lm_eval("evalkit tasks --lm-eval")
+    from lm_eval.tasks._index import Kind
+
+    manager = task_manager((), True)
+    rows = []
+    for name in manager.all_tasks:
+        entry = manager.task_index[name]
+        if entry.kind in (Kind.GROUP, Kind.TAG):
+            size = len(entry.tags) if entry.kind is Kind.TAG else len((entry.cfg or {}).get("task") or [])
+            rows.append({"name": name, "type": entry.kind.name.lower(), "output_type": "", "dataset": "",
+                         "runs": f"{size} members"})
+            continue
+        config = {"output_type": DEFAULT_OUTPUT_TYPE, **(entry.cfg or {})}
+        output, dataset = config["output_type"], config.get("dataset_path") or ""
+        output = "(python class)" if entry.kind is Kind.PY_TASK else output
+        rows.append({"name": name, "type": "task", "output_type": output or "", "dataset": dataset,
+                     "runs": runnable(config, entry.kind is Kind.PY_TASK)})
+    return rows
+
+
+def runnable(config: dict[str, Any], python_class: bool) -> str:
+    """'yes', 'yes, data from the hub', or why not, judged from the config."""
+    if python_class:
+        return "yes if its class builds text requests (a Python task: judged when it loads)"
+    output = config.get("output_type")
+    if output not in SUPPORTED_OUTPUT_TYPES:
+        return f"no: output_type {output!r}"
+    if config.get("doc_to_image") or config.get("doc_to_audio"):
+        return "no: needs images or audio"
+    dataset = config.get("dataset_path")
+    if dataset and not needs_no_hub(str(dataset)):
+        return "yes, data from the hub (or local data_files)"
+    return "yes"

@@ -12,6 +12,9 @@ def make_parser(commands) -> None:
     tasks = commands.add_parser("tasks", help="list the tasks: built-in, the project's and files given")
     tasks.add_argument("files", nargs="*", metavar="TASK.toml", help="also describe these task files")
     tasks.add_argument("--no-count", action="store_true", help="do not read the data to count items (faster)")
+    tasks.add_argument("--lm-eval", action="store_true",
+                       help="list lm-evaluation-harness's task configs (run them as --tasks lm_eval:NAME) and "
+                            "whether evalkit can run each; needs the optional extra evalkit[lmeval]")
     tasks.set_defaults(handler=cmd_tasks)
 
 
@@ -22,6 +25,8 @@ def cmd_tasks(args) -> int:
     from evalkit.config import load_config
     from evalkit.tasks.loading import BUILTIN_TASKS, known_tasks, load_task
 
+    if args.lm_eval:
+        return cmd_lm_eval_tasks()
     config = load_config(args.config)
     search = [config.root / "tasks", BUILTIN_TASKS]
     entries = [(name, "project" if (config.root / "tasks" / f"{name}.toml").is_file() else "built-in")
@@ -32,6 +37,26 @@ def cmd_tasks(args) -> int:
         table.add_row(task.name, task.kind, origin, availability(task, count=not args.no_count),
                       ", ".join(metric_names(task)), task.description)
     Console(width=None if sys.stdout.isatty() else 200).print(table)  # a pipe or log gets whole cells
+    return 0
+
+
+def cmd_lm_eval_tasks() -> int:
+    """One line per config of the installed lm-eval, then the share evalkit runs per output type."""
+    from collections import Counter
+
+    from evalkit.kinds.lm_eval_tasks import catalogue
+
+    rows = catalogue()
+    for row in rows:
+        print("\t".join([row["name"], row["type"], row["output_type"] or "-", row["dataset"] or "-", row["runs"]]))
+    tasks = [r for r in rows if r["type"] != "group" and r["type"] != "tag"]
+    total, runs = Counter(r["output_type"] for r in tasks), Counter()
+    for r in tasks:
+        runs[r["output_type"]] += r["runs"].startswith("yes")
+    print(f"\n{len(tasks)} task configs, {sum(r['type'] == 'group' for r in rows)} groups, "
+          f"{sum(r['type'] == 'tag' for r in rows)} tags; evalkit runs (up to the data):")
+    for output, count in total.most_common():
+        print(f"  {output}: {runs[output]} of {count} ({runs[output] / count:.1%})")
     return 0
 
 

@@ -162,3 +162,12 @@ def test_task_file_with_overrides_and_bad_input(tmp_path, yamls):
         load_task(f"lm_eval:{tmp_path / 'missing.yaml'}").load_samples(TaskOptions())
     with pytest.raises(ConfigError, match="name an lm-eval task after the prefix"):
         load_task("lm_eval:")
+
+
+def test_catalogue_says_what_runs_from_the_config_alone():
+    from evalkit.kinds.lm_eval_tasks import runnable
+
+    assert runnable({"output_type": "multiple_choice", "dataset_path": "json"}, False) == "yes"
+    assert runnable({"output_type": "generate_until", "dataset_path": "openai/gsm8k"}, False).startswith("yes, data from the hub")
+    assert runnable({"output_type": "generate_until", "doc_to_image": "image"}, False) == "no: needs images or audio"
+    assert runnable({"output_type": "ranking"}, False) == "no: output_type 'ranking'"
