@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 
 from evalkit.errors import ConfigError
 
@@ -11,7 +12,8 @@ API_KEY_ENV = "EVALKIT_API_KEY"
 
 def make_parser(commands) -> None:
     serve = commands.add_parser("serve", help="serve a model behind an OpenAI-compatible HTTP API")
-    serve.add_argument("--model", required=True, help="model name from the config")
+    serve.add_argument("--model", required=True, help="a model name from the config, or a source (folder, .gguf, "
+                                                       "hub id, embedded:...) as `run --models` takes")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s; 0 picks a free one)")
     serve.add_argument("--api-key", default=None,
@@ -23,6 +25,7 @@ def make_parser(commands) -> None:
 
 def cmd_serve(args) -> int:
     # Imported here, not at the top: uvicorn, FastAPI and torch cost seconds that `evalkit --help` should not pay.
+    from evalkit.models.entries import select_models
     from evalkit.serve.server import Server
     from evalkit.serve.service import ModelService
     from evalkit.store import open_project
@@ -30,8 +33,11 @@ def cmd_serve(args) -> int:
 
     if args.max_request_bytes < 1024:
         raise ConfigError(f"--max-request-bytes {args.max_request_bytes} is too small; give at least 1024")
+    check_address(args.host, args.port)  # before the model loads: a busy port should cost seconds, not minutes
     config, store = open_project(args.config)
-    handle = prepare_model(config, args.model, store)
+    config, (name,) = select_models(config, args.model)  # a configured name, or a source as `run --models` takes
+    args.model = name
+    handle = prepare_model(config, name, store)
     if handle.folder is None:
         raise ConfigError(f"model {args.model!r} is already an endpoint ({handle.spec.source}); serve a local model")
     api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
@@ -43,3 +49,17 @@ def cmd_serve(args) -> int:
         print(f"warning: listening beyond this machine with no API key; set --api-key or ${API_KEY_ENV}", flush=True)
     server.serve_forever()
     return 0
+
+
+def check_address(host: str, port: int) -> None:
+    """The port is in range and free on `host`, or one line says which and what to do."""
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port {port} is out of range; give 0..65535 (0 picks a free port)")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise ConfigError(f"cannot listen on {host}:{port} ({err.strerror}); stop what holds the port, or pass "
+                              f"another --port (0 picks a free one)") from None
