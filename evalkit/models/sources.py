@@ -52,6 +52,9 @@ def resolve(spec: ModelSpec, root: Path) -> ResolvedModel:
         check_weights(path, spec.name)
         return ResolvedModel(path, source)
     if source.count("/") == 1 and not source.startswith((".", "/", "~")):
+        if path.parent.is_dir():  # `out/checkpoint-500` with ./out here is a missing folder, not a hub id
+            raise ModelError(f"model {spec.name!r}: folder {path} not found (its parent {path.parent} exists); check "
+                             f"the checkpoint name, or write ./{source} for a folder and org/name only for a hub id")
         return ResolvedModel(_from_hub(source, spec), f"hub:{source}")
     raise ModelError(f"model {spec.name!r}: source {source!r} is not a folder, a .gguf file or a hub id "
                      f"(org/name); looked for {path}. Fix models.{spec.name}.source in the config.")

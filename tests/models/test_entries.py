@@ -48,3 +48,13 @@ def test_a_bad_setting_names_the_entry_and_the_key(tmp_path, tiny_model_dir):
         select_models(config, f"{tiny_model_dir}:dtype=float8")
     with pytest.raises(ConfigError, match=r"unknown key models.model.batchsize; did you mean models.model.batch_size"):
         select_models(config, f"{tiny_model_dir}:batchsize=2")
+
+
+def test_a_missing_checkpoint_beside_its_folder_is_not_read_as_a_hub_id(tmp_path):
+    from evalkit.config import ModelSpec
+    from evalkit.errors import ModelError
+    from evalkit.models.sources import resolve
+
+    (tmp_path / "out").mkdir()
+    with pytest.raises(ModelError, match=r"folder .*out/checkpoint-500 not found \(its parent .*out exists\)"):
+        resolve(ModelSpec(name="ckpt", source="out/checkpoint-500"), tmp_path)
