@@ -65,7 +65,8 @@ def _resolve(value, base: Path):
 
 
 def overrides(task) -> dict[str, Any]:
-    config = {k: v for k, v in _section(task).items() if k not in OWN_KEYS}
+    # TOML has no null: an empty string unsets an lm-eval key (dataset_name, training_split ...)
+    config = {k: None if v == "" else v for k, v in _section(task).items() if k not in OWN_KEYS}
     files = (config.get("dataset_kwargs") or {}).get("data_files")
     if files is not None:
         files = _resolve(files, task.path.parent)
