@@ -18,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-from evalkit.backends.hf_generate import generate_batch, plain_dynamic, repeat_cache
+from evalkit.backends import hf_generate
+from evalkit.backends.hf_cache import plain_dynamic, repeat_cache
 from evalkit.backends.hf_load import load_model_and_tokenizer
 from evalkit.backends.tokens import (
     CPU_TOKEN_BUDGET,
@@ -213,12 +214,12 @@ class HFBackend:
 
     # -- generation ------------------------------------------------------------------------
     @torch.inference_mode()
-    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
+    def generate(self, requests: Sequence[GenerationRequest],
+                 on_token: hf_generate.OnToken | None = None) -> Iterator[tuple[int, Generation]]:
+        """Continuous batching (hf_generate.py); results in the order they finish. `on_token(index, token)`
+        sees every generated token as it is chosen (for streaming)."""
         prompts = [self.encode(self.render_prompt(r)) for r in requests]
-        order = sorted(range(len(requests)), key=lambda i: -len(prompts[i]))
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            yield from zip(chunk, generate_batch(self, [prompts[i] for i in chunk], [requests[i] for i in chunk]))
+        yield from hf_generate.generate(self, prompts, requests, on_token)
 
     def render_prompt(self, request: GenerationRequest) -> str:
         return render_prompt(self.tokenizer, self.spec, request)

@@ -1,168 +1,243 @@
-"""A small decoding loop over the transformers decoder.
+"""Continuous batching over the transformers decoder: one generation engine for every caller.
 
-Our own loop rather than `model.generate` because we need three things it does
-not give together: a seeded generator per request (sampled outputs do not depend
-on which other requests share the batch), stop strings checked on the decoded
-text of each row, and rows leaving the batch as soon as they finish.
+Up to `batch_size` rows decode together; a row leaves as soon as it ends (end-of-sequence, a
+stop string, its token limit) and a waiting request is read into the freed slot before the next
+step. Prompts that share a long prefix (a few-shot block, a system prompt, a judge template) have
+the prefix's keys and values computed once and only their own tokens read on top of it. Each
+request samples from its own generator seeded with its own seed, so a sampled output does not
+depend on what else is in the batch or in which order requests arrive. The cache (hf_cache.py)
+is bounded by a token budget: a request joins only when the rows' current lengths fit, and when
+growing rows no longer fit, the row that joined last goes back to the queue with its tokens and
+its generator, to be read again later (vLLM's recompute preemption).
 
-Two things keep it fast on a CPU. Prompts are read right-padded in batches of
-near-equal length without a padding mask (exact for real tokens under the
-causal mask, and on the fused attention kernel); their keys and values are then
-moved to the right end of each row, so that every row's next token is in the
-same column, as with left padding. And the cache is allocated once for the
-whole generation: transformers' DynamicCache appends each new token with
-torch.cat, copying the whole cache of every layer at every step, which at 16
-rows of 1,000-token prompts costs more than the model itself.
+Our own loop rather than transformers' `generate_batch` / `ContinuousBatchingManager`
+(transformers 5.23), which does run on a CPU with paged attention and gave the same greedy text
+here at the same speed: it samples every row with one `torch.multinomial` over the whole batch
+from the process's global generator, so a sampled output depends on its batch-mates and their
+order (no per-request seed), it has no stop strings (only EOS and a token limit), and its
+prefix sharing needs whole cache blocks. Models whose cache is not a plain full-attention one
+(sliding windows, quantised or offloaded caches) decode one row at a time on the model's own
+cache: slower, the same tokens.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import torch
-from transformers.cache_utils import DynamicCache, DynamicLayer
 
-from evalkit.backends.tokens import TOKEN_BUDGET, cut_at_stops, length_batches
+from evalkit.backends.hf_cache import GROW, SlotCache, plain_dynamic, repeat_cache
+from evalkit.backends.tokens import GENERATION_CACHE_TOKENS, cut_at_stops, length_batches, prefix_families
 from evalkit.types import Generation, GenerationRequest
 
+OnToken = Callable[[int, int], None]  # (request index, token id): called for every generated token
 
-def generate_batch(backend, prompts: Sequence[list[int]], requests: Sequence[GenerationRequest]) -> list[Generation]:
-    device = backend.device
+
+@dataclass
+class _Row:
+    index: int
+    request: GenerationRequest
+    prompt: list[int]
+    generator: torch.Generator
+    family: int | None = None  # which shared prefix the prompt starts with
+    generated: list[int] = field(default_factory=list)
+    joined: int = 0  # when it last joined the batch: the newest row is the one preempted
+
+    def tokens(self) -> list[int]:
+        return self.prompt + self.generated
+
+
+def generate(backend, prompts: Sequence[list[int]], requests: Sequence[GenerationRequest],
+             on_token: OnToken | None = None) -> Iterator[tuple[int, Generation]]:
+    """(index, Generation) for every request, in the order they finish."""
+    rows = [_Row(i, r, list(p), torch.Generator().manual_seed(r.seed)) for i, (p, r) in enumerate(zip(prompts, requests))]
+    for row in rows:
+        if row.request.max_new_tokens <= 0:
+            yield row.index, Generation(text="", n_tokens=0, finish_reason="length")
+    rows = [row for row in rows if row.request.max_new_tokens > 0]
+    if not rows:
+        return
+    if _plain_cache(backend):
+        yield from _Batch(backend, rows, on_token).run()
+    else:
+        for row in rows:
+            yield row.index, _generate_alone(backend, row, on_token)
+
+
+class _Batch:
+    def __init__(self, backend, rows: list[_Row], on_token: OnToken | None):
+        self.backend, self.on_token, self.eos_ids = backend, on_token, _eos_ids(backend)
+        self.prefixes = _Prefixes(backend, rows)
+        # Families next to each other (their prefix is kept only while members remain), then longest first.
+        self.waiting = deque(sorted(rows, key=lambda r: (r.family is None, r.family or 0, -len(r.prompt))))
+        self.live: list[_Row] = []
+        self.cache = SlotCache(backend.model.config.get_text_config().num_hidden_layers,
+                               GENERATION_CACHE_TOKENS, backend.batch_size)
+        self.hidden: torch.Tensor | None = None  # [live rows, hidden]: each row's last hidden state
+        self.joins = 0
+
+    def run(self) -> Iterator[tuple[int, Generation]]:
+        while self.waiting or self.live:
+            self._admit()
+            logprobs = self.backend._logprobs(self.hidden)
+            ended = []
+            for r, row in enumerate(self.live):
+                reason = self._advance(row, _choose(logprobs[r], row.request, row.generator))
+                if reason:
+                    ended.append((r, reason))
+            for r, reason in sorted(ended, reverse=True):
+                row = self.live[r]
+                self._remove(r)
+                self.prefixes.done(row)
+                yield row.index, _finish(self.backend, row.generated, row.request, reason)
+            if self.live:
+                self._step()
+
+    def _advance(self, row: _Row, token: int) -> str | None:
+        """Takes the row's next token; the reason it ended, or None while it goes on."""
+        if token in self.eos_ids:
+            return "stop"
+        row.generated.append(token)
+        if self.on_token:
+            self.on_token(row.index, token)
+        if _hit_stop(self.backend, row.generated, row.request.stop):
+            return "stop"
+        return "length" if len(row.generated) >= row.request.max_new_tokens else None
+
+    def _admit(self) -> None:
+        """Waiting rows join while there is a free slot and the rows' lengths (plus GROW columns of
+        headroom) fit the token budget; an empty batch always takes one."""
+        joining: list[_Row] = []
+        width = max((len(row.tokens()) + 1 for row in self.live), default=0)
+        headroom = max((_headroom(row) for row in self.live), default=0)
+        while self.waiting:
+            row = self.waiting[0]
+            wanted, room = max(width, len(row.tokens()) + 1), max(headroom, _headroom(row))
+            if (self.live or joining) and not self.cache.fits(len(self.live) + len(joining) + 1, wanted + room):
+                break
+            joining.append(self.waiting.popleft())
+            width, headroom = wanted, room
+        if joining:
+            self._prefill(joining, width)
+
+    def _prefill(self, joining: list[_Row], width: int) -> None:
+        """Reads the joining rows' tokens (on top of their shared prefix where they have one) in batches
+        of near-equal length, and appends them to the cache and to the live rows."""
+        by_family: dict[int | None, list[_Row]] = {}
+        for row in joining:
+            by_family.setdefault(row.family, []).append(row)
+        hidden = [] if self.hidden is None else [self.hidden]
+        for family, members in by_family.items():
+            prefix = self.prefixes.get(family, len(members))
+            shared = prefix[0] if prefix else 0
+            ordered = sorted(members, key=lambda r: -len(r.tokens()))
+            for batch in length_batches(ordered, lambda r, shared=shared: len(r.tokens()) - shared,
+                                        self.backend.token_budget, self.backend.batch_size):
+                repeated = (shared, repeat_cache(prefix[1], len(batch))) if prefix else None
+                last, cache, _, lengths = self.backend._read_contexts([r.tokens() for r in batch], True, repeated)
+                self.cache.reserve(len(self.live) + len(batch), width, cache)
+                self.cache.append(cache, lengths.tolist())
+                for row in batch:
+                    self.joins += 1
+                    row.joined = self.joins
+                self.live.extend(batch)
+                hidden.append(last)
+        self.hidden = torch.cat(hidden)
+
+    def _step(self) -> None:
+        """One forward over every live row's newest token."""
+        width = self.cache.width_in_use() + 1
+        while not self.cache.fits(len(self.live), width):  # grown past the budget: the newest row waits
+            newest = max(range(len(self.live)), key=lambda r: self.live[r].joined)
+            self.waiting.appendleft(self.live[newest])
+            self._remove(newest)
+            width = self.cache.width_in_use() + 1
+        self.cache.reserve(len(self.live), width)
+        ids = torch.tensor([[row.generated[-1]] for row in self.live], device=self.backend.device)
+        mask, positions = self.cache.step_inputs(self.cache.layers[0].buffers[0].dtype)
+        out = self.backend.decoder(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                   past_key_values=self.cache, use_cache=True)
+        self.cache.advance()
+        self.hidden = out.last_hidden_state[:, -1]
+
+    def _remove(self, r: int) -> None:
+        last = len(self.live) - 1
+        self.live[r] = self.live[last]
+        self.live.pop()
+        self.hidden[r] = self.hidden[last]
+        self.hidden = self.hidden[:last]
+        self.cache.remove(r)
+
+
+class _Prefixes:
+    """Shared prompt prefixes: each family's keys and values are computed when its first member joins
+    and dropped when its last member is done."""
+
+    def __init__(self, backend, rows: list[_Row]):
+        self.backend = backend
+        prompts = {tuple(row.prompt) for row in rows}
+        families, _ = prefix_families(list(prompts))
+        self.shared: dict[int, int] = {}
+        self.left: dict[int, int] = {}
+        member_of: dict[tuple[int, ...], int] = {}
+        for family, (shared, members) in enumerate(families):
+            self.shared[family] = shared
+            member_of.update((m, family) for m in members)
+        for row in rows:
+            row.family = member_of.get(tuple(row.prompt))
+            if row.family is not None:
+                self.left[row.family] = self.left.get(row.family, 0) + 1
+        self.caches: dict[int, object] = {}
+        self.rows = {row.family: row for row in rows if row.family is not None}
+
+    def get(self, family: int | None, joining: int):
+        """(shared length, cache of the prefix) for a family, or None: a family read alone gains nothing."""
+        if family is None or (family not in self.caches and joining < 2 and self.left[family] < 2):
+            return None
+        if family not in self.caches:
+            shared = self.shared[family]
+            ids = torch.tensor([self.rows[family].prompt[:shared]], device=self.backend.device)
+            self.caches[family] = self.backend.decoder(input_ids=ids, use_cache=True).past_key_values
+        return self.shared[family], self.caches[family]
+
+    def done(self, row: _Row) -> None:
+        if row.family is not None:
+            self.left[row.family] -= 1
+            if self.left[row.family] == 0:
+                self.caches.pop(row.family, None)
+
+
+def _headroom(row: _Row) -> int:
+    """Columns a row may still need before the buffers next grow: its remaining tokens, at most GROW."""
+    return min(GROW, row.request.max_new_tokens - len(row.generated))
+
+
+def _plain_cache(backend) -> bool:
+    if not hasattr(backend, "_plain_generation_cache"):
+        probe = backend.decoder(input_ids=torch.tensor([[backend.prefix_token]], device=backend.device), use_cache=True)
+        backend._plain_generation_cache = plain_dynamic(probe.past_key_values)
+    return backend._plain_generation_cache
+
+
+def _generate_alone(backend, row: _Row, on_token: OnToken | None) -> Generation:
+    """One row on the model's own cache, whatever its kind (sliding windows, quantised ...)."""
     eos_ids = _eos_ids(backend)
-    width = max(len(p) for p in prompts)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for row, prompt in enumerate(prompts):  # left-aligned: every row's next token is at the last column
-        mask[row, width - len(prompt):] = 1
-    mask = mask.to(device)
-    capacity = width + max(r.max_new_tokens for r in requests)
-    cache, hidden = prefill(backend, prompts, capacity)
-    next_position = torch.tensor([len(p) for p in prompts], device=device)
-    generators = [torch.Generator().manual_seed(r.seed) for r in requests]
-    generated: list[list[int]] = [[] for _ in prompts]
-    finish = ["length"] * len(prompts)
-    active = list(range(len(prompts)))
-    while active:
-        logprobs = backend._logprobs(hidden)
-        still = []
-        for slot, row in enumerate(active):
-            token = _choose(logprobs[slot], requests[row], generators[row])
-            if token in eos_ids:
-                finish[row] = "stop"
-                continue
-            generated[row].append(token)
-            if _hit_stop(backend, generated[row], requests[row].stop):
-                finish[row] = "stop"
-            elif len(generated[row]) < requests[row].max_new_tokens:
-                still.append(slot)
-        if not still:
-            break
-        keep = torch.tensor(still, device=device)
-        if len(still) < len(active):
-            cache.batch_select_indices(keep)
-            mask, next_position = mask[keep], next_position[keep]
-        active = [active[slot] for slot in still]
-        step_ids = torch.tensor([[generated[row][-1]] for row in active], device=device)
-        mask = torch.cat([mask, torch.ones((len(active), 1), dtype=mask.dtype, device=device)], dim=1)
-        out = backend.decoder(input_ids=step_ids, attention_mask=mask, position_ids=next_position[:, None],
-                              past_key_values=cache, use_cache=True)
-        next_position = next_position + 1
-        hidden = out.last_hidden_state[:, -1]
-    return [_finish(backend, tokens, request, reason) for tokens, request, reason in zip(generated, requests, finish)]
-
-
-def prefill(backend, prompts: Sequence[list[int]], capacity: int):
-    """Read the prompts; returns a cache holding each row's keys and values right-aligned at column
-    max(len) with room up to `capacity`, and each row's last hidden state."""
-    width = max(len(p) for p in prompts)
-    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
-    buffers: list[tuple[torch.Tensor, torch.Tensor]] = []
-    last: list[torch.Tensor] = [torch.empty(0)] * len(prompts)
-    for batch in length_batches(order, lambda i: len(prompts[i]), TOKEN_BUDGET, len(prompts)):
-        ids = torch.full((len(batch), len(prompts[batch[0]])), backend.pad_token, dtype=torch.long)
-        for j, i in enumerate(batch):
-            ids[j, : len(prompts[i])] = torch.tensor(prompts[i], dtype=torch.long)
-        out = backend.decoder(input_ids=ids.to(backend.device), use_cache=True)
-        layers = out.past_key_values.layers
-        if not plain_dynamic(out.past_key_values):
-            return _prefill_left_padded(backend, prompts)  # sliding-window and other caches: the general path
-        if not buffers:
-            buffers = [tuple(t.new_zeros(len(prompts), t.shape[1], capacity, t.shape[3]) for t in (l.keys, l.values))
-                       for l in layers]
-        for j, i in enumerate(batch):
-            n = len(prompts[i])
-            for (keys, values), layer in zip(buffers, layers):
-                keys[i, :, width - n : width] = layer.keys[j, :, :n]
-                values[i, :, width - n : width] = layer.values[j, :, :n]
-            last[i] = out.last_hidden_state[j, n - 1]
-    cache = DynamicCache()
-    cache.layers = [PreallocatedLayer(keys, values, width) for keys, values in buffers]
-    return cache, torch.stack(last)
-
-
-def _prefill_left_padded(backend, prompts: Sequence[list[int]]):
-    """One left-padded batch with a padding mask: right for any cache type, slower on a CPU."""
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), backend.pad_token, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for row, prompt in enumerate(prompts):
-        ids[row, width - len(prompt):] = torch.tensor(prompt, dtype=torch.long)
-        mask[row, width - len(prompt):] = 1
-    ids, mask = ids.to(backend.device), mask.to(backend.device)
-    positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-    out = backend.decoder(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
-    return out.past_key_values, out.last_hidden_state[:, -1]
-
-
-def repeat_cache(cache, rows: int):
-    """A fresh cache whose `rows` rows all start from `cache`'s single row (a shared prefix): views, no
-    copies; each layer's first update concatenates into new tensors, so `cache` itself stays as it was."""
-    repeated = DynamicCache()
-    layers = []
-    for layer in cache.layers:
-        copy = DynamicLayer()
-        copy.dtype, copy.device, copy.is_initialized = layer.keys.dtype, layer.keys.device, True
-        copy.keys, copy.values = layer.keys.expand(rows, -1, -1, -1), layer.values.expand(rows, -1, -1, -1)
-        layers.append(copy)
-    repeated.layers = layers
-    return repeated
-
-
-def plain_dynamic(cache) -> bool:
-    """Whether every layer is a plain DynamicLayer (not sliding-window, quantised or offloaded)."""
-    return all(type(layer) is DynamicLayer for layer in cache.layers)
-
-
-class PreallocatedLayer(DynamicLayer):
-    """A cache layer whose keys and values are views of a buffer sized for the whole
-    generation: a new token is written in place instead of concatenated."""
-
-    def __init__(self, keys: torch.Tensor, values: torch.Tensor, length: int):
-        super().__init__()
-        self.dtype, self.device, self.is_initialized = keys.dtype, keys.device, True
-        self.buffers, self.length = (keys, values), length
-        self._refresh()
-
-    def _refresh(self) -> None:
-        keys, values = self.buffers
-        self.keys, self.values = keys[:, :, : self.length], values[:, :, : self.length]
-
-    def update(self, key_states, value_states, *args, **kwargs):
-        keys, values = self.buffers
-        end = self.length + key_states.shape[-2]
-        if end > keys.shape[-2]:
-            raise RuntimeError(f"the cache was sized for {keys.shape[-2]} positions, {end} are needed")
-        keys[:, :, self.length : end] = key_states
-        values[:, :, self.length : end] = value_states
-        self.length = end
-        self._refresh()
-        return self.keys, self.values
-
-    def batch_select_indices(self, indices: torch.Tensor) -> None:
-        self.buffers = tuple(b[indices] for b in self.buffers)
-        self._refresh()
-
-    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
-        self.batch_select_indices(beam_idx)
+    out = backend.decoder(input_ids=torch.tensor([row.prompt], device=backend.device), use_cache=True)
+    while True:
+        token = _choose(backend._logprobs(out.last_hidden_state[:, -1])[0], row.request, row.generator)
+        if token in eos_ids:
+            return _finish(backend, row.generated, row.request, "stop")
+        row.generated.append(token)
+        if on_token:
+            on_token(row.index, token)
+        if _hit_stop(backend, row.generated, row.request.stop):
+            return _finish(backend, row.generated, row.request, "stop")
+        if len(row.generated) >= row.request.max_new_tokens:
+            return _finish(backend, row.generated, row.request, "length")
+        out = backend.decoder(input_ids=torch.tensor([[token]], device=backend.device),
+                              past_key_values=out.past_key_values, use_cache=True)
 
 
 def _choose(logprobs: torch.Tensor, request: GenerationRequest, generator: torch.Generator) -> int:

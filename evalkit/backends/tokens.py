@@ -16,6 +16,10 @@ TOKEN_BUDGET = 16384  # padded tokens per forward when scoring or reading prompt
 # stream more activations through the caches: two 8k-token WikiText windows in one forward took 15 %
 # longer than one after the other. Rows of a few hundred tokens still share a forward.
 CPU_TOKEN_BUDGET = 4096
+# Cached positions (rows x columns, every layer) a continuous batch may hold: 16 rows of a 5-shot GSM8K
+# prompt and 256 new tokens take about 19k; SmolLM2-135M keeps 46 kB of float32 keys and values per
+# position, so this is 1.5 GB there and 1 GB for a 1B Llama in bfloat16. A single row always runs.
+GENERATION_CACHE_TOKENS = 32768
 MAX_PADDING = 0.125  # a row joins a batch only if padding it to the batch's width adds at most this share
 
 

@@ -63,31 +63,3 @@ def test_multi_token_continuations_in_padded_batches_equal_plain_forward(tiny_mo
         expected = sum(float(logprobs[n_context - 1 + j, t]) for j, t in enumerate(whole[n_context:]))
         for results in by_size:
             assert results[i].logprob == pytest.approx(expected, abs=1e-4)
-
-
-def test_prefill_right_aligned_cache_equals_left_padded_batch(tiny_model_dir):
-    from evalkit.backends.hf_generate import _prefill_left_padded, prefill
-
-    be = backend(tiny_model_dir, batch_size=16)
-    prompts = [be.encode(t) for t in texts_of_close_lengths(n=3, base=5) + texts_of_close_lengths(n=2, base=30)]
-    assert len({len(p) for p in prompts}) == len(prompts), "test needs prompts of different lengths"
-    with torch.inference_mode():
-        cache, hidden = prefill(be, prompts, capacity=max(map(len, prompts)) + 4)
-        reference_cache, reference_hidden = _prefill_left_padded(be, prompts)
-        assert torch.allclose(hidden, reference_hidden, atol=1e-4)
-        width = max(map(len, prompts))
-        for layer, reference in zip(cache.layers, reference_cache.layers):
-            for row, prompt in enumerate(prompts):  # the real positions; padding differs and is masked
-                real = slice(width - len(prompt), width)
-                assert torch.allclose(layer.keys[row, :, real], reference.keys[row, :, real], atol=1e-4)
-                assert torch.allclose(layer.values[row, :, real], reference.values[row, :, real], atol=1e-4)
-
-
-def test_preallocated_cache_refuses_to_grow_past_its_size():
-    from evalkit.backends.hf_generate import PreallocatedLayer
-
-    layer = PreallocatedLayer(torch.zeros(1, 2, 5, 4), torch.zeros(1, 2, 5, 4), length=3)
-    keys, _ = layer.update(torch.ones(1, 2, 2, 4), torch.ones(1, 2, 2, 4))
-    assert keys.shape == (1, 2, 5, 4) and layer.get_seq_length() == 5
-    with pytest.raises(RuntimeError, match="sized for 5 positions"):
-        layer.update(torch.ones(1, 2, 1, 4), torch.ones(1, 2, 1, 4))
