@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "evalkit"
 TOP_LEVEL = {"__init__", "__main__", "cli", "config", "errors", "types"}
 # Lowest first. A package may import only packages before it (and itself); the command-line modules
 # (cli.py at the top and each package's cli.py) sit above everything.
-LAYERS = ["types", "errors", "config", "scoring", "store", "backends", "models", "sandbox", "data", "kinds", "tasks",
+LAYERS = ["types", "errors", "progress", "config", "scoring", "store", "backends", "models", "sandbox", "data", "kinds", "tasks",
           "train", "answers", "ratings", "judge", "vote", "serve", "report", "run", "api"]
 # (importing module, imported module): function-local on purpose, for start-up time.
 LOCAL_IMPORTS_FOR_START_UP = {

@@ -1,10 +1,13 @@
-"""A rich progress bar for training (steps, loss, learning rate, elapsed, remaining) as a TrainerCallback."""
+"""Training progress as a TrainerCallback: a rich bar (steps, loss, elapsed, remaining) on a terminal,
+plain lines at most every 30 s when stderr is a file or a pipe (a rich bar draws nothing there)."""
 
 from __future__ import annotations
 
 import sys
 
 from transformers import TrainerCallback
+
+from evalkit.progress import PlainProgress
 
 
 def active_console():
@@ -25,9 +28,16 @@ class RichProgress(TrainerCallback):
         self.quiet = quiet
         self.bar = None
         self.task = None
+        self.plain: PlainProgress | None = None
+        self.status = "starting"
 
     def on_train_begin(self, args, state, control, **kwargs):
         if self.quiet or not state.is_world_process_zero:
+            return
+        if not sys.stderr.isatty():
+            self.plain = PlainProgress(self.label, lambda line: print(f"{line} · {self.status}", file=sys.stderr,
+                                                                      flush=True))
+            self.plain.update(state.global_step, state.max_steps)
             return
         from rich.progress import (
             BarColumn,
@@ -46,16 +56,20 @@ class RichProgress(TrainerCallback):
                                       status="starting")
 
     def on_step_end(self, args, state, control, **kwargs):
+        if self.plain is not None:
+            self.plain.update(state.global_step, state.max_steps)
         if self.bar is not None:
             self.bar.update(self.task, completed=state.global_step)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if self.bar is None or not logs:
+        if not logs:
             return
         names = {"loss": "loss", "rewards/accuracies": "reward acc"}
         parts = [f"{name} {logs[key]:.3g}" for key, name in names.items() if key in logs]
         if parts:
-            self.bar.update(self.task, status=" · ".join(parts))
+            self.status = " · ".join(parts)
+            if self.bar is not None:
+                self.bar.update(self.task, status=self.status)
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.bar is not None:

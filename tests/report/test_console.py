@@ -2,6 +2,8 @@
 
 import io
 import os
+import subprocess
+import sys
 
 from rich.console import Console
 
@@ -49,6 +51,10 @@ def test_third_party_bars_are_off_unless_debug(monkeypatch):
     assert "TQDM_DISABLE" not in os.environ
     ui.quiet_third_party_progress(debug=False)
     assert os.environ["TQDM_DISABLE"] == "1" and os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
-    from tqdm.auto import tqdm
-
-    assert tqdm(range(3)).disable  # the GGUF conversion's bar reads this
+    # tqdm reads TQDM_* when it is first imported, so check in a process where evalkit's CLI set it first
+    # (in this one an earlier test may have imported it already)
+    check = subprocess.run([sys.executable, "-c", "import os; from evalkit.report.console import "
+                            "quiet_third_party_progress as q; q(); from tqdm.auto import tqdm; "
+                            "print(tqdm(range(3)).disable)"], capture_output=True, text=True,
+                           env={k: v for k, v in os.environ.items() if not k.startswith(("TQDM_", "HF_HUB_DISABLE"))})
+    assert check.stdout.strip() == "True", check.stderr  # the GGUF conversion's bar reads this

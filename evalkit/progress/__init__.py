@@ -1,0 +1,46 @@
+"""Progress for a log: plain lines at a bounded rate, for when output is not a terminal.
+
+The lowest layer, beside config and errors: the evaluation console (report/console.py) and the
+training callback (train/progress.py) both print through it, so a run captured in a file shows
+its stage, done/total and ETA every half minute instead of nothing until it ends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+PLAIN_INTERVAL_S = 30.0
+
+
+def clock_text(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class PlainProgress:
+    """Progress as plain lines for a log: the first update, then at most one line every `interval`
+    seconds, and the last one (done == total) always."""
+
+    def __init__(self, label: str, write: Callable[[str], None], interval: float = PLAIN_INTERVAL_S,
+                 clock: Callable[[], float] = time.monotonic):
+        self.label, self.write, self.interval, self.clock = label, write, interval, clock
+        self.started = clock()
+        self.last_line: float | None = None
+        self.finished = False
+
+    def update(self, done: int, total: int | None) -> None:
+        now = self.clock()
+        complete = total is not None and done >= total
+        due = self.last_line is None or now - self.last_line >= self.interval
+        if self.finished or not (due or complete):
+            return
+        self.last_line, self.finished = now, complete
+        self.write(self.line(done, total, now - self.started))
+
+    def line(self, done: int, total: int | None, elapsed: float) -> str:
+        if not total:
+            return f"{self.label}: {done} done · elapsed {clock_text(elapsed)}"
+        eta = elapsed / done * (total - done) if done else None
+        return (f"{self.label}: {done}/{total} ({done / total:.0%}) · elapsed {clock_text(elapsed)} · "
+                f"eta {'?' if eta is None else clock_text(eta)}")
