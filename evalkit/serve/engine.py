@@ -7,11 +7,18 @@ a reply does not depend on what it was batched with). A short gather window
 lets requests that arrive together (a client's concurrent calls) meet in one
 batch. Token-level work (replies with `logprobs`, see scoring.py) runs on the
 same thread, one request at a time, between batches.
+
+`generate_stream` hands each generated token id to the caller's event loop as the
+backend chooses it, for backends whose `generate` takes an `on_token` callback
+(the transformers backend); with any other backend the stream stays empty and the
+finished text arrives whole. Tokens may run past a stop string that the finished
+text is cut at, so a client-facing stream holds back what could still be a stop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import queue
 import threading
 from collections.abc import Callable
@@ -29,6 +36,7 @@ class _Job:
     future: Future
     request: GenerationRequest | None = None  # a generation, batched
     call: Callable[[], Any] | None = None  # or anything else that needs the model
+    on_token: Callable[[int], None] | None = None  # called on the model thread with each generated token id
 
 
 class Engine:
@@ -46,6 +54,12 @@ class Engine:
     def generate_each(self, requests: list[GenerationRequest]) -> list[asyncio.Future]:
         """One awaitable per request, each done as soon as its own generation is (for streaming)."""
         return [asyncio.wrap_future(self._put(_Job(Future(), request=r))) for r in requests]
+
+    def generate_stream(self, request: GenerationRequest) -> tuple[asyncio.Queue, asyncio.Future]:
+        """A queue that receives each generated token id as it is chosen, and the finished Generation."""
+        loop, tokens = asyncio.get_running_loop(), asyncio.Queue()
+        job = _Job(Future(), request=request, on_token=lambda token: loop.call_soon_threadsafe(tokens.put_nowait, token))
+        return tokens, asyncio.wrap_future(self._put(job))
 
     async def run(self, call: Callable[[], Any]) -> Any:
         return await asyncio.wrap_future(self._put(_Job(Future(), call=call)))
@@ -89,8 +103,18 @@ class Engine:
         return jobs
 
     def _generate(self, jobs: list[_Job]) -> None:
+        requests = [job.request for job in jobs]
+        streaming = [job.on_token for job in jobs]
         try:
-            for index, generation in self.backend.generate([job.request for job in jobs]):
+            if any(streaming) and "on_token" in inspect.signature(self.backend.generate).parameters:
+                def on_token(index: int, token: int) -> None:
+                    if streaming[index]:
+                        streaming[index](token)
+
+                results = self.backend.generate(requests, on_token=on_token)
+            else:
+                results = self.backend.generate(requests)
+            for index, generation in results:
                 jobs[index].future.set_result(generation)
         except Exception as err:  # the whole batch failed: every waiting client gets the reason
             for job in jobs:
