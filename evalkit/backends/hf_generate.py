@@ -11,11 +11,11 @@ growing rows no longer fit, the row that joined last goes back to the queue with
 its generator, to be read again later (vLLM's recompute preemption).
 
 Our own loop rather than transformers' `generate_batch` / `ContinuousBatchingManager`
-(transformers 5.23), which does run on a CPU with paged attention and gave the same greedy text
-here at the same speed: it samples every row with one `torch.multinomial` over the whole batch
-from the process's global generator, so a sampled output depends on its batch-mates and their
-order (no per-request seed), it has no stop strings (only EOS and a token limit), and its
-prefix sharing needs whole cache blocks. Models whose cache is not a plain full-attention one
+(transformers 5.23). That one does run on a CPU, on its paged cache, and gave the same greedy text
+as this loop at the same speed on 8 GSM8K prompts here; but it samples every row with one
+`torch.multinomial` over the whole batch from the process's global generator, so a sampled output
+depends on its batch-mates and their order (no per-request seed), and it stops only at EOS or a
+token limit (no stop strings). Models whose cache is not a plain full-attention one
 (sliding windows, quantised or offloaded caches) decode one row at a time on the model's own
 cache: slower, the same tokens.
 """
