@@ -92,9 +92,13 @@ def test_killed_run_resumes_without_loss_or_duplicates(tmp_path, tiny_model_dir)
     child.wait()
     kept = sqlite3.connect(db).execute("SELECT COUNT(*) FROM responses").fetchone()[0]
     assert 20 <= kept < many, f"{kept} responses survived the kill"
+    killed_id = sqlite3.connect(db).execute("SELECT MAX(id) FROM runs").fetchone()[0]
+    assert Store(db).run(killed_id)["status"] == "interrupted"  # its process is gone, so not `running`
     resumed = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     store = Store(db)
+    assert store.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1  # resumed under the same run
+    assert store.run()["id"] == killed_id and store.run(killed_id)["status"] == "finished"
     rows = store.db.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM responses").fetchone()
     assert rows == (many, many), "every document answered exactly once"
     resumed_run = store.run()
