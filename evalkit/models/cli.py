@@ -34,21 +34,21 @@ def cmd_models(args) -> int:
 
 def resolution(spec, config) -> str:
     """Where the model's weights come from here, without loading, converting or downloading anything."""
-    from evalkit.models.sources import EMBEDDED, cache_dir
+    from evalkit.backends import is_endpoint
+    from evalkit.models.sources import EMBEDDED, cache_dir, local_path, looks_like_hub_id
 
     source = spec.source
     if spec.recipe:
         return f"trained on first use from {spec.parent}, cached under {cache_dir() / 'trained'}"
-    if source.startswith(("openai:", "http://", "https://")):
+    if is_endpoint(spec):
         return f"endpoint {spec.base_url or source}"
     if source.startswith("embedded:"):
         name = source.removeprefix("embedded:")
         return f"package {EMBEDDED[name][0]} (GGUF, converted once)" if name in EMBEDDED else "unknown embedded model"
-    path = Path(source).expanduser()
-    path = path if path.is_absolute() else config.root / path
+    path = local_path(source, config.root)
     if path.exists():
         return f"local {'GGUF file' if path.suffix == '.gguf' else 'folder'} {path}"
-    if source.count("/") == 1 and not source.startswith((".", "/", "~")):
+    if looks_like_hub_id(source):
         return "hub id (needs the hub, or its files in the HF cache)"
     return f"not found: {path}"
 

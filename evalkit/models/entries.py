@@ -10,15 +10,16 @@ overrides (--batch-size, --dtype, --device) then apply to every selected model.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-import re
 import tomllib
 
 from evalkit.config import Config, model_spec, split_names
 from evalkit.errors import ConfigError
+from evalkit.models.sources import local_path, looks_like_hub_id
 
 ENDPOINT_PREFIXES = ("openai:", "http://", "https://")
 OVERRIDABLE = ("batch_size", "dtype", "device")
@@ -76,36 +77,20 @@ def entry_name(source: str) -> str:
 
 
 def _entry_spec(config: Config, source: str, settings: dict[str, Any]):
-    where = f"--models {source}"
-    if not _is_source(config, source):
+    local = local_path(source, config.root)
+    if not (_is_remote(source) or local.exists() or looks_like_hub_id(source)):
         known = ", ".join(sorted(config.models)) or "(none)"
         raise ConfigError(f"unknown model {source!r} in --models: not a model of {config.path} ({known}; add a "
                           f"[models.{source}] table to define one), not an existing folder or .gguf file under "
                           f"{config.root}, not a hub id (org/name) and not an endpoint (openai:MODEL, http://...)")
-    if "/" not in source and not source.startswith(ENDPOINT_PREFIXES + ("embedded:",)) and source.endswith(".gguf"):
-        source = str(config.root / source)
-    raw = {"source": _absolute(config, source), **settings}
-    raw.setdefault("name", None)
-    name = str(raw.pop("name") or entry_name(source))
-    return model_spec(name, raw, where)
+    resolved = str(local.resolve()) if not _is_remote(source) and local.exists() else source
+    name = str(settings.pop("name", None) or entry_name(source))
+    return model_spec(name, {"source": resolved, **settings}, f"--models {source}")
 
 
-def _is_source(config: Config, source: str) -> bool:
-    if source.startswith(ENDPOINT_PREFIXES + ("embedded:",)):
-        return True
-    path = Path(source).expanduser()
-    path = path if path.is_absolute() else config.root / path
-    if path.exists():
-        return True
-    return source.count("/") == 1 and not source.startswith((".", "/", "~"))  # a hub id: org/name
-
-
-def _absolute(config: Config, source: str) -> str:
-    if source.startswith(ENDPOINT_PREFIXES + ("embedded:",)):
-        return source
-    path = Path(source).expanduser()
-    local = path if path.is_absolute() else config.root / path
-    return str(local.resolve()) if local.exists() else source
+def _is_remote(source: str) -> bool:
+    """An endpoint or the embedded model: nothing to find on disk."""
+    return source.startswith(ENDPOINT_PREFIXES + ("embedded:",))
 
 
 def _overridden(spec, overrides: dict[str, Any]):

@@ -13,6 +13,8 @@ import importlib.util
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -43,7 +45,7 @@ def resolve(spec: ModelSpec, root: Path) -> ResolvedModel:
     source = spec.source
     if source.startswith("embedded:"):
         return ResolvedModel(_embedded_folder(source.removeprefix("embedded:")), source)
-    path = (root / source).expanduser() if not Path(source).is_absolute() else Path(source)
+    path = local_path(source, root)
     if path.suffix == ".gguf":
         if not path.is_file():
             raise ModelError(f"model {spec.name!r}: GGUF file {path} not found; check models.{spec.name}.source")
@@ -51,13 +53,24 @@ def resolve(spec: ModelSpec, root: Path) -> ResolvedModel:
     if path.is_dir():
         check_weights(path, spec.name)
         return ResolvedModel(path, source)
-    if source.count("/") == 1 and not source.startswith((".", "/", "~")):
+    if looks_like_hub_id(source):
         if path.parent.is_dir():  # `out/checkpoint-500` with ./out here is a missing folder, not a hub id
             raise ModelError(f"model {spec.name!r}: folder {path} not found (its parent {path.parent} exists); check "
                              f"the checkpoint name, or write ./{source} for a folder and org/name only for a hub id")
         return ResolvedModel(_from_hub(source, spec), f"hub:{source}")
     raise ModelError(f"model {spec.name!r}: source {source!r} is not a folder, a .gguf file or a hub id "
                      f"(org/name); looked for {path}. Fix models.{spec.name}.source in the config.")
+
+
+def looks_like_hub_id(source: str) -> bool:
+    """`org/name`: one slash and not a path that starts like one (./, /, ~)."""
+    return source.count("/") == 1 and not source.startswith((".", "/", "~"))
+
+
+def local_path(source: str, root: Path) -> Path:
+    """Where a source would be on this machine (relative sources are relative to the project)."""
+    path = Path(source).expanduser()
+    return path if path.is_absolute() else root / path
 
 
 def check_weights(folder: Path, name: str) -> None:
@@ -94,16 +107,26 @@ def _converted_gguf(gguf: Path, name: str | None = None) -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         delattr(model.config, "quantization_config")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".converting-"))
-    try:
+    with staged_folder(target) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        tmp.rename(target)
+    return target
+
+
+@contextmanager
+def staged_folder(out: Path) -> Iterator[Path]:
+    """A fresh folder beside `out` to write into; it becomes `out` (replacing an older one) only when
+    the block finishes, and is removed if it fails, so a killed write never leaves a half model."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
+    try:
+        yield tmp
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return target
 
 
 def _from_hub(repo_id: str, spec: ModelSpec) -> Path:

@@ -10,8 +10,6 @@ fit, then loads the result with transformers and records its logits' distance to
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from dataclasses import asdict
 from importlib import metadata
@@ -19,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import ConfigError, ModelError
+from evalkit.models.sources import staged_folder
 from evalkit.store.provenance import environment, package_versions
 from evalkit.train.recipe import Recipe
 from evalkit.types import stable_hash
@@ -174,20 +173,12 @@ def build_merge(recipe: Recipe, parent_name: str, parent, inputs: dict[str, Any]
                  TASK_VECTOR_METHODS else folders)
     config = mergekit_config(recipe, folders, Path(parent.folder))
     started = time.perf_counter()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
-    try:
+    with staged_folder(out) as tmp:
         run_merge(MergeConfiguration.model_validate(config), str(tmp),
                   MergeOptions(quiet=True, random_seed=recipe.merge.seed, write_model_card=False, copy_tokenizer=True))
         info = provenance(recipe, parent_name, parent, inputs, config, logit_distances(tmp, folders),
                           out.name, time.perf_counter() - started)
         (tmp / PROVENANCE).write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return info
 
 

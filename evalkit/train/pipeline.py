@@ -10,7 +10,6 @@ from __future__ import annotations
 import gc
 import json
 import shutil
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 
 from evalkit.errors import DataError
 from evalkit.models.parallel import accelerate_state
+from evalkit.models.sources import staged_folder
 from evalkit.store.provenance import environment, package_versions
 from evalkit.train import heldout
 from evalkit.train.arguments import last_checkpoint
@@ -260,16 +260,8 @@ def provenance(plan: Plan, history, resumed, loaded_method, difference, heldout,
 
 
 def _save(model, tokenizer, info: dict[str, Any], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
-    try:
+    with staged_folder(out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         loss_curve(info["training"]["log_history"], tmp / LOSS_CURVE, f"{info['stage']} · {info['recipe']['file']}")
         (tmp / PROVENANCE).write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

@@ -1,8 +1,8 @@
 """What there is to vote on: the models' stored answers, and the LLM judge's verdicts.
 
-Both come from other features (evalkit.answers.generate, evalkit.judge.verdicts). Voting must work
-without the judge, so judge data is optional: when the module or its table is
-missing, pairs are simply not prioritised by judge verdicts, and callers are told why.
+Both come from other features (evalkit.answers, evalkit.judge.verdicts). Voting works without a
+judge: with no verdicts in the store, pairs are simply not prioritised by them, and callers are
+told why.
 """
 
 from __future__ import annotations
@@ -17,15 +17,7 @@ from evalkit.store import Store
 ANSWERS_COMMAND = "evalkit answers --models base,sft --prompt-set NAME"
 
 
-@dataclass(frozen=True)
-class StoredAnswer:
-    """The fields of evalkit.answers.generate.Answer that voting reads."""
-
-    model: str
-    prompt_set: str
-    prompt_id: str
-    prompt: str
-    answer: str
+StoredAnswer = answers.Answer  # a model's stored answer to one prompt, as the answers table keeps it
 
 
 @dataclass(frozen=True)
@@ -60,8 +52,7 @@ class JudgeData:
 def stored_answers(store: Store, prompt_set: str | None = None,
                    models: list[str] | None = None) -> list[StoredAnswer]:
     """All stored answers (of `models` / `prompt_set` when given)."""
-    found = answers.stored_answers(store, prompt_set=prompt_set, models=models or None)
-    return [StoredAnswer(a.model, a.prompt_set, a.prompt_id, a.prompt, a.answer) for a in found]
+    return answers.stored_answers(store, prompt_set=prompt_set, models=models or None)
 
 
 def judge_verdicts(store: Store, prompt_set: str | None = None) -> JudgeData:
