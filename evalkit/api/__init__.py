@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +34,9 @@ class Results:
     store: Store
     run_id: int
 
-    @property
+    @functools.cached_property
     def run(self) -> dict[str, Any]:
-        return self.store.run(self.run_id)
+        return self.store.run(self.run_id)  # a finished run does not change: read it once
 
     @property
     def models(self) -> list[str]:

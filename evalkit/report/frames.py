@@ -3,6 +3,7 @@ comparison. The Python API returns these; the leaderboard's tables are rendered 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -47,6 +48,7 @@ def comparison_rows(store: Store, run: dict[str, Any], metrics: dict[str, list[s
     records(model, task) gives a model's per-sample records (default: this run's); comparable(task, a, b)
     says whether two models' records are of the same items (a leaderboard across runs asks)."""
     records = records or (lambda model, task: store.samples(run["id"], model, task))
+    by_id = functools.cache(lambda model, task: {r["sample_id"]: r for r in records(model, task)})  # read once
     rows = []
     for task, names in metrics.items():
         kind = KINDS[run["provenance"]["tasks"][task]["kind"]]
@@ -54,8 +56,7 @@ def comparison_rows(store: Store, run: dict[str, Any], metrics: dict[str, list[s
             for a, b in pairs:
                 if comparable is not None and not comparable(task, a, b):
                     continue
-                recs_a = {r["sample_id"]: r for r in records(a, task)}
-                recs_b = {r["sample_id"]: r for r in records(b, task)}
+                recs_a, recs_b = by_id(a, task), by_id(b, task)
                 shared = sorted(set(recs_a) & set(recs_b))
                 if not shared:
                     continue
