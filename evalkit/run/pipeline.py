@@ -61,7 +61,9 @@ def plan_suite(config: Config, suite_name: str) -> Plan:
         if task.handler.own_data:  # lm_eval: lm-eval's task found them while loading its samples
             continue
         shots = options[task.name].num_fewshot
-        if shots if shots is not None else fewshot.settings(task).num_fewshot:
+        if shots is None:  # the suite leaves it to the task file
+            shots = fewshot.settings(task).num_fewshot
+        if shots:
             fewshot.pool(task, options[task.name].extra)
     return Plan(tasks, samples, options)
 
