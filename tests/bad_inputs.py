@@ -15,6 +15,9 @@ JUDGE = '[judges.j]\nprompt = "mtbench-pairwise"\nmodel = "tiny"\n'
 TASK = ('name = "bad"\nversion = 1\nkind = "perplexity"\nid_field = "id"\n[[sources]]\nkind = "file"\n'
         'path = "../docs.jsonl"\n[perplexity]\ntext = "{{ text }}"\n')
 RECIPE = 'stage = "sft"\n[[data.sources]]\nkind = "file"\npath = "chat.jsonl"\n'
+JUDGE_FILE = ('name = "broken"\nversion = 1\nsystem = "Judge."\nuser = "{{ question }} {{ answer_a }} {{ answer_b }}"\n'
+              '[verdict]\nregex = \'\\[\\[([ABC])\\]\\]\'\nlabels = { A = "A", B = "B", C = "tie" }\n')
+BROKEN_JUDGE = '[judges.j]\nprompt = "broken"\nmodel = "tiny"\n'
 PROMPTS = 'name = "p"\nversion = 1\nprompt = "{{ prompt }}"\n[[sources]]\nkind = "file"\npath = "../docs.jsonl"\n'
 
 RUN = ["--config", "{root}/c.toml", "run", "--models", "tiny", "--quiet"]
@@ -76,6 +79,16 @@ CONFIG_CASES = [
      ["models.api.api_key_env looks like a key"]),
     ("suite-prompt-limit-zero", config(PROJECT + MODEL + SUITE + 'judge = "j"\nprompt_limit = 0\n' + JUDGE), RUN,
      ["suites.default.prompt_limit = 0"]),
+]
+
+JUDGE_CASES = [  # a judge file's mistake stops the run before models load and answers are generated
+    ("judge-template-syntax", {**config(GOOD + 'judge = "j"\n' + BROKEN_JUDGE),
+                               "judges/broken.toml": JUDGE_FILE.replace("{{ answer_b }}", "{{ answer_b }")}, RUN,
+     ["broken.toml", "`user` is not a valid Jinja template"]),
+    ("judge-template-undefined", {**config(GOOD + BROKEN_JUDGE + MODEL.replace("tiny", "tiny2")),
+                                  "judges/broken.toml": JUDGE_FILE.replace("answer_b", "answer")},
+     ["--config", "{root}/c.toml", "judge", "--models", "tiny,tiny2", "--quiet"],
+     ["broken.toml", "`user` uses {{ answer }}", "use question, answer_a, answer_b"]),
 ]
 
 TASK_CASES = [
@@ -170,6 +183,6 @@ CLI_CASES = [
     ("cli-store-wait", {}, BASE + ["runs"], ["EVALKIT_STORE_WAIT='soon'"]),
 ]
 
-CASES = CONFIG_CASES + TASK_CASES + DATA_CASES + PROMPT_CASES + RECIPE_CASES + CLI_CASES
+CASES = CONFIG_CASES + JUDGE_CASES + TASK_CASES + DATA_CASES + PROMPT_CASES + RECIPE_CASES + CLI_CASES
 
 ENVIRONMENT = {"cli-store-wait": {"EVALKIT_STORE_WAIT": "soon"}}

@@ -11,7 +11,7 @@
 The leaderboard section built from these lives in evalkit/report/judge.py.
 """
 
-from evalkit.judge.run import JudgeSummary, judge_suite, run_judge
+from evalkit.judge.run import JudgeSummary, check_judges, judge_suite, run_judge
 from evalkit.judge.verdicts import JudgedPair, judged_pairs, judgment_rows
 
-__all__ = ["JudgeSummary", "JudgedPair", "judge_suite", "judged_pairs", "judgment_rows", "run_judge"]
+__all__ = ["JudgeSummary", "JudgedPair", "check_judges", "judge_suite", "judged_pairs", "judgment_rows", "run_judge"]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.config import builtin_dir, read_toml
-from evalkit.data.templates import render
+from evalkit.data.templates import compile_template, environment, render
 from evalkit.errors import ConfigError
 from evalkit.types import stable_hash
 
@@ -23,6 +23,8 @@ BUILTIN_JUDGES = builtin_dir("judges")
 JUDGE_FILE_KEYS = {"name", "version", "description", "reference", "with_reference", "system", "user", "verdict",
                    "sampling", "logprobs"}
 SHOWN_VERDICTS = ("A", "B", "tie")
+TEMPLATE_FIELDS = ("question", "answer_a", "answer_b")  # what every judge template is given; `reference` too
+# when the file says reference = true
 PICKS = ("last", "first", "only")
 
 
@@ -61,6 +63,9 @@ def load_judge_template(name: str, root: Path) -> JudgeTemplate:
     raw, text = read_toml(path, JUDGE_FILE_KEYS, {"name": str, "version": int, "system": str, "user": str})
     verdict, sampling, logprobs = (_section(raw, key, path) for key in ("verdict", "sampling", "logprobs"))
     regex, labels, pick = _verdict_format(verdict, path)
+    fields = TEMPLATE_FIELDS + (("reference",) if raw.get("reference") else ())
+    for key in ("system", "user"):
+        check_template(path, key, raw[key], fields)
     choices = tuple(logprobs.get("choices", sorted(labels)))
     for choice in choices:
         if choice not in labels:
@@ -72,6 +77,25 @@ def load_judge_template(name: str, root: Path) -> JudgeTemplate:
         with_reference=raw.get("with_reference"), regex=regex, labels=labels, pick=pick,
         temperature=float(sampling.get("temperature", 0.0)), max_new_tokens=int(sampling.get("max_new_tokens", 1024)),
         logprob_prefix=str(logprobs.get("prefix", "")), logprob_choices=choices, content_hash=stable_hash(text)[:16])
+
+
+def check_template(path: Path, key: str, source: str, fields: tuple[str, ...]) -> None:
+    """Compile a judge template and check the variables it reads, so a mistake in it stops the run
+    before any answer is generated rather than when the first judgment is rendered."""
+    import jinja2  # imported when a judge file is read, not at start-up (as data/templates.py does)
+    import jinja2.meta
+
+    try:
+        compile_template(source)  # syntax, and what only compiling finds (an unknown filter)
+        parsed = environment().parse(source)
+    except jinja2.TemplateSyntaxError as err:
+        raise ConfigError(f"{path}: `{key}` is not a valid Jinja template (line {err.lineno} of it: {err.message}); "
+                          f"fix the template") from None
+    unknown = sorted(jinja2.meta.find_undeclared_variables(parsed) - set(fields))
+    if unknown:
+        hint = "; set reference = true to be given the reference answer" if "reference" in unknown else ""
+        raise ConfigError(f"{path}: `{key}` uses {{{{ {unknown[0]} }}}}, which a judge template is not given; "
+                          f"use {', '.join(fields)}{hint}")
 
 
 def _section(raw: dict[str, Any], key: str, path: Path) -> dict[str, Any]:

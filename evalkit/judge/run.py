@@ -65,6 +65,7 @@ def run_judge(config, model_names: list[str], judge_name: str, prompt_set_name: 
         raise ConfigError(f"judging compares pairs of models; got {model_names}. Name two or more, "
                           f"e.g. --models base,sft")
     judge = config.judge(judge_name)
+    templates = _Templates(judge.prompt, config.root)  # a broken judge file stops here, before any answer
     prompt_set = load_prompt_set(prompt_set_name or judge.prompt_set, config.root, limit)
     handles = dict(handles or {})
     answer_run = collect_answers(config, model_names, prompt_set, store, ui, handles)
@@ -72,7 +73,6 @@ def run_judge(config, model_names: list[str], judge_name: str, prompt_set_name: 
     overlap = prompt_set_overlap(config, judge.model, prompt_set, judge_name)  # before a build, not after
     handle = handles.get(judge.model.name) or ui.step(f"preparing judge model {judge.model.name}",
                                                       _prepare_judge_model, config, judge, store)
-    templates = _Templates(judge.prompt, config.root)
     jobs, skipped = build_jobs(judge, handle.fingerprint, templates, prompt_set, model_names, store)
     done = _stored_keys(store, judge_name, prompt_set.name, needs_probs=judge.method in PROBABILITY_METHODS)
     todo = [job for job in jobs if done.get(_row_id(job)) != job.key]
@@ -89,6 +89,13 @@ def _prepare_judge_model(config, judge, store):
     if judge.model.name not in config.models:  # an inline judge model: prepared like any model of the config
         config = replace(config, models={**config.models, judge.model.name: judge.model})
     return prepare_model(config, judge.model.name, store)
+
+
+def check_judges(config, names) -> None:
+    """Each judge's files read and its templates compiled, so a mistake in them costs seconds before any
+    model loads, not the evaluation and answer generation that come before judging."""
+    for name in names:
+        _Templates(config.judge(name).prompt, config.root)
 
 
 class _Templates:

@@ -12,7 +12,7 @@ from typing import Any
 
 from evalkit.config import Config, TaskOptions
 from evalkit.data import fewshot
-from evalkit.judge import judge_suite
+from evalkit.judge import check_judges, judge_suite
 from evalkit.models import ModelHandle, fetch_responses
 from evalkit.models.parallel import World, world
 from evalkit.store import Store, provenance
@@ -88,6 +88,7 @@ def run(config: Config, model_names: list[str], suite_name: str, store: Store, u
     of a data-parallel launch, which only computes its share of the responses)."""
     ranks = world()
     plan = plan_suite(config, suite_name)
+    check_judges(config, config.suite(suite_name).judges)
     handles = {name: ui.step(f"preparing model {name}", prepare_model, config, name, store) for name in model_names}
     info = run_provenance(config, plan, handles, suite_name)
     info["parallel"] = ranks.describe()
