@@ -154,24 +154,25 @@ class Store:
     def put_samples(self, run_id: int, model: str, task: str, records: Iterable[dict[str, Any]]) -> None:
         rows = [
             (run_id, model, task, str(r["sample_id"]), r["prompt"], r["response"], str(r["target"]),
-             json.dumps(r["scores"]))
+             json.dumps(r["scores"]), json.dumps(r.get("fields", {}), default=str))
             for r in records
         ]
         with self.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO samples VALUES (?,?,?,?,?,?,?,?)", rows)
+            db.executemany("INSERT OR REPLACE INTO samples (run_id, model, task, sample_id, prompt, response, target, "
+                           "scores, fields) VALUES (?,?,?,?,?,?,?,?,?)", rows)
 
     def samples(self, run_id: int, model: str | None = None, task: str | None = None) -> list[dict[str, Any]]:
-        query = "SELECT model, task, sample_id, prompt, response, target, scores FROM samples WHERE run_id=?"
+        query = "SELECT model, task, sample_id, prompt, response, target, scores, fields FROM samples WHERE run_id=?"
         args: list[Any] = [run_id]
         if model is not None:
             query, args = query + " AND model=?", args + [model]
         if task is not None:
             query, args = query + " AND task=?", args + [task]
-        keys = ("model", "task", "sample_id", "prompt", "response", "target", "scores")
+        keys = ("model", "task", "sample_id", "prompt", "response", "target", "scores", "fields")
         out = []
         for row in self.db.execute(query + " ORDER BY model, task, rowid", args):
             record = dict(zip(keys, row))
-            record["scores"] = json.loads(record["scores"])
+            record["scores"], record["fields"] = json.loads(record["scores"]), json.loads(record["fields"])
             out.append(record)
         return out
 

@@ -30,6 +30,7 @@ TABLES = [
         run_id INTEGER NOT NULL, model TEXT NOT NULL, task TEXT NOT NULL,
         sample_id TEXT NOT NULL, prompt TEXT NOT NULL, response TEXT NOT NULL,
         target TEXT NOT NULL, scores TEXT NOT NULL,
+        fields TEXT NOT NULL DEFAULT '{}',  -- the row's short scalar fields, for slicing (evalkit/report/slices.py)
         PRIMARY KEY (run_id, model, task, sample_id))""",
     # fingerprinting large weight files once: a file is re-hashed only when its size or mtime changes
     """CREATE TABLE IF NOT EXISTS file_hashes (
@@ -84,6 +85,9 @@ TABLES = [
         run_id INTEGER PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, ticks TEXT NOT NULL,
         command_key TEXT NOT NULL, resumed INTEGER NOT NULL DEFAULT 0)""",
     "CREATE INDEX IF NOT EXISTS run_processes_by_command ON run_processes (command_key)",
+    # facts about the store itself; `schema_written_by`: the evalkit version that brought it to its schema
+    # version, so an older evalkit can say which version to upgrade to
+    """CREATE TABLE IF NOT EXISTS store_info (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
     # candidates built from recipes, keyed by parent + recipe + data hash
     """CREATE TABLE IF NOT EXISTS trained_models (
         key TEXT PRIMARY KEY, folder TEXT NOT NULL, stage TEXT NOT NULL, parent TEXT NOT NULL,
@@ -95,9 +99,23 @@ TABLES = [
 # Version 2: judgment_probs, a new table, so creating it is the whole migration (step 1 may already have).
 # Version 3: run_processes (a new table and its index; runs from before it have no process row and
 # keep the status they were stored with).
-SCHEMA_VERSION = 3
-MIGRATIONS: dict[int, list[str]] = {1: TABLES, 2: [s for s in TABLES if "judgment_probs" in s],
-                                    3: [s for s in TABLES if "run_processes" in s]}
+# Version 4: samples.fields, the row fields a report slices by; records stored before it keep '{}'
+# (sliceable by the lengths of their prompt and target, not by row fields, until rerun).
+SCHEMA_VERSION = 4
+
+
+def add_column(table: str, column: str, declaration: str):
+    """A migration step adding a column, idempotent as the others are: step 1 of a store from before
+    versions creates `table` with the column already, and ALTER TABLE would then fail."""
+    def step(db: sqlite3.Connection) -> None:
+        if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+    return step
+
+
+MIGRATIONS: dict[int, list] = {1: TABLES, 2: [s for s in TABLES if "judgment_probs" in s],
+                               3: [s for s in TABLES if "run_processes" in s],
+                               4: [add_column("samples", "fields", "TEXT NOT NULL DEFAULT '{}'")]}
 
 
 def prepare(db: sqlite3.Connection, path: Path, begin=None) -> None:
@@ -105,13 +123,18 @@ def prepare(db: sqlite3.Connection, path: Path, begin=None) -> None:
     `begin` opens a write transaction (the store's, which waits a bounded time for other writers)."""
     found = db.execute("PRAGMA user_version").fetchone()[0]
     if found > SCHEMA_VERSION:
-        raise StoreError(f"store {path} has schema version {found}, written by a newer evalkit than this one "
-                         f"({__version__}, schema {SCHEMA_VERSION}); upgrade evalkit, or point `store` at another file")
+        writer = written_by(db)
+        by = f"evalkit {writer}" if writer else "a newer evalkit"
+        upgrade = f"upgrade evalkit to {writer} or later" if writer else "upgrade evalkit"
+        raise StoreError(f"store {path} has schema version {found}, written by {by}; this is evalkit {__version__} "
+                         f"(schema {SCHEMA_VERSION}): {upgrade}, or point `store` at another file")
     for version in range(found + 1, SCHEMA_VERSION + 1):
         begin() if begin else db.execute("BEGIN IMMEDIATE")
         try:
             for statement in MIGRATIONS[version]:
-                db.execute(statement)
+                statement(db) if callable(statement) else db.execute(statement)
+            if version == SCHEMA_VERSION:
+                db.execute("INSERT OR REPLACE INTO store_info VALUES (?, ?)", (WRITTEN_BY, __version__))
             db.execute(f"PRAGMA user_version = {version}")
             db.execute("COMMIT")
         except BaseException:  # a step is all or nothing: the store stays at the last whole version
@@ -123,3 +146,12 @@ def prepare(db: sqlite3.Connection, path: Path, begin=None) -> None:
     if found == SCHEMA_VERSION:
         for statement in TABLES:
             db.execute(statement)
+
+
+def written_by(db: sqlite3.Connection) -> str | None:
+    """The evalkit version that wrote the store's schema; None for a store from before it was recorded."""
+    try:
+        row = db.execute("SELECT value FROM store_info WHERE key=?", (WRITTEN_BY,)).fetchone()
+    except sqlite3.Error:  # no store_info table: a store from before version 4
+        return None
+    return str(row[0])[:40] if row else None
