@@ -99,7 +99,10 @@ def _store_config(root: Path, model: Path, store: str) -> Path:
 
 def _newer(path: Path) -> None:
     db = sqlite3.connect(path)
+    db.execute("CREATE TABLE store_info (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO store_info VALUES ('schema_written_by', '7.2.0')")
     db.execute("PRAGMA user_version = 99")
+    db.commit()
     db.close()
 
 
@@ -107,7 +110,7 @@ STORE_CASES = [  # (id, how the store path is made bad, fragments)
     ("store-is-folder", lambda p: p.mkdir(), ["is a folder"]),
     ("store-not-database", lambda p: p.write_text("these are my notes\n" * 200), ["is not an evalkit store"]),
     ("store-parent-is-file", lambda p: (p.parent.rmdir(), p.parent.write_text("x")), ["is a file, not a folder"]),
-    ("store-newer-schema", _newer, ["schema version 99", "upgrade evalkit"]),
+    ("store-newer-schema", _newer, ["schema version 99", "written by evalkit 7.2.0", "upgrade evalkit to 7.2.0"]),
 ]
 
 

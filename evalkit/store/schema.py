@@ -101,7 +101,8 @@ TABLES = [
 # keep the status they were stored with).
 # Version 4: samples.fields, the row fields a report slices by; records stored before it keep '{}'
 # (sliceable by the lengths of their prompt and target, not by row fields, until rerun).
-SCHEMA_VERSION = 4
+# Version 5: store_info (a new table), holding the evalkit version that wrote the schema.
+SCHEMA_VERSION = 5
 
 
 def add_column(table: str, column: str, declaration: str):
@@ -115,7 +116,9 @@ def add_column(table: str, column: str, declaration: str):
 
 MIGRATIONS: dict[int, list] = {1: TABLES, 2: [s for s in TABLES if "judgment_probs" in s],
                                3: [s for s in TABLES if "run_processes" in s],
-                               4: [add_column("samples", "fields", "TEXT NOT NULL DEFAULT '{}'")]}
+                               4: [add_column("samples", "fields", "TEXT NOT NULL DEFAULT '{}'")],
+                               5: [s for s in TABLES if "store_info" in s]}
+WRITTEN_BY = "schema_written_by"
 
 
 def prepare(db: sqlite3.Connection, path: Path, begin=None) -> None:
@@ -152,6 +155,6 @@ def written_by(db: sqlite3.Connection) -> str | None:
     """The evalkit version that wrote the store's schema; None for a store from before it was recorded."""
     try:
         row = db.execute("SELECT value FROM store_info WHERE key=?", (WRITTEN_BY,)).fetchone()
-    except sqlite3.Error:  # no store_info table: a store from before version 4
+    except sqlite3.Error:  # no store_info table: a store from before version 5
         return None
     return str(row[0])[:40] if row else None
