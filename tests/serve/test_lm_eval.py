@@ -1,6 +1,7 @@
-"""lm-evaluation-harness itself as the client: `local-completions` pointed at `evalkit serve` gives what
-lm-eval's own hf backend gives on the same model and items (MMLU- and GSM8K-shaped requests, plus
-choices after which the model's most likely next token is end-of-sequence)."""
+"""lm-evaluation-harness itself as the client: `local-completions` and `local-chat-completions` pointed at
+`evalkit serve` give what lm-eval's own hf backend gives on the same model and items (MMLU- and
+GSM8K-shaped requests, choices after which the model's most likely next token is end-of-sequence, and
+chat histories as lm-eval builds them with --apply_chat_template)."""
 
 import logging
 
@@ -14,7 +15,7 @@ from evalkit.serve.service import ModelService
 lm_eval = pytest.importorskip("lm_eval", reason="lm-eval is in the dev extra: pip install -e '.[dev]'")
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
-from lm_eval.models.openai_completions import LocalCompletionsAPI
+from lm_eval.models.openai_completions import LocalChatCompletion, LocalCompletionsAPI
 
 MMLU = ("The following are multiple choice questions (with answers) about high school geography.\n\n"
         "Which of the following is the capital of France?\nA. Rome\nB. Paris\nC. Madrid\nD. Berlin\nAnswer:")
@@ -28,16 +29,22 @@ GSM8K_UNTIL = {"until": ["Question:", "</s>", "<|im_end|>"], "do_sample": False,
 
 
 @pytest.fixture(scope="module")
-def clients(tiny_model_dir, direct):
+def full_length(tiny_model_dir):
     backend = HFBackend(ModelSpec(name="tiny", source=str(tiny_model_dir)), tiny_model_dir)  # its own length
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
     with Server(ModelService(backend, "tiny")) as server:
-        served = LocalCompletionsAPI(base_url=f"{server.url}/completions", model="tiny", tokenizer=str(tiny_model_dir),
-                                     tokenizer_backend="huggingface", max_length=backend.max_length,
-                                     max_gen_toks=GSM8K_UNTIL["max_gen_toks"], num_concurrent=1, batch_size=1)
-        reference = HFLM(pretrained=str(tiny_model_dir), device="cpu", dtype="float32", batch_size=1,
-                         max_length=backend.max_length)
-        yield served, reference
+        yield server, backend.max_length
+
+
+@pytest.fixture(scope="module")
+def clients(tiny_model_dir, full_length):
+    server, max_length = full_length
+    served = LocalCompletionsAPI(base_url=f"{server.url}/completions", model="tiny", tokenizer=str(tiny_model_dir),
+                                 tokenizer_backend="huggingface", max_length=max_length,
+                                 max_gen_toks=GSM8K_UNTIL["max_gen_toks"], num_concurrent=1, batch_size=1)
+    reference = HFLM(pretrained=str(tiny_model_dir), device="cpu", dtype="float32", batch_size=1,
+                     max_length=max_length)
+    return served, reference
 
 
 def instances(kind, arguments):
@@ -68,3 +75,23 @@ def test_local_completions_greedy_generations_equal_lm_evals_hf_backend(clients)
     want = reference.generate_until(instances("generate_until", [(prompt, dict(GSM8K_UNTIL)) for prompt in GSM8K]))
     assert got == want
     assert any(text.strip() for text in got), "every generation was empty: the comparison would prove nothing"
+
+
+def chats() -> list[list[dict]]:
+    """The chat histories lm-eval builds with --apply_chat_template: one user turn, a system prompt, and
+    the few-shot examples as earlier turns (--fewshot_as_multiturn)."""
+    shot = [{"role": "user", "content": GSM8K[1]}, {"role": "assistant", "content": " 3 dogs. The answer is 3."}]
+    return [[{"role": "user", "content": GSM8K[0]}],
+            [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": GSM8K[1]}],
+            shot + [{"role": "user", "content": GSM8K[0]}]]
+
+
+def test_local_chat_completions_greedy_generations_equal_lm_evals_hf_backend(clients, full_length):
+    (_, reference), (server, _) = clients, full_length
+    chat_client = LocalChatCompletion(base_url=f"{server.url}/chat/completions", model="tiny",
+                                      max_gen_toks=GSM8K_UNTIL["max_gen_toks"], num_concurrent=1)
+    sent = instances("generate_until", [(chat_client.apply_chat_template(c), dict(GSM8K_UNTIL)) for c in chats()])
+    rendered = instances("generate_until", [(reference.apply_chat_template(c), dict(GSM8K_UNTIL)) for c in chats()])
+    got, want = chat_client.generate_until(sent), reference.generate_until(rendered)
+    assert got == want
+    assert sum(bool(text.strip()) for text in got) >= 2, f"too few non-empty generations to compare: {got}"
