@@ -5,8 +5,9 @@ the backend's `generate` together, so concurrent clients share its batches
 (the backend sorts, batches and gives each request its own seeded generator, so
 a reply does not depend on what it was batched with). A short gather window
 lets requests that arrive together (a client's concurrent calls) meet in one
-batch. Token-level work (replies with `logprobs`, see scoring.py) runs on the
-same thread, one request at a time, between batches.
+batch. Token-level work (replies with `logprobs`, see scoring.py) that is waiting
+together goes to `scoring.decode_many` at once, between generation batches: the
+prompts of scoring requests (echo, at most one generated token) share forwards.
 
 `generate_stream` hands each generated token id to the caller's event loop as the
 backend chooses it, for backends whose `generate` takes an `on_token` callback
@@ -26,6 +27,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+from evalkit.serve.scoring import Sampling, decode_many
 from evalkit.types import Generation, GenerationRequest
 
 GATHER_S = 0.01  # how long the first request of a batch waits for company
@@ -35,6 +37,7 @@ GATHER_S = 0.01  # how long the first request of a batch waits for company
 class _Job:
     future: Future
     request: GenerationRequest | None = None  # a generation, batched
+    score: tuple[list[int], Sampling] | None = None  # or token-level decoding of exact ids, batched
     call: Callable[[], Any] | None = None  # or anything else that needs the model
     on_token: Callable[[int], None] | None = None  # called on the model thread with each generated token id
 
@@ -46,6 +49,7 @@ class Engine:
         self._thread = threading.Thread(target=self._loop, name="evalkit-serve-model", daemon=True)
         self._thread.start()
         self.batches: list[int] = []  # sizes of the generation batches run: what concurrency bought
+        self.score_batches: list[int] = []  # and of the token-level requests handed over together
 
     async def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
         futures = [self._put(_Job(Future(), request=r)) for r in requests]
@@ -60,6 +64,10 @@ class Engine:
         loop, tokens = asyncio.get_running_loop(), asyncio.Queue()
         job = _Job(Future(), request=request, on_token=lambda token: loop.call_soon_threadsafe(tokens.put_nowait, token))
         return tokens, asyncio.wrap_future(self._put(job))
+
+    def score(self, ids: list[int], sampling: Sampling) -> asyncio.Future:
+        """Token-level decoding of exact prompt ids (a scoring.Decoded), batched with what else is waiting."""
+        return asyncio.wrap_future(self._put(_Job(Future(), score=(ids, sampling))))
 
     async def run(self, call: Callable[[], Any]) -> Any:
         return await asyncio.wrap_future(self._put(_Job(Future(), call=call)))
@@ -83,6 +91,10 @@ class Engine:
             for job in jobs:
                 if job.call is not None and job.future.set_running_or_notify_cancel():
                     _settle(job.future, job.call)
+            scores = [job for job in jobs if job.score is not None and job.future.set_running_or_notify_cancel()]
+            if scores:
+                self.score_batches.append(len(scores))
+                self._score(scores)
             generations = [job for job in jobs if job.request is not None and job.future.set_running_or_notify_cancel()]
             if generations:
                 self.batches.append(len(generations))
@@ -101,6 +113,17 @@ class Engine:
             if job is None:
                 break
         return jobs
+
+    def _score(self, jobs: list[_Job]) -> None:
+        try:
+            results = decode_many(self.backend, [job.score for job in jobs])
+        except Exception as err:
+            results = [err] * len(jobs)
+        for job, result in zip(jobs, results):
+            if isinstance(result, Exception):
+                job.future.set_exception(result)
+            else:
+                job.future.set_result(result)
 
     def _generate(self, jobs: list[_Job]) -> None:
         requests = [job.request for job in jobs]

@@ -13,13 +13,21 @@ exactly N generated ones, dropping the last N. So with `echo` the loop ignores
 end-of-sequence (vLLM's `ignore_eos`): when EOS is the most likely next token it
 is reported as a token (with empty text) and decoding goes on. Without `echo`
 EOS ends the reply as usual. Stop strings end a reply in both cases.
+
+`decode_many` takes the requests that are waiting together: those that generate at
+most one token (what scoring clients send) share right-padded forwards of near-equal
+length, as the backend's own scoring does (under the causal mask real tokens never see
+the padding); the others decode one at a time on their own cache.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
+
+from evalkit.backends.tokens import length_batches
 
 HEAD_CHUNK = 1024  # prompt positions per LM-head call: bounds the [positions, vocab] logits in memory
 
@@ -92,6 +100,68 @@ def decode(backend, prompt_ids: list[int], sampling: Sampling) -> Decoded:
                                        past_key_values=cache, use_cache=True)
             cache, last, position = step_out.past_key_values, step_out.last_hidden_state[0, -1:], position + 1
     return out
+
+
+@torch.inference_mode()
+def decode_many(backend, items: list[tuple[list[int], Sampling]]) -> list[Decoded | Exception]:
+    """`decode` for each (prompt ids, sampling), batching the prompt forwards of those that generate at
+    most one token; a request that fails gets its exception in its place, the others their results."""
+    results: list[Decoded | Exception | None] = [None] * len(items)
+    short = []
+    for i, (ids, sampling) in enumerate(items):
+        if sampling.max_tokens <= 1 and len(ids) > 1:
+            short.append(i)
+        else:
+            results[i] = _safely(partial(decode, backend, ids, sampling))
+
+    def read(i: int) -> int:  # positions a row reads: the last prompt token only when a token follows it
+        return len(items[i][0]) - (items[i][1].max_tokens <= 0)
+
+    ordered = sorted(short, key=lambda i: -read(i))
+    for batch in length_batches(ordered, read, backend.token_budget, backend.batch_size):
+        rows = [items[i][0][: read(i)] for i in batch]
+        try:
+            ids, _ = backend._pad(rows)
+            hidden = backend.decoder(input_ids=ids, use_cache=False).last_hidden_state
+        except Exception as err:  # this batch's clients get the reason; the other batches go on
+            for i in batch:
+                results[i] = err
+            continue
+        for r, i in enumerate(batch):
+            results[i] = _safely(partial(_score_read, backend, *items[i], hidden[r, : len(rows[r])]))
+    return results
+
+
+def _score_read(backend, prompt_ids: list[int], sampling: Sampling, hidden: torch.Tensor) -> Decoded:
+    """A prompt whose positions were read in a batch: its echoed scores and at most one generated token."""
+    out = Decoded(n_prompt=len(prompt_ids) if sampling.echo else 0)
+    if sampling.echo:
+        out.token_ids, out.logprobs, out.tops = list(prompt_ids), [None], [None]
+        for start in range(0, len(prompt_ids) - 1, HEAD_CHUNK):
+            logprobs = backend._logprobs(hidden[start : min(start + HEAD_CHUNK, len(prompt_ids) - 1)])
+            targets = torch.tensor(prompt_ids[start + 1 : start + 1 + logprobs.shape[0]], device=backend.device)
+            out.logprobs += logprobs.gather(1, targets[:, None]).squeeze(1).double().tolist()
+            out.tops += _tops(logprobs, sampling.top_k)
+    if sampling.max_tokens <= 0:
+        return out
+    logprobs = backend._logprobs(hidden[-1:])
+    token = choose(logprobs[0], sampling, torch.Generator().manual_seed(sampling.seed))
+    if token in _eos_ids(backend) and not sampling.echo:
+        out.finish_reason = "stop"
+        return out
+    out.token_ids.append(token)
+    out.logprobs.append(float(logprobs[0, token]))
+    out.tops += _tops(logprobs, sampling.top_k)
+    if _hit_stop(backend, out.generated_ids, sampling.stop):
+        out.finish_reason = "stop"
+    return out
+
+
+def _safely(compute):
+    try:
+        return compute()
+    except Exception as err:
+        return err
 
 
 def choose(logprobs: torch.Tensor, sampling: Sampling, generator: torch.Generator) -> int:

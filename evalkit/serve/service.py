@@ -4,7 +4,7 @@ A choice without `logprobs` is a GenerationRequest for the backend's own
 `generate` (batched with whatever else is waiting: engine.py), so a client gets
 exactly what `evalkit run` computes. A choice with `logprobs`, or whose token-id
 prompt would not survive a decode/encode round trip, runs the token-level loop
-in scoring.py on the exact ids. Each of `n` choices gets its own seed (the
+in scoring.py on the exact ids (requests waiting together share its forwards). Each of `n` choices gets its own seed (the
 request's seed + its index; without a seed, one drawn from the server's own
 seeded RNG), so samples differ from each other and repeat with the same seed.
 """
@@ -19,7 +19,7 @@ from evalkit.backends.tokens import cut_at_stops
 from evalkit.serve.engine import Engine
 from evalkit.serve.replies import ChoiceResult, chat_logprobs, completion_logprobs
 from evalkit.serve.schema import ChatRequest, CompletionRequest, Message
-from evalkit.serve.scoring import Sampling, decode
+from evalkit.serve.scoring import Decoded, Sampling
 from evalkit.types import GenerationRequest
 
 
@@ -77,15 +77,14 @@ class ModelService:
             return _then(self.engine.generate_each([request])[0],
                          lambda g: ChoiceResult(echoed + g.text, g.finish_reason, g.n_tokens))
 
-        def exact() -> ChoiceResult:
-            decoded = decode(self.backend, prompt.ids, sampling)
+        def reply(decoded) -> ChoiceResult:
             text = cut_at_stops(self.backend.tokenizer.decode(decoded.generated_ids, skip_special_tokens=True),
                                 sampling.stop)
             logprobs = (completion_logprobs(self.backend.tokenizer, decoded, None if prompt.given_as_ids else prompt.text)
                         if with_logprobs else None)
             return ChoiceResult(echoed + text, decoded.finish_reason, len(decoded.generated_ids), logprobs)
 
-        return asyncio.ensure_future(self.engine.run(exact))
+        return _then(self.engine.score(prompt.ids, sampling), reply)
 
     def _prompt(self, prompt: str | list[int]) -> Prompt:
         tokenizer = self.backend.tokenizer
@@ -115,15 +114,15 @@ class ModelService:
                                 top_p=body.top_p or 1.0, seed=seed + sample, stop=body.stops,
                                 top_k=body.top_logprobs or 0)
             if body.logprobs:
-                choices.append(asyncio.ensure_future(self.engine.run(lambda s=sampling: self._exact_chat(ids, s))))
+                choices.append(_then(self.engine.score(ids, sampling),
+                                     lambda decoded, s=sampling: self._chat_reply(decoded, s)))
             else:
                 request = _generation(prompt, sampling, chat=chat, system=system)
                 choices.append(_then(self.engine.generate_each([request])[0],
                                      lambda g: ChoiceResult(g.text, g.finish_reason, g.n_tokens)))
         return choices, len(ids)
 
-    def _exact_chat(self, ids: list[int], sampling: Sampling) -> ChoiceResult:
-        decoded = decode(self.backend, ids, sampling)
+    def _chat_reply(self, decoded: Decoded, sampling: Sampling) -> ChoiceResult:
         text = cut_at_stops(self.backend.tokenizer.decode(decoded.generated_ids, skip_special_tokens=True),
                             sampling.stop)
         return ChoiceResult(text, decoded.finish_reason, len(decoded.generated_ids),
