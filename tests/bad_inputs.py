@@ -6,6 +6,9 @@ is a config beside the project's own (same store, tasks and data), so a case cha
 
 from __future__ import annotations
 
+import json
+import struct
+
 PROJECT = '[project]\nstore = "store.db"\n'
 MODEL = '[models.tiny]\nsource = "{model}"\nbatch_size = 4\n'
 SUITE = '[suites.default]\ntasks = ["toyppl"]\n'
@@ -164,6 +167,21 @@ RECIPE_CASES = [
     ("recipe-not-utf8", {"r.toml": b'stage = "sft\xff"\n'}, TRAIN, ["r.toml", "not UTF-8"]),
 ]
 
+
+def safetensors_bytes(data_bytes: int) -> bytes:
+    """A .safetensors file whose header promises one 10x10 float32 tensor (400 bytes) over `data_bytes`."""
+    header = json.dumps({"w": {"dtype": "F32", "shape": [10, 10], "data_offsets": [0, 400]}}).encode()
+    return struct.pack("<Q", len(header)) + header + bytes(data_bytes)
+
+
+WEIGHTS_RUN = BASE + ["run", "--models", "{root}/broken", "--quiet"]
+WEIGHTS_CASES = [  # a damaged weights file in a local model folder, named before anything loads
+    ("weights-truncated", {"broken/model.safetensors": safetensors_bytes(100)}, WEIGHTS_RUN,
+     ["broken/model.safetensors", "damaged or incomplete", "download, copy or train it again"]),
+    ("weights-garbage", {"broken/model.safetensors": b"these are not weights\n" * 40}, WEIGHTS_RUN,
+     ["broken/model.safetensors", "cannot be read"]),
+]
+
 CLI_CASES = [
     ("cli-limit-zero", {}, BASE + ["run", "--models", "tiny", "--quiet", "--limit", "0"], ["--limit 0"]),
     ("cli-limit-negative", {}, BASE + ["run", "--models", "tiny", "--quiet", "--limit", "-1"], ["--limit -1"]),
@@ -183,6 +201,6 @@ CLI_CASES = [
     ("cli-store-wait", {}, BASE + ["runs"], ["EVALKIT_STORE_WAIT='soon'"]),
 ]
 
-CASES = CONFIG_CASES + JUDGE_CASES + TASK_CASES + DATA_CASES + PROMPT_CASES + RECIPE_CASES + CLI_CASES
+CASES = CONFIG_CASES + JUDGE_CASES + TASK_CASES + DATA_CASES + PROMPT_CASES + RECIPE_CASES + WEIGHTS_CASES + CLI_CASES
 
 ENVIRONMENT = {"cli-store-wait": {"EVALKIT_STORE_WAIT": "soon"}}

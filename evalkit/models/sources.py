@@ -77,6 +77,22 @@ def check_weights(folder: Path, name: str) -> None:
     if not any(any(folder.glob(p)) for p in WEIGHT_PATTERNS):
         raise ModelError(f"model {name!r}: folder {folder} has no weights (*.safetensors or pytorch_model*.bin); "
                          f"point models.{name}.source at a complete model folder")
+    for file in sorted(folder.glob("*.safetensors")):
+        _check_safetensors(file, name)
+
+
+def _check_safetensors(file: Path, name: str) -> None:
+    """A cut-off or overwritten .safetensors file, named before hashing and loading it: opening reads only
+    the header, which must describe exactly the bytes that follow it (a truncated file fails that)."""
+    from safetensors import SafetensorError, safe_open  # with numpy, not torch: a fraction of a second
+
+    try:
+        with safe_open(str(file), framework="numpy"):
+            pass
+    except (SafetensorError, OSError) as err:
+        raise ModelError(f"model {name!r}: weights file {file} cannot be read ({err}); it is damaged or incomplete "
+                         f"(a cut-off download or copy): download, copy or train it again, or point "
+                         f"models.{name}.source at another folder") from None
 
 
 def _embedded_folder(name: str) -> Path:
