@@ -87,6 +87,9 @@ def store_error(err: sqlite3.Error, path: Path, wait_s: float, kept: str = "") -
     if "not a database" in text or "malformed" in text:
         return StoreError(f"store {path} is not an evalkit store (SQLite says: {text}); point [project] store at "
                           f"another file, or move this one away")
+    if _on_read_only_filesystem(path):  # SQLite says only "unable to open" or "readonly" there
+        return StoreError(f"store {path} is on a read-only file system (SQLite says: {text}); point [project] "
+                          f"store at a writable place, or remount that file system read-write")
     if "readonly" in text or "read-only" in text:
         return StoreError(f"store {path} is read-only (SQLite says: {text}); make the file and its folder "
                           f"writable, or point [project] store at a writable place")
@@ -98,6 +101,14 @@ def store_error(err: sqlite3.Error, path: Path, wait_s: float, kept: str = "") -
         return StoreError(f"store {path} cannot be opened (SQLite says: {text}); check that its folder is "
                           f"writable, or point [project] store elsewhere")
     return None
+
+
+def _on_read_only_filesystem(path: Path) -> bool:
+    folder = next((p for p in (path, *path.parents) if p.exists()), None)
+    try:
+        return folder is not None and bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _disk_full(path: Path) -> bool:
