@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
+from evalkit.kinds import metric_rows
 from evalkit.scoring import stats
 from evalkit.types import Request
 
@@ -41,6 +42,15 @@ class TaskKind(ABC):
     @abstractmethod
     def compare(self, metric: str, records_a: list[dict], records_b: list[dict], seed: int = 0) -> stats.Comparison:
         """The paired difference a − b on the same items, with its interval and p-value."""
+
+    def estimate(self, metric: str, records: list[dict], seed: int = 0) -> dict[str, Any] | None:
+        """A metric row (value, n, 95% interval) recomputed from per-sample records, for a subset of a
+        task's items (a slice); None where the records do not hold the metric per item. The default
+        serves metrics that are means of per-item scores (accuracy, exact match, pass@1, ROUGE)."""
+        values = [r["scores"].get(metric) for r in records]
+        if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            return None
+        return metric_rows.mean_row(metric, [float(v) for v in values], higher_is_better=not self.lower_is_better(metric))
 
     def load_samples(self, task, options) -> list[tuple[str, dict[str, Any], str]]:
         """(id, row, origin) per sample, for a kind with own_data."""

@@ -82,6 +82,16 @@ def compare(metric, records_a, records_b, seed=0):
     return stats.paired_bootstrap(a, b, seed=seed, statistic=statistic)
 
 
+def estimate(metric, records, seed=0):
+    """A corpus perplexity of a subset of documents, bootstrapped over them as score() does."""
+    if metric not in stats.PERPLEXITY_UNITS or not records:
+        return None
+    columns = [[r["scores"][key] for r in records] for key in ("loglikelihood", "tokens", "words", "bytes")]
+    e = stats.perplexity_cis(*columns, seed=seed)[metric]
+    return {"metric": metric, "value": e.value, "n": e.n, "ci_low": e.ci_low, "ci_high": e.ci_high,
+            "info": {"higher_is_better": False, "interval": "bootstrap over documents"}}
+
+
 class PerplexityKind(TaskKind):
     name = "perplexity"
     default_primary = ("word_perplexity",)
@@ -90,6 +100,7 @@ class PerplexityKind(TaskKind):
     requests = staticmethod(requests)
     score = staticmethod(score)
     compare = staticmethod(compare)
+    estimate = staticmethod(estimate)
 
     def lower_is_better(self, metric: str) -> bool:
         return True  # every perplexity and bits per byte

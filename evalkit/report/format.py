@@ -27,3 +27,13 @@ def cell(result: dict[str, Any]) -> str:
     if result.get("unscored"):
         text += f" ⚠ {result['unscored']} unscored"
     return text
+
+
+def p_text(p: float, resolution: float = 0.0, bound: bool = False) -> str:
+    """A p-value as the test can tell it: at a bootstrap's floor it is "< 1/rounds", not 1/rounds;
+    a value computed from such a bound (an adjusted p) is an upper bound, "≤"."""
+    if p != p:
+        return "n/a"
+    if resolution and p <= resolution:
+        return f"< {resolution:g}"
+    return ("≤ " if bound else "") + f"{p:.3g}"
