@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from evalkit.backends.stacked import attach_stacked, stacked_adapters
 from evalkit.config import ModelSpec
 from evalkit.errors import ModelError
 
@@ -37,6 +38,9 @@ def load_model_and_tokenizer(spec: ModelSpec, folder: Path):
         raise ModelError(f"model {spec.name!r}: cannot load {folder}: {str(err).splitlines()[0]}") from None
     if spec.quantization == "none":
         model.to(device)
+    if stacked := stacked_adapters(folder):  # a stack recipe's base + adapters kept apart: backends/stacked.py
+        model = attach_stacked(model, stacked)
+        model = model.merge_and_unload() if spec.quantization == "none" else model  # exact in full precision
     if spec.adapter:
         model = attach_adapter(model, spec, Path(spec.adapter))
     model.eval()

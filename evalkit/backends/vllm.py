@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from evalkit.backends.stacked import stacked_adapters
 from evalkit.backends.tokens import (
     cut_at_stops,
     encode_pair,
@@ -136,6 +137,10 @@ def _engine(spec: ModelSpec, folder: Path):
     if spec.adapter:
         raise ModelError(f"model {spec.name!r}: the vllm backend takes merged weights, not adapters; merge "
                          f"{spec.adapter} into the model (evalkit's trained models are merged) or use backend = \"hf\"")
+    if stacked_adapters(folder):  # vLLM would load the base alone and silently drop the adapters
+        raise ModelError(f"model {spec.name!r}: {folder} keeps its adapters apart (a stack recipe with keep = "
+                         f"\"adapters\"); the vllm backend takes merged weights: set stack.keep = \"merged\" "
+                         f"or backend = \"hf\"")
     if spec.quantization == "8bit":
         raise ModelError(f"model {spec.name!r}: vLLM has no 8-bit bitsandbytes loading; use quantization = "
                          f"\"4bit\" or \"none\", or backend = \"hf\"")

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from evalkit.backends.stacked import FINGERPRINT_PATTERNS as STACKED_PATTERNS
 from evalkit.config import ModelSpec
 from evalkit.errors import ModelError
 from evalkit.types import stable_hash
@@ -169,9 +170,10 @@ def _sha256_file(path: Path) -> str:
 def folder_hash(folder: Path, store=None) -> str:
     """Content hash of the weights and the files that change outputs (config, tokenizer, template)."""
     parts = {}
-    for pattern in WEIGHT_PATTERNS + METADATA_FILES:
-        for file in sorted(folder.glob(pattern)):
-            parts[file.name] = store.file_hash(file, _sha256_file) if store else _sha256_file(file)
+    for pattern in WEIGHT_PATTERNS + METADATA_FILES + STACKED_PATTERNS:
+        for file in sorted(folder.glob(pattern)):  # keyed by relative path: top-level files by their name
+            parts[file.relative_to(folder).as_posix()] = (store.file_hash(file, _sha256_file) if store
+                                                          else _sha256_file(file))
     return stable_hash(parts)
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from evalkit.errors import ConfigError
 from evalkit.models import sources as models
 from evalkit.store import Store
-from evalkit.train import merge
+from evalkit.train import distill, merge, stack
 from evalkit.train.pipeline import PROVENANCE, make_plan, run_stage
 from evalkit.train.recipe import Recipe, load_recipe
 
@@ -39,18 +40,30 @@ def build_model(config, recipe: Recipe, parent_name: str, parent, store: Store, 
                 prepare=None) -> Path:
     """The folder of `recipe` trained from `parent` (a runner.ModelHandle): reused if built before.
 
-    `prepare(config, name, store)` readies the other config models a merge recipe reads."""
+    `prepare(config, name, store)` readies the other config models a recipe reads: a merge's inputs, a
+    stack's base, a distillation's teacher."""
     if parent.folder is None:
         raise ConfigError(f"model {parent_name!r} is an API endpoint; training needs local weights as the parent")
     if recipe.stage == "merge":
         return build_merged(config, recipe, parent_name, parent, store, prepare)
-    plan = make_plan(recipe, parent_name, Path(parent.folder), parent.fingerprint, config)
+    plan = _plan(config, recipe, parent_name, parent, store, prepare)
     folder = trained_root() / plan.key
     if not (folder / PROVENANCE).is_file():
         run_stage(plan, folder, trained_root() / f"{plan.key}.work", quiet=quiet)
     if (folder / PROVENANCE).is_file():  # absent on the non-main ranks of a multi-process run
         record(store, folder)
     return folder
+
+
+def _plan(config, recipe: Recipe, parent_name: str, parent, store: Store, prepare):
+    """The training plan; a distillation first has its teacher answer (cached), a stack finds its adapter."""
+    examples, extra, inputs = None, {}, None
+    if recipe.stage == "distill":
+        examples, extra = distill.teach(config, recipe, store, prepare)
+    if recipe.stage == "stack":
+        inputs = stack.stack_inputs(config, recipe, parent_name, parent, store, prepare)
+    plan = make_plan(recipe, parent_name, Path(parent.folder), parent.fingerprint, config, examples)
+    return replace(plan, stack=inputs, extra=extra)
 
 
 def build_merged(config, recipe: Recipe, parent_name: str, parent, store: Store, prepare) -> Path:

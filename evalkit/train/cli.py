@@ -11,7 +11,9 @@ STAGES = (("sft", "supervised fine-tuning on chat / instruction data"),
           ("orpo", "odds-ratio preference optimisation, no reference model (TRL experimental)"),
           ("reward", "a reward model that scores replies, usable as a judge"),
           ("pretrain", "continued pretraining on plain documents (next-token loss, packed rows)"),
-          ("merge", "config models merged into one by mergekit (linear, task arithmetic, TIES, DARE, SLERP, layers)"))
+          ("merge", "config models merged into one by mergekit (linear, task arithmetic, TIES, DARE, SLERP, layers)"),
+          ("stack", "a second adapter (e.g. DPO) trained on top of the parent's own adapter (e.g. SFT)"),
+          ("distill", "a teacher model answers prompts; the student (the parent) is fine-tuned on its answers"))
 
 
 def make_parser(commands) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from evalkit.data import sources as datasources
 from evalkit.data.sources import Row, Source
+from evalkit.config import check_keys
 from evalkit.errors import ConfigError, DataError
 from evalkit.train.formats import preference_example, sft_example, text_example
 from evalkit.train.recipe import Recipe
@@ -52,9 +53,7 @@ def parse_sources(recipe: Recipe) -> list[Source]:
     out = []
     for i, raw in enumerate(recipe.data.sources):
         where = f"{recipe.path}: data.sources[{i}]"
-        unknown = sorted(set(raw) - SOURCE_KEYS)
-        if unknown:
-            raise ConfigError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(SOURCE_KEYS))}")
+        check_keys(raw, SOURCE_KEYS, str(recipe.path), prefix=f"data.sources[{i}].")
         if raw.get("kind") not in datasources.SOURCE_KINDS:
             raise ConfigError(f"{where}: kind must be one of {', '.join(datasources.SOURCE_KINDS)}")
         if raw["kind"] == "hub" and not raw.get("dataset"):
@@ -97,8 +96,8 @@ def parquet_rows(path: Path) -> list[Row]:
 
 def load_examples(recipe: Recipe, base: Path) -> Examples:
     rows, origin = load_rows(parse_sources(recipe), base)
-    normalise = (preference_example if recipe.stage in PREFERENCE_STAGES else
-                 text_example if recipe.stage == "pretrain" else sft_example)
+    normalise = (preference_example if recipe.trains in PREFERENCE_STAGES else
+                 text_example if recipe.trains == "pretrain" else sft_example)
     items, dropped = [], []
     for row in rows:
         try:

@@ -12,10 +12,12 @@ from evalkit.train.arguments import common_arguments
 from evalkit.train.recipe import Recipe
 
 
-def build_trainer(model, tokenizer, dataset, recipe: Recipe, checkpoints: Path, peft_config, callbacks):
+def build_trainer(model, tokenizer, dataset, recipe: Recipe, checkpoints: Path, peft_config, callbacks,
+                  ref_model=None):
+    """`ref_model`: a stack's reference (the parent's adapter on the base); None lets TRL switch the adapter off."""
     from trl import DPOConfig, DPOTrainer
 
     args = DPOConfig(**common_arguments(recipe, checkpoints), beta=recipe.preference.beta,
                      loss_type=[recipe.preference.loss_type])
-    return DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+    return DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=dataset, processing_class=tokenizer,
                       peft_config=peft_config, callbacks=callbacks)

@@ -100,7 +100,7 @@ def merge_adapter(parent: Path, adapter: Path, check_ids: list[list[int]], model
     model_class = model_class or AutoModelForCausalLM.from_pretrained
     base = model_class(parent, dtype=torch.float32)
     model = PeftModel.from_pretrained(base, adapter).eval()
-    batch = _pad(check_ids)
+    batch = pad_ids(check_ids)
     with torch.inference_mode():
         unmerged = model(**batch).logits
         merged_model = model.merge_and_unload().eval()
@@ -115,7 +115,7 @@ def merge_adapter(parent: Path, adapter: Path, check_ids: list[list[int]], model
     return merged_model, difference
 
 
-def _pad(rows: list[list[int]]):
+def pad_ids(rows: list[list[int]]):
     import torch
 
     width = max(len(r) for r in rows)

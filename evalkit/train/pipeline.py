@@ -12,7 +12,7 @@ import json
 import shutil
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +20,14 @@ from evalkit.errors import DataError
 from evalkit.models.parallel import accelerate_state
 from evalkit.models.sources import staged_folder
 from evalkit.store.provenance import environment, package_versions
-from evalkit.train import heldout
+from evalkit.train import heldout, stack
 from evalkit.train.arguments import last_checkpoint
 from evalkit.train.chat_templates import training_template
 from evalkit.train.curves import loss_curve
-from evalkit.train.data import PREFERENCE_STAGES, Example, content_hash, load_examples
+from evalkit.train.data import PREFERENCE_STAGES, Example, Examples, content_hash, load_examples
 from evalkit.train.decontam import build_index, decontaminate, suite_task_items
 from evalkit.train.heldout import preference_metrics, reward_metrics
-from evalkit.train.lora import load_for_training, lora_config, merge_adapter
+from evalkit.train.lora import load_for_training, lora_config, merge_adapter, pad_ids
 from evalkit.train.recipe import Recipe
 from evalkit.types import stable_hash
 
@@ -47,6 +47,8 @@ class Plan:
     data_origin: str
     decontamination: dict[str, Any]
     bad_rows: tuple[str, ...] = ()
+    stack: stack.StackInputs | None = None  # stage = "stack": the base and the parent's adapter it trains on
+    extra: dict[str, Any] = field(default_factory=dict)  # stage-specific provenance (a distillation's teacher)
 
     @property
     def data_hash(self) -> str:
@@ -62,8 +64,10 @@ class Plan:
                             "version": BUILD_VERSION})[:20]
 
 
-def make_plan(recipe: Recipe, parent_name: str, parent_folder: Path, parent_fingerprint: str, config=None) -> Plan:
-    examples = load_examples(recipe, recipe.path.parent)
+def make_plan(recipe: Recipe, parent_name: str, parent_folder: Path, parent_fingerprint: str, config=None,
+              examples: Examples | None = None) -> Plan:
+    """`examples`: made by the caller (a distillation's teacher answers); otherwise read from [data]."""
+    examples = examples or load_examples(recipe, recipe.path.parent)
     heldout, train = examples.split(recipe.data.heldout)
     task_items, unavailable = suite_task_items(config) if config is not None else ({}, ())
     index = build_index(task_items, recipe.decontamination.ngram, unavailable)
@@ -86,11 +90,11 @@ def measure(model, tokenizer, template: str, plan: Plan) -> list | dict | None:
     if not plan.heldout:
         return None
     train = plan.recipe.train
-    if plan.recipe.stage == "reward":
+    if plan.recipe.trains == "reward":
         return heldout.reward_scores(model, tokenizer, template, plan.heldout, train.max_length)
-    if plan.recipe.stage == "pretrain":
+    if plan.recipe.trains == "pretrain":
         return heldout.document_perplexity(model, tokenizer, plan.heldout, train.max_length, train.eval_batch_size)
-    if plan.recipe.stage in PREFERENCE_STAGES:
+    if plan.recipe.trains in PREFERENCE_STAGES:
         return heldout.preference_scores(model, tokenizer, template, plan.heldout, train.max_length,
                                          train.eval_batch_size)
     return heldout.sft_perplexity(model, tokenizer, template, plan.heldout, train.max_length, train.eval_batch_size)
@@ -99,9 +103,9 @@ def measure(model, tokenizer, template: str, plan: Plan) -> list | dict | None:
 def summarise(plan: Plan, before, after) -> dict[str, Any]:
     if before is None:
         return {}
-    if plan.recipe.stage == "reward":  # "before" is the parent with a fresh, untrained score head: chance level
+    if plan.recipe.trains == "reward":  # "before" is the parent with a fresh, untrained score head: chance level
         return {"before": reward_metrics(before), "after": reward_metrics(after)}
-    if plan.recipe.stage in PREFERENCE_STAGES:
+    if plan.recipe.trains in PREFERENCE_STAGES:
         return {"before": preference_metrics(before), "after": preference_metrics(after, reference=before)}
     return {"before": before, "after": after}
 
@@ -111,7 +115,6 @@ def run_stage(plan: Plan, out: Path, work: Path, quiet: bool = False) -> dict[st
     import torch
     from transformers import AutoTokenizer
 
-
     quiet_libraries()
     state, clock = accelerate_state(), Clock()
     recipe = plan.recipe
@@ -119,7 +122,7 @@ def run_stage(plan: Plan, out: Path, work: Path, quiet: bool = False) -> dict[st
     saved_template = tokenizer.chat_template
     template = training_template(tokenizer, recipe.model.chat_template, recipe.path.parent)
     tokenizer.chat_template = template  # TRL reads the markers from the tokenizer's template
-    model_class = _model_class(recipe.stage)
+    model_class = _model_class(recipe.trains)
     before = None
     if state.is_main_process:
         parent = model_class(plan.parent_folder, dtype=torch.float32)
@@ -132,7 +135,7 @@ def run_stage(plan: Plan, out: Path, work: Path, quiet: bool = False) -> dict[st
     if not state.is_main_process:
         return {}
     history, method = trainer.state.log_history, {"value": loaded.method, "note": loaded.note}
-    model, difference = _final_model(plan, trainer, loaded, work, tokenizer, model_class)
+    model, saved_model, difference = _final_model(plan, trainer, loaded, work, tokenizer, model_class)
     del trainer, loaded
     gc.collect()
     clock.lap("merge")
@@ -141,7 +144,7 @@ def run_stage(plan: Plan, out: Path, work: Path, quiet: bool = False) -> dict[st
     tokenizer.chat_template = saved_template  # the model keeps its own template; the marked one was for training
     info = provenance(plan, history, resumed, loaded_method=method, difference=difference,
                       heldout=summarise(plan, before, after), timings=clock.laps)
-    _save(model, tokenizer, info, out)
+    _save(saved_model, tokenizer, info, out, plan, work)
     shutil.rmtree(work, ignore_errors=True)
     return info
 
@@ -195,20 +198,29 @@ def _model_class(stage: str):
 
 
 def _train(plan: Plan, tokenizer, work: Path, model_class, quiet: bool):
+    recipe = plan.recipe
+    if plan.stack:  # the parent's adapter frozen under a new one: evalkit/train/stack.py
+        loaded, peft_config = stack.load_for_stacking(plan.stack, recipe), None
+        extra = {"ref_model": stack.reference_model(plan.parent_folder, recipe)} if recipe.trains == "dpo" else {}
+        return _run_trainer(plan, tokenizer, work, loaded, peft_config, quiet, extra)
+    loaded = load_for_training(plan.parent_folder, recipe, model_class)
+    peft_config = None
+    if loaded.method != "full":
+        layers = loaded.model.config.get_text_config().num_hidden_layers
+        peft_config = lora_config(recipe, layers, "SEQ_CLS" if recipe.trains == "reward" else "CAUSAL_LM")
+    return _run_trainer(plan, tokenizer, work, loaded, peft_config, quiet, {})
+
+
+def _run_trainer(plan: Plan, tokenizer, work: Path, loaded, peft_config, quiet: bool, extra: dict):
     from datasets import Dataset
 
     from evalkit.train.progress import RichProgress
 
     recipe = plan.recipe
-    loaded = load_for_training(plan.parent_folder, recipe, model_class)
-    peft_config = None
-    if loaded.method != "full":
-        layers = loaded.model.config.get_text_config().num_hidden_layers
-        peft_config = lora_config(recipe, layers, "SEQ_CLS" if recipe.stage == "reward" else "CAUSAL_LM")
     dataset = Dataset.from_list([e.data for e in plan.train])
     label = f"train {recipe.stage} · {plan.parent_name} → {recipe.path.stem}"
-    trainer = stage_module(recipe.stage).build_trainer(loaded.model, tokenizer, dataset, recipe, work / "checkpoints",
-                                                       peft_config, [RichProgress(label, quiet)])
+    trainer = stage_module(recipe.trains).build_trainer(loaded.model, tokenizer, dataset, recipe, work / "checkpoints",
+                                                        peft_config, [RichProgress(label, quiet)], **extra)
     resume = last_checkpoint(work / "checkpoints")
     from transformers import PrinterCallback
 
@@ -218,13 +230,18 @@ def _train(plan: Plan, tokenizer, work: Path, model_class, quiet: bool):
 
 
 def _final_model(plan: Plan, trainer, loaded, work: Path, tokenizer, model_class):
-    """The trained weights as a plain model: LoRA merged into a fresh full-precision parent, or the full model."""
+    """(model to measure, model to save, max logit difference merged vs not): LoRA merged into a fresh
+    full-precision parent, or the full model; a stack kept as adapters saves no model (the base's files)."""
     if loaded.method == "full":
-        return trainer.model, None
-    adapter = work / "adapter"
-    trainer.save_model(str(adapter))
+        return trainer.model, trainer.model, None
     check = [_check_ids(tokenizer, e)[:64] for e in plan.train[:4]]
-    return merge_adapter(plan.parent_folder, adapter, check, model_class)
+    if plan.stack:
+        adapters = stack.save_adapters(trainer, plan.stack, work)
+        return stack.final_models(plan.stack, adapters, plan.recipe.stack.keep, pad_ids(check))
+    adapter = work / stack.KEPT_ADAPTER
+    trainer.save_model(str(adapter))
+    merged, difference = merge_adapter(plan.parent_folder, adapter, check, model_class)
+    return merged, merged, difference
 
 
 def _check_ids(tokenizer, example: Example) -> list[int]:
@@ -251,17 +268,25 @@ def provenance(plan: Plan, history, resumed, loaded_method, difference, heldout,
                      "first_loss": losses[0]["loss"] if losses else None,
                      "final_loss": losses[-1]["loss"] if losses else None, "log_history": history},
         "merge": {"max_logit_difference": difference, "tolerance": 1e-3} if difference is not None else None,
+        **({"stack": plan.stack.describe(recipe.stack.keep)} if plan.stack else {}), **plan.extra,
         # the leaderboard's lineage reads assistant-turn or preference numbers under "heldout"; a pretraining
         # stage's document perplexity is kept beside it until the lineage shows it
-        **({"heldout": {}, "heldout_documents": heldout} if recipe.stage == "pretrain" else {"heldout": heldout}),
+        **({"heldout": {}, "heldout_documents": heldout} if recipe.trains == "pretrain" else {"heldout": heldout}),
         "timings_s": timings, "packages": package_versions(),
         "environment": {**environment(), "world_size": _world_size()},
     }
 
 
-def _save(model, tokenizer, info: dict[str, Any], out: Path) -> None:
+def _save(model, tokenizer, info: dict[str, Any], out: Path, plan: Plan, work: Path) -> None:
+    """A plain HF folder (plus the LoRA adapter, for a stack to build on), or a stack's base + adapters."""
     with staged_folder(out) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+        if model is None:
+            stack.write_stacked_folder(tmp, plan.stack, [work / stack.ADAPTERS / n for n in
+                                                         (plan.stack.lower_name, plan.stack.top_name)])
+        else:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+        if (work / stack.KEPT_ADAPTER).is_dir() and plan.recipe.trains != "reward":
+            shutil.copytree(work / stack.KEPT_ADAPTER, tmp / stack.KEPT_ADAPTER)
         loss_curve(info["training"]["log_history"], tmp / LOSS_CURVE, f"{info['stage']} · {info['recipe']['file']}")
         (tmp / PROVENANCE).write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")

@@ -14,12 +14,12 @@ from typing import Any
 
 import tomllib
 
-from evalkit.config import read_toml
+from evalkit.config import check_keys, read_toml
 from evalkit.errors import ConfigError
 from evalkit.train import recipe_rules
 
-STAGES = ("sft", "dpo", "orpo", "reward", "pretrain", "merge")
-TRAINED_STAGES = ("sft", "dpo", "orpo", "reward", "pretrain")  # the stages that read [data] and run a trainer
+STAGES = ("sft", "dpo", "orpo", "reward", "pretrain", "merge", "stack", "distill")
+TRAINED_STAGES = ("sft", "dpo", "orpo", "reward", "pretrain", "stack", "distill")  # read [data], run a trainer
 METHODS = ("qlora", "lora", "full")
 COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
 FORMATS = ("auto", "chat", "prompt_completion", "alpaca", "preference", "text")
@@ -98,12 +98,32 @@ class MergeSettings:
     seed: int = 1234  # DARE's random drop of delta weights
 
 
+@dataclass(frozen=True)
+class StackSettings:
+    """stage = "stack": a new adapter trained on top of the parent's own kept adapter (evalkit/train/stack.py)."""
+
+    stage: str = "dpo"  # what the top adapter trains: sft | dpo | orpo
+    keep: str = "adapters"  # adapters: the base with both adapters active; merged: both merged in sequence
+
+
+@dataclass(frozen=True)
+class DistillSettings:
+    """stage = "distill": a teacher's answers to the [data] prompts become SFT data (evalkit/train/distill.py)."""
+
+    teacher: str = ""  # a config model name: local weights, a recipe model or an API endpoint
+    max_new_tokens: int = 256  # longest teacher answer
+    temperature: float = 0.0  # 0: greedy answers; above 0 sampled with `seed`
+    seed: int = 1234  # the teacher's sampling seed (part of each cached request)
+    system: str = ""  # a system message the teacher sees ("" none); the student's examples carry data.system
+
+
 SECTIONS = {"data": DataSettings, "decontamination": DecontaminationSettings, "model": ModelSettings,
-            "lora": LoraSettings, "train": TrainSettings, "preference": PreferenceSettings, "merge": MergeSettings}
+            "lora": LoraSettings, "train": TrainSettings, "preference": PreferenceSettings, "merge": MergeSettings,
+            "stack": StackSettings, "distill": DistillSettings}
 # Settings added after models were first built, left out of the hashed settings while at their default so that
 # an existing model keeps its content key (and is not retrained) after an upgrade.
 LATER_DEFAULTS = {"train": {"prompt_loss_weight": 0.0}}
-LATER_SECTIONS = ("merge",)
+LATER_SECTIONS = ("merge", "stack", "distill")
 
 
 @dataclass(frozen=True)
@@ -118,6 +138,13 @@ class Recipe:
     train: TrainSettings
     preference: PreferenceSettings
     merge: MergeSettings
+    stack: StackSettings
+    distill: DistillSettings
+
+    @property
+    def trains(self) -> str:
+        """The trainer that runs: a stack's top adapter trains its own stage, a distillation is SFT."""
+        return {"stack": self.stack.stage, "distill": "sft"}.get(self.stage, self.stage)
 
     def hashed_settings(self) -> dict[str, Any]:
         """settings() as the content key sees them: later additions drop out while at their defaults."""
@@ -172,10 +199,7 @@ def apply_override(raw: dict[str, Any], text: str, path: Path) -> None:
 
 
 def recipe_from_dict(raw: dict[str, Any], path: Path) -> Recipe:
-    top = set(raw) - set(SECTIONS) - {"stage", "description"}
-    if top:
-        raise ConfigError(f"{path}: unknown key {sorted(top)[0]!r}; allowed: stage, description, "
-                          f"[{'], ['.join(SECTIONS)}]")
+    check_keys(raw, {"stage", "description", *SECTIONS}, str(path))
     stage = raw.get("stage")
     if stage not in STAGES:
         raise ConfigError(f"{path}: stage = {stage!r}; choose one of {', '.join(STAGES)}")
@@ -190,9 +214,8 @@ def _section(cls, table: Any, name: str, path: Path):
         raise ConfigError(f"{path}: [{name}] must be a table")
     known = {f.name: f for f in fields(cls)}
     values = {}
+    check_keys(table, set(known), str(path), prefix=f"{name}.")
     for key, value in table.items():
-        if key not in known:
-            raise ConfigError(f"{path}: unknown key {name}.{key}; allowed: {', '.join(known)}")
         values[key] = _coerce(value, getattr(cls(), key), f"{name}.{key}", path)
     return cls(**values)
 
