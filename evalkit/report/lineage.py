@@ -34,6 +34,19 @@ def _bad_rows(data: dict[str, Any]) -> str:
     return f" · {dropped} bad row{'s' if dropped != 1 else ''} skipped" if dropped else ""
 
 
+def stage_cell(info: dict[str, Any]) -> str:
+    """Stage and method, with how a stack was kept and which teacher a distillation learned from."""
+    text = f"{info['stage']} · {info['method']}"
+    if stack := info.get("stack"):
+        lower, top = stack["adapters"]
+        kept = "kept as two adapters, both active" if stack["keep"] == "adapters" else "merged in sequence"
+        text += f" · {top} adapter on {lower}'s over {stack['base']}, {kept}"
+    if distill := info.get("distill"):
+        text += (f" · teacher {distill['teacher']} (`{distill['teacher_fingerprint'][:12]}`), "
+                 f"{distill['answers']} answers `{distill['answers_hash']}`")
+    return text
+
+
 def lineage_chain(name: str, specs: dict[str, dict[str, Any]]) -> str:
     chain, seen = [name], {name}
     while (parent := (specs.get(chain[0]) or {}).get("parent")) and parent not in seen:
@@ -56,7 +69,7 @@ def lineage_section(store: Store, run: dict[str, Any], reports_dir: Path) -> lis
                            f"{name}: {info['stage']} from {info['parent']['name']}")
         data, decon, settings = info["data"], info["decontamination"], info["recipe"]["settings"]
         train = settings["train"]
-        rows.append(f"| **{name}** | {lineage_chain(name, specs)} | {info['stage']} · {info['method']} | "
+        rows.append(f"| **{name}** | {lineage_chain(name, specs)} | {stage_cell(info)} | "
                     f"`{Path(info['recipe']['file']).name}` lr {train['learning_rate']:g}, "
                     f"{info['training']['steps']} steps | {Path(data['origin']).name} · {data['train_rows']} rows "
                     f"· `{data['content_hash']}`{_bad_rows(data)} | {decon['dropped']} of {decon['checked']} dropped "

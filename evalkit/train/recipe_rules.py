@@ -34,8 +34,8 @@ def _rules(recipe) -> list[tuple[bool, str]]:
         (train.max_steps == -1 or train.max_steps >= 1,
          f"train.max_steps = {train.max_steps}; use a positive number of steps, or -1 to train for train.epochs"),
         (train.max_steps != -1 or train.epochs > 0,
-         f"train.epochs = {train.epochs:g} trains nothing (the model would be saved untrained); use a positive "
-         f"number of epochs or set train.max_steps"),
+         (f"train.epochs = {train.epochs:g} trains nothing (the model would be saved untrained); use a positive "
+         f"number of epochs or set train.max_steps")),
         (train.lr_scheduler in LR_SCHEDULERS,
          f"train.lr_scheduler = {train.lr_scheduler!r}; choose one of {', '.join(LR_SCHEDULERS)}"),
         (train.weight_decay >= 0, f"train.weight_decay = {train.weight_decay:g} must be 0 or more"),
@@ -45,9 +45,9 @@ def _rules(recipe) -> list[tuple[bool, str]]:
         (lora.layers >= 0, f"lora.layers = {lora.layers}; use 0 (every layer) or the number of top layers to adapt"),
         # PEFT: "`layers_to_transform` cannot be used when `target_modules` is a str"
         (not (lora.layers and isinstance(lora.target_modules, str)),
-         f"lora.layers = {lora.layers} needs lora.target_modules as a list of module names (PEFT cannot restrict "
+         (f"lora.layers = {lora.layers} needs lora.target_modules as a list of module names (PEFT cannot restrict "
          f"{lora.target_modules!r} to some layers), e.g. target_modules = [\"q_proj\", \"k_proj\", \"v_proj\", "
-         f"\"o_proj\"]; or set lora.layers = 0"),
+         f"\"o_proj\"]; or set lora.layers = 0")),
         (bool(lora.target_modules), "lora.target_modules is empty; use \"all-linear\" or a list of module names"),
         (recipe.trains != "dpo" or recipe.preference.loss_type in DPO_LOSSES,
          f"preference.loss_type = {recipe.preference.loss_type!r}; DPO takes one of {', '.join(DPO_LOSSES)}"),
@@ -62,14 +62,14 @@ def _stage_rules(recipe) -> list[tuple[bool, str]]:
         return [
             (stack.stage in STACKED_STAGES,
              f"stack.stage = {stack.stage!r}; the top adapter trains one of {', '.join(STACKED_STAGES)}"),
-            (stack.keep in STACK_KEEPS, f"stack.keep = {stack.keep!r}; use adapters (both adapters kept, both "
-                                        f"active) or merged (both merged in sequence into the base)"),
+            (stack.keep in STACK_KEEPS, (f"stack.keep = {stack.keep!r}; use adapters (both adapters kept, both "
+                                        f"active) or merged (both merged in sequence into the base)")),
             (recipe.model.method != "full", "model.method = 'full' trains no adapter to stack; use lora or qlora"),
         ]
     if recipe.stage == "distill":
         return [
-            (bool(distill.teacher), "distill.teacher is empty; name the config model that answers the prompts, "
-                                    "e.g. teacher = \"teacher\""),
+            (bool(distill.teacher), ("distill.teacher is empty; name the config model that answers the prompts, "
+                                    "e.g. teacher = \"teacher\"")),
             (distill.max_new_tokens >= 1, f"distill.max_new_tokens = {distill.max_new_tokens} must be at least 1"),
             (distill.temperature >= 0, f"distill.temperature = {distill.temperature:g} must be 0 (greedy) or more"),
         ]

@@ -54,12 +54,15 @@ def test_a_dpo_adapter_stacked_on_the_sft_adapter(keep, tiny_model_dir, tmp_path
     from safetensors.torch import load_file
 
     from evalkit.backends.stacked import stacked_adapters
+    from evalkit.report.lineage import stage_cell
     from evalkit.train.build import trained_info
 
     dpo, _, store = prepared(project(tmp_path, tiny_model_dir, keep), "dpo")
     info = trained_info(store, Path(dpo.folder).name)
     assert info["stage"] == "stack" and info["stack"] == {"base": "base", "adapters": ["sft", "stack"], "keep": keep}
     assert info["training"]["steps"] == 2 and info["merge"]["max_logit_difference"] < 1e-3
+    kept = "kept as two adapters, both active" if keep == "adapters" else "merged in sequence"
+    assert stage_cell(info) == f"stack · lora · stack adapter on sft's over base, {kept}"  # the leaderboard's lineage
     adapters = stacked_adapters(dpo.folder)
     if keep == "adapters":  # the base's own weights, two adapters beside them
         assert [a.name for a in adapters] == ["sft", "stack"]
