@@ -22,8 +22,10 @@ from evalkit.types import GenerationRequest, stable_hash
 
 def prompts(recipe: Recipe) -> tuple[list[tuple[str, str]], str]:
     """([(prompt, "file:line")], origin): the user turn of each row, from `prompt` after data.columns and
-    data.prompt_template, as an SFT recipe builds it."""
+    data.prompt_template, as an SFT recipe builds it; with data.limit, the first heldout + limit rows."""
     rows, origin = load_rows(parse_sources(recipe), recipe.path.parent)
+    if recipe.data.limit:  # the teacher answers only what can be used: the held-out rows and `limit` more
+        rows = rows[: recipe.data.heldout + recipe.data.limit]
     out = []
     for row in rows:
         prompt = renamed(row.data, recipe.data, row.origin).get("prompt")

@@ -48,7 +48,8 @@ def test_an_int_is_accepted_where_a_float_is_expected():
     assert load_recipe(RECIPES / "sft.toml", ["train.learning_rate=1"]).train.learning_rate == 1.0
 
 
-@pytest.mark.parametrize("name", ["sft.toml", "dpo.toml", "orpo.toml", "reward.toml", "merge.toml", "pretrain.toml"])
+@pytest.mark.parametrize("name", ["sft.toml", "dpo.toml", "orpo.toml", "reward.toml", "merge.toml", "pretrain.toml",
+                                  "stack.toml", "distill.toml"])
 def test_shipped_recipes_load_and_comment_every_setting(name):
     path = RECIPES / name
     recipe = load_recipe(path)
