@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from evalkit.config import TaskOptions
+from evalkit.config import TaskOptions, check_keys
 from evalkit.data.sources import (
     Source,
     data_dir,
@@ -59,9 +59,7 @@ def settings(task) -> FewshotSettings:
     where = f"{task.path}: [fewshot]"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a table")
-    unknown = sorted(set(raw) - FEWSHOT_KEYS)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(FEWSHOT_KEYS))}")
+    check_keys(raw, FEWSHOT_KEYS, str(task.path), prefix="fewshot.")
     most = raw.get("max_fewshot", MAX_FEWSHOT)
     if isinstance(most, bool) or not isinstance(most, int) or not 0 <= most <= MAX_FEWSHOT:
         raise ConfigError(f"{where}.max_fewshot = {most!r}; use a whole number 0..{MAX_FEWSHOT}")

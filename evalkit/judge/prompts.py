@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalkit.config import builtin_dir, read_toml
+from evalkit.config import builtin_dir, check_keys, read_toml
 from evalkit.data.templates import compile_template, environment, render
 from evalkit.errors import ConfigError
 from evalkit.types import stable_hash
@@ -22,6 +22,8 @@ from evalkit.types import stable_hash
 BUILTIN_JUDGES = builtin_dir("judges")
 JUDGE_FILE_KEYS = {"name", "version", "description", "reference", "with_reference", "system", "user", "verdict",
                    "sampling", "logprobs"}
+SECTION_KEYS = {"verdict": {"regex", "labels", "pick"}, "sampling": {"temperature", "max_new_tokens"},
+                "logprobs": {"prefix", "choices"}}
 SHOWN_VERDICTS = ("A", "B", "tie")
 TEMPLATE_FIELDS = ("question", "answer_a", "answer_b")  # what every judge template is given; `reference` too
 # when the file says reference = true
@@ -63,10 +65,17 @@ def load_judge_template(name: str, root: Path) -> JudgeTemplate:
     raw, text = read_toml(path, JUDGE_FILE_KEYS, {"name": str, "version": int, "system": str, "user": str})
     verdict, sampling, logprobs = (_section(raw, key, path) for key in ("verdict", "sampling", "logprobs"))
     regex, labels, pick = _verdict_format(verdict, path)
+    temperature, max_new_tokens = _sampling(sampling, path)
     fields = TEMPLATE_FIELDS + (("reference",) if raw.get("reference") else ())
     for key in ("system", "user"):
         check_template(path, key, raw[key], fields)
-    choices = tuple(logprobs.get("choices", sorted(labels)))
+    choices = logprobs.get("choices", sorted(labels))
+    if not isinstance(choices, list) or not choices or not all(isinstance(c, str) for c in choices):
+        raise ConfigError(f"{path}: logprobs.choices = {choices!r} must be a list of verdict labels, e.g. "
+                          f"[\"A\", \"B\", \"C\"]")
+    if not isinstance(logprobs.get("prefix", ""), str):
+        raise ConfigError(f"{path}: logprobs.prefix = {logprobs['prefix']!r} must be text")
+    choices = tuple(choices)
     for choice in choices:
         if choice not in labels:
             raise ConfigError(f"{path}: logprobs.choices has {choice!r}, which is not a key of verdict.labels "
@@ -75,8 +84,7 @@ def load_judge_template(name: str, root: Path) -> JudgeTemplate:
         name=raw["name"], version=raw["version"], path=path, description=raw.get("description", ""),
         system=raw["system"], user=raw["user"], reference=bool(raw.get("reference", False)),
         with_reference=raw.get("with_reference"), regex=regex, labels=labels, pick=pick,
-        temperature=float(sampling.get("temperature", 0.0)), max_new_tokens=int(sampling.get("max_new_tokens", 1024)),
-        logprob_prefix=str(logprobs.get("prefix", "")), logprob_choices=choices, content_hash=stable_hash(text)[:16])
+        temperature=temperature, max_new_tokens=max_new_tokens, logprob_prefix=logprobs.get("prefix", ""), logprob_choices=choices, content_hash=stable_hash(text)[:16])
 
 
 def check_template(path: Path, key: str, source: str, fields: tuple[str, ...]) -> None:
@@ -102,7 +110,17 @@ def _section(raw: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
     value = raw.get(key, {})
     if not isinstance(value, dict):
         raise ConfigError(f"{path}: [{key}] must be a table")
+    check_keys(value, SECTION_KEYS[key], str(path), prefix=f"{key}.")
     return value
+
+
+def _sampling(sampling: dict[str, Any], path: Path) -> tuple[float, int]:
+    temperature, tokens = sampling.get("temperature", 0.0), sampling.get("max_new_tokens", 1024)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2:
+        raise ConfigError(f"{path}: sampling.temperature = {temperature!r} must be a number in [0, 2]")
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or not 1 <= tokens <= 1_000_000:
+        raise ConfigError(f"{path}: sampling.max_new_tokens = {tokens!r} must be a positive whole number of tokens")
+    return float(temperature), tokens
 
 
 def _verdict_format(verdict: dict[str, Any], path: Path) -> tuple[str, dict[str, str], str]:

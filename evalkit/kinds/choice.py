@@ -31,6 +31,7 @@ from collections import defaultdict
 from functools import lru_cache
 from typing import Any
 
+from evalkit.config import check_keys
 from evalkit.data import fewshot
 from evalkit.data.templates import compile_template, environment, render
 from evalkit.errors import ConfigError, DataError
@@ -63,9 +64,7 @@ def metric_names(task) -> list[str]:
 
 def validate(task) -> None:
     section = _section(task)
-    unknown = sorted(set(section) - SECTION_KEYS)
-    if unknown:
-        raise ConfigError(f"{task.path}: [choice] has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(SECTION_KEYS))}")
+    check_keys(section, SECTION_KEYS, str(task.path), prefix="choice.")
     needed = ("contexts", "continuation", "gold") if _partial(task) else ("prompt", "choices", "gold")
     for key in needed:
         if not isinstance(section.get(key), str) or not section[key].strip():

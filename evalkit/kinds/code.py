@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from evalkit.config import check_keys
 from evalkit.data import fewshot
 from evalkit.data.templates import compile_template, render
 from evalkit.errors import ConfigError, DataError
@@ -50,9 +51,7 @@ def _section(task) -> dict[str, Any]:
 def validate(task) -> None:
     section = _section(task)
     where = f"{task.path}: [code]"
-    unknown = sorted(set(section) - SECTION_KEYS)
-    if unknown:
-        raise ConfigError(f"{where} has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(SECTION_KEYS))}")
+    check_keys(section, SECTION_KEYS, str(task.path), prefix="code.")
     for key in ("prompt", "test") + (() if "program" in section else ("entry_point",)):
         if not isinstance(section.get(key), str) or not section[key]:
             raise ConfigError(f"{where} needs `{key}`, a template such as \"{{{{ {key} }}}}\"")

@@ -30,6 +30,7 @@ import functools
 import math
 from typing import Any
 
+from evalkit.config import check_keys
 from evalkit.data import fewshot
 from evalkit.data.templates import compile_template, evaluate, render
 from evalkit.errors import ConfigError, DataError
@@ -74,9 +75,7 @@ def contrast_metrics(task) -> list[str]:
 
 def validate(task) -> None:
     section = _section(task)
-    unknown = sorted(set(section) - SECTION_KEYS)
-    if unknown:
-        raise ConfigError(f"{task.path}: [generate] has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(SECTION_KEYS))}")
+    check_keys(section, SECTION_KEYS, str(task.path), prefix="generate.")
     for key in ("prompt", "target"):
         if not isinstance(section.get(key), str) or not section[key]:
             raise ConfigError(f"{task.path}: [generate] needs `{key}`, a template such as \"{{{{ question }}}}\"")
@@ -122,6 +121,10 @@ def _check_scorers(task) -> None:
         elif name not in known:
             raise ConfigError(f"{task.path}: unknown scorer {name!r}; known: {', '.join(known)}, or "
                               f"\"evaluate:NAME_OR_PATH\" for a Hugging Face evaluate metric")
+    args = task.settings.get("scorer_args", {})
+    if not isinstance(args, dict):
+        raise ConfigError(f"{task.path}: [scorer_args] must be a table of [scorer_args.\"evaluate:NAME\"] tables")
+    check_keys(args, {n for n in names if evaluate_metrics.is_evaluate(n)}, str(task.path), prefix="scorer_args.")
     produced = names + contrast.metric_names(contrast_metrics(task))
     primary = _section(task).get("primary", produced)
     if not isinstance(primary, list) or not set(primary) <= set(produced):

@@ -25,6 +25,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+from evalkit.config import check_keys
 from evalkit.errors import ConfigError, DataError
 from evalkit.kinds import lm_eval_scores, lm_eval_tasks
 from evalkit.kinds.base import TaskKind
@@ -52,6 +53,16 @@ def validate(task) -> None:
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f"{task.path}: [lm_eval].fewshot_seed = {seed!r}; use a whole number")
     lm_eval_tasks.require_lm_eval(str(task.path))
+    check_keys(_section(task), _config_keys() | OWN_KEYS, str(task.path), prefix="lm_eval.")
+
+
+def _config_keys() -> set[str]:
+    """The keys lm-eval's TaskConfig takes: a misspelt one is named here, not as lm-eval's TypeError."""
+    import dataclasses
+
+    from lm_eval.api.task import TaskConfig  # lm-eval is an optional extra, imported for lm_eval tasks only
+
+    return {f.name for f in dataclasses.fields(TaskConfig)}
 
 
 def _resolve(value, base: Path):

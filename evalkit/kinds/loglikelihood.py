@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from evalkit.config import check_keys
 from evalkit.data.templates import compile_template, render
 from evalkit.errors import ConfigError, DataError
 from evalkit.kinds import metric_rows
@@ -35,9 +36,7 @@ def _section(task) -> dict[str, Any]:
 
 def validate(task) -> None:
     section, where = _section(task), f"{task.path}: [loglikelihood]"
-    unknown = sorted(set(section) - SECTION_KEYS)
-    if unknown:
-        raise ConfigError(f"{where} has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(SECTION_KEYS))}")
+    check_keys(section, SECTION_KEYS, str(task.path), prefix="loglikelihood.")
     for key in ("context", "continuation"):
         if not isinstance(section.get(key), str) or not section[key]:
             raise ConfigError(f"{where} needs `{key}`, a template such as \"{{{{ {key} }}}}\"")

@@ -8,15 +8,19 @@ which for WikiText is the original page before detokenisation, as in lm-eval.
 
 from __future__ import annotations
 
+from evalkit.config import check_keys
 from evalkit.data.templates import render
 from evalkit.errors import ConfigError, DataError
 from evalkit.kinds.base import TaskKind
 from evalkit.scoring import stats
 from evalkit.types import RollingRequest
 
+SECTION_KEYS = {"text", "count_text", "stride"}
+
 
 def validate(task) -> None:
     section = task.section("perplexity")
+    check_keys(section, SECTION_KEYS, str(task.path), prefix="perplexity.")
     if not isinstance(section.get("text"), str):
         raise ConfigError(f"{task.path}: [perplexity] needs `text`, a template for the text to score, e.g. \"{{{{ text }}}}\"")
     stride = section.get("stride")

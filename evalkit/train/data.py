@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evalkit.config import check_keys
 from evalkit.data import sources as datasources
 from evalkit.data.sources import Row, Source
-from evalkit.config import check_keys
 from evalkit.errors import ConfigError, DataError
 from evalkit.train.formats import preference_example, sft_example, text_example
 from evalkit.train.recipe import Recipe

@@ -142,7 +142,7 @@ def test_missing_field_names_file_line_and_fields(tmp_path):
     (lambda t: t.replace('gold = "label"\n', ""), r"\[choice\] needs `gold`"),
     (lambda t: t.replace('prompt = "{{ q }}', 'prompt = "{{ q '), r"\[choice\]\.prompt is not a valid template"),
     (lambda t: t.replace('sampler = "first_n"', 'sampler = "best"'), r"sampler = 'best'; choose one of first_n"),
-    (lambda t: t.replace("[choice]\n", "[choice]\nchoice = 1\n"), r"unknown key 'choice'"),
+    (lambda t: t.replace("[choice]\n", "[choice]\nchoice = 1\n"), r"unknown key choice.choice"),
 ])
 def test_malformed_task_file_names_file_and_key(tmp_path, edit, message):
     path = write_task(tmp_path, task=edit(TASK))
