@@ -2,10 +2,10 @@
 
 The parent is a recipe model that kept its adapter (trained folders keep it in `adapter/`). Training loads
 the parent's base (4-bit for QLoRA), attaches the parent's adapter frozen, adds a fresh trainable adapter
-and trains it with both active (PEFT multi-adapter; for DPO the reference is the base with the parent's
-adapter, i.e. the parent, so the policy is held near the parent, not the base). The result is kept as two adapters on the
-base (stack.keep = "adapters": backends/stacked.py loads it) or both merged in sequence into a fresh
-full-precision base ("merged"); either way merged and unmerged logits are compared before it is saved.
+and trains it with both active (PEFT multi-adapter; DPO's reference is the parent as saved, so the policy
+is held near the parent, not the base). The result is kept as two adapters on the base (stack.keep =
+"adapters": backends/stacked.py loads it) or both merged in sequence into a fresh full-precision base
+("merged"); either way merged and unmerged logits are compared before it is saved.
 """
 
 from __future__ import annotations
