@@ -11,6 +11,8 @@ from evalkit.errors import EvalkitError
 def make_parser(commands) -> None:
     report = commands.add_parser("report", help="re-render reports/leaderboard.md from the store")
     report.add_argument("--run", type=int, help="run id (default: the latest finished run)")
+    report.add_argument("--slice-by", metavar="FIELD[,FIELD]", help="also show results per value of a row field "
+                        "(subject, a tag) or bucket (prompt_length, answer_length), with paired comparisons per slice")
     report.set_defaults(handler=cmd_report)
 
     export = commands.add_parser("export", help="write per-sample records of a run as JSONL")
@@ -23,12 +25,12 @@ def make_parser(commands) -> None:
 
 
 def cmd_report(args) -> int:
-    from evalkit.report import leaderboard
+    from evalkit.report import leaderboard, slices
     from evalkit.store import open_project
 
     config, store = open_project(args.config)
     try:
-        path = leaderboard.write(store, config.reports, args.run)
+        path = leaderboard.write(store, config.reports, args.run, slices.parse_fields(args.slice_by))
     except LookupError as err:
         raise EvalkitError(str(err)) from None
     print(path)

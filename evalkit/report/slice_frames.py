@@ -30,24 +30,19 @@ def plan(store: Store, board: Board, metrics: dict[str, list[str]], asked: list[
     """The slicings to show: each task's declared `slices`, and the asked fields on the tasks whose rows
     have them. A field no shown task has, or one some rows of a task lack, is a one-line error."""
     chosen: list[TaskSlicing] = []
-    used = set()
+    fields_by_task = {task: [r.get("fields", {}) for m in board.models for r in board.records(store, m, task)]
+                      for task in metrics}
     for task, names in metrics.items():
         records = [r for m in board.models for r in board.records(store, m, task)]
         if not records:
             continue
-        own = board.task_info(task).get("slices", [])
-        fields = list(dict.fromkeys(own + [f for f in asked if f in own or slices.has_field(records, f)]))
-        for field in fields:
-            slices.check_records(task, field, records, f"run {board.source.get((board.models[0], task), '?')}"
-                                 if board.single_run else "latest results")
+        where = f"run {board.source[(records[0]['model'], task)]}"
+        for field in slices.chosen_fields(board.task_info(task).get("slices", []), asked, fields_by_task[task]):
+            slices.check_records(task, field, records, where)
             chosen.append(TaskSlicing(task, slices.slicing(field, records), names))
-            used.add(field)
     for field in asked:
-        if field not in used:
-            available = {t: slices.common_fields([r.get("fields", {}) for m in board.models
-                                                  for r in board.records(store, m, t)]) for t in metrics}
-            listing = "; ".join(f"{t}: {', '.join(f)}" for t, f in available.items())
-            raise ConfigError(f"--slice-by {field}: no task shown has a field {field!r}; fields by task: {listing}")
+        if all(part.slicing.field != field for part in chosen):
+            raise ConfigError(slices.unknown_field_message(field, fields_by_task))
     return chosen
 
 

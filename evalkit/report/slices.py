@@ -38,16 +38,6 @@ def parse_fields(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
-def declared(task_file: str, raw: Any) -> list[str]:
-    """A task file's `slices`, checked: a list of field names."""
-    if raw is None:
-        return []
-    if not isinstance(raw, list) or not all(isinstance(f, str) and f.strip() for f in raw):
-        raise ConfigError(f"{task_file}: `slices` must be a list of row field names, e.g. slices = [\"subject\", "
-                          f"\"prompt_length\"], got {raw!r}")
-    return list(raw)
-
-
 def missing_field_message(task: str, field: str, missing: int, total: int, example: str,
                           fields: list[dict[str, Any]]) -> str:
     return (f"task {task!r}: slice field {field!r} is missing from {missing} of {total} rows (e.g. {example}); "
@@ -72,10 +62,15 @@ def check_rows(task: str, field: str, rows: Iterable[tuple[str, dict[str, Any]]]
                                                 [fields for _, fields in rows]))
 
 
-def has_field(records: list[dict[str, Any]], field: str) -> bool:
-    """Whether any record of a task can be sliced by `field`: a `--slice-by` field applies to the tasks
-    whose rows have it; a task where only some rows have it is an error (check_records)."""
-    return field in DERIVED or any(field in r.get("fields", {}) for r in records)
+def chosen_fields(declared: list[str], asked: list[str], fields: list[dict[str, Any]]) -> list[str]:
+    """A task's slice fields: its declared ones, then the asked ones its rows have. A `--slice-by` field
+    applies to the tasks whose rows have it; a task where only some rows have it is an error (check_*)."""
+    return list(dict.fromkeys(declared + [f for f in asked if f in DERIVED or any(f in row for row in fields)]))
+
+
+def unknown_field_message(field: str, fields_by_task: dict[str, list[dict[str, Any]]]) -> str:
+    listing = "; ".join(f"{task}: {', '.join(common_fields(fields))}" for task, fields in fields_by_task.items())
+    return f"--slice-by {field}: no task has a field {field!r}; fields by task: {listing}"
 
 
 def check_records(task: str, field: str, records: list[dict[str, Any]], where: str) -> None:

@@ -11,6 +11,7 @@ EXAMPLES = """examples:
   evalkit run --models ./out/checkpoint-500,HuggingFaceTB/SmolLM2-135M-Instruct --tasks mmlu,gsm8k \\
               --limit 50 --num-fewshot 5 --batch-size 16 --dtype bfloat16 --device cuda
   evalkit run --models ./model.gguf:dtype=float32 --tasks ./my_task.toml
+  evalkit run --models base,sft --tasks mmlu --slice-by subject,prompt_length
 
 A --models entry is a model of the config, or a source: a folder, a .gguf file, a hub id (org/name),
 openai:MODEL or an http(s) endpoint, embedded:smollm2-135m-instruct; `:key=value` parts set that
@@ -27,6 +28,8 @@ def make_parser(commands) -> None:
     run.add_argument("--limit", type=int, help="at most N items per task (wins over the suite's limit)")
     run.add_argument("--num-fewshot", type=int, help="few-shot examples per prompt, for tasks that have few-shot data")
     run.add_argument("--seed", type=int, help="seed for sampling, subsets and bootstrap intervals (default: the config's)")
+    run.add_argument("--slice-by", metavar="FIELD[,FIELD]", help="also show each task's results per value of a row "
+                     "field (subject, a tag) or bucket (prompt_length, answer_length), with paired comparisons per slice")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(handler=cmd_run)
 
@@ -47,7 +50,7 @@ def cmd_run(args) -> int:
 
     request = RunRequest(config=args.config, models=args.models, suite=args.suite, tasks=args.tasks, limit=args.limit,
                          num_fewshot=args.num_fewshot, seed=args.seed, batch_size=args.batch_size, dtype=args.dtype,
-                         device=args.device, quiet=args.quiet)
+                         device=args.device, slice_by=args.slice_by, quiet=args.quiet)
     config, store, run_id, ui = run_request(request)
     if run_id is None:  # a non-main rank of `accelerate launch`: its share is in the store, rank 0 reports
         return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from evalkit.config import Config
 from evalkit.models.entries import select_models
 from evalkit.models.parallel import world
+from evalkit.report import slices
 from evalkit.report.console import ConsoleUI
 from evalkit.run import overrides
 from evalkit.run.pipeline import run
@@ -27,6 +28,7 @@ class RunRequest:
     batch_size: int | None = None
     dtype: str | None = None
     device: str | None = None
+    slice_by: str | None = None  # comma-separated slice fields (evalkit/report/slices.py)
     quiet: bool = False
 
 
@@ -43,4 +45,5 @@ def run_request(request: RunRequest) -> tuple[Config, Store, int | None, Console
     for note in notes:
         ui.note(note)
     given = {k: v for k, v in asdict(request).items() if v is not None and k not in ("config", "quiet", "suite")}
-    return config, store, run(config, names, suite, store, ui, command_line=given), ui
+    slice_by = slices.parse_fields(request.slice_by)
+    return config, store, run(config, names, suite, store, ui, command_line=given, slice_by=slice_by), ui

@@ -11,10 +11,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from evalkit.config import Config, TaskOptions
+from evalkit.errors import ConfigError
 from evalkit.data import fewshot
 from evalkit.judge import check_judges, judge_suite
 from evalkit.models import ModelHandle, fetch_responses
 from evalkit.models.parallel import World, world
+from evalkit.report import slices
 from evalkit.store import Store, provenance
 from evalkit.tasks import Sample, Task, load_task
 from evalkit.train import prepare_model
@@ -35,6 +37,9 @@ def evaluate_task(handle: ModelHandle, task: Task, samples: list[Sample], option
         grouped.append(responses[start : start + len(requests)])
         start += len(requests)
     records, metrics = handler.score(task, samples, grouped, opts)
+    fields = {sample.id: slices.row_fields(sample.row) for sample in samples}  # what a report can slice by
+    for record in records:
+        record["fields"] = fields.get(record["sample_id"], {})
     for metric in metrics:
         metric.setdefault("info", {})["task_version"] = task.version
     store.put_samples(run_id, handle.spec.name, task.name, records)
@@ -47,9 +52,10 @@ class Plan:
     tasks: list[Task]
     samples: dict[str, list[Sample]]
     options: dict[str, TaskOptions]
+    slices: dict[str, list[str]]  # task → the fields its leaderboard slices by (declared, then --slice-by)
 
 
-def plan_suite(config: Config, suite_name: str) -> Plan:
+def plan_suite(config: Config, suite_name: str, slice_by: list[str] = ()) -> Plan:
     suite = config.suite(suite_name)
     search = [config.root / "tasks"]
     tasks = [load_task(name, search) for name in suite.tasks]
@@ -65,7 +71,23 @@ def plan_suite(config: Config, suite_name: str) -> Plan:
             shots = fewshot.settings(task).num_fewshot
         if shots:
             fewshot.pool(task, options[task.name].extra)
-    return Plan(tasks, samples, options)
+    return Plan(tasks, samples, options, slice_fields(tasks, samples, list(slice_by)))
+
+
+def slice_fields(tasks: list[Task], samples: dict[str, list[Sample]], asked: list[str]) -> dict[str, list[str]]:
+    """Each task's slice fields, checked on every row before any model loads: its declared `slices`,
+    and the asked fields on the tasks whose rows have them (a field no task has is an error)."""
+    fields_by_task = {t.name: [slices.row_fields(s.row) for s in samples[t.name]] for t in tasks}
+    chosen = {}
+    for task in tasks:
+        chosen[task.name] = slices.chosen_fields(task.settings.get("slices", []), asked, fields_by_task[task.name])
+        for field in chosen[task.name]:
+            slices.check_rows(task.name, field, [(s.origin, f) for s, f in zip(samples[task.name],
+                                                                             fields_by_task[task.name])])
+    for field in asked:
+        if not any(field in fields for fields in chosen.values()):
+            raise ConfigError(slices.unknown_field_message(field, fields_by_task))
+    return chosen
 
 
 def run_provenance(config: Config, plan: Plan, handles: dict[str, ModelHandle], suite: str) -> dict[str, Any]:
@@ -77,17 +99,18 @@ def run_provenance(config: Config, plan: Plan, handles: dict[str, ModelHandle], 
     info["tasks"] = {t.name: {"version": t.version, "kind": t.kind, "file": str(t.path), "content_hash": t.content_hash,
                               "options": asdict(plan.options[t.name]), "n_samples": len(plan.samples[t.name]),
                               "data_hash": stable_hash([s.row for s in plan.samples[t.name]])[:16],
-                              "data_origin": plan.samples[t.name][0].origin.rsplit(":", 1)[0] if plan.samples[t.name] else None}
+                              "data_origin": plan.samples[t.name][0].origin.rsplit(":", 1)[0] if plan.samples[t.name] else None,
+                              **({"slices": plan.slices[t.name]} if plan.slices.get(t.name) else {})}
                      for t in plan.tasks}
     return info
 
 
 def run(config: Config, model_names: list[str], suite_name: str, store: Store, ui,
-        command_line: dict[str, Any] | None = None) -> int | None:
+        command_line: dict[str, Any] | None = None, slice_by: list[str] = ()) -> int | None:
     """Evaluate every model on every task of the suite; returns the run id (None on a non-main rank
     of a data-parallel launch, which only computes its share of the responses)."""
     ranks = world()
-    plan = plan_suite(config, suite_name)
+    plan = plan_suite(config, suite_name, slice_by)
     check_judges(config, config.suite(suite_name).judges)
     handles = {name: ui.step(f"preparing model {name}", prepare_model, config, name, store) for name in model_names}
     info = run_provenance(config, plan, handles, suite_name)

@@ -21,7 +21,7 @@ from evalkit.types import stable_hash
 
 TASK_KEYS = {"name", "version", "kind", "description", "sources", "id_field", "subject_field", "fewshot",
              "perplexity", "choice", "loglikelihood", "generate", "code", "scorers", "scorer_args", "citation",
-             "task", "lm_eval"}  # task, [lm_eval]: kind = "lm_eval" (evalkit/kinds/lm_eval.py)
+             "task", "lm_eval", "slices"}  # task, [lm_eval]: kind = "lm_eval" (evalkit/kinds/lm_eval.py)
 LM_EVAL_PREFIX = "lm_eval:"  # --tasks lm_eval:arc_easy: lm-eval's own task of that name, no task file
 BUILTIN_TASKS = builtin_dir("tasks")
 
@@ -147,6 +147,10 @@ def _check_layout(raw: dict[str, Any], path: Path) -> None:
     for key in ("description", "id_field", "subject_field", "citation"):
         if key in raw and not isinstance(raw[key], str):
             raise ConfigError(f"{path}: `{key}` must be a string, got {raw[key]!r}")
+    fields = raw.get("slices", [])  # the report slices by these row fields (evalkit/report/slices.py)
+    if not isinstance(fields, list) or not all(isinstance(f, str) and f.strip() for f in fields):
+        raise ConfigError(f"{path}: `slices` must be a list of row field names, e.g. slices = [\"subject\", "
+                          f"\"prompt_length\"], got {fields!r}")
 
 
 def load_task(name_or_path: str, search: list[Path] | None = None) -> Task:

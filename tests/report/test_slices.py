@@ -93,7 +93,7 @@ def test_a_field_some_rows_lack_is_one_line_naming_task_field_and_fix(tmp_path):
     assert "task 'toymc'" in message and "'subject' is missing from 1 of 40 rows" in message
     assert "fields every row has: level, prompt_length, answer_length" in message
     assert not (tmp_path / "leaderboard.md").exists()
-    with pytest.raises(ConfigError, match=r"no task shown has a field 'topic'; fields by task: toymc: level"):
+    with pytest.raises(ConfigError, match=r"no task has a field 'topic'; fields by task: toymc: level"):
         report.render(store, run_id, tmp_path, slice_by=["topic"])
 
 
