@@ -5,6 +5,7 @@
     results.to_pandas()            # model × task × metric: value, ci_low, ci_high, n, unscored, ...
     results.samples()              # one row per item and model: prompt, response, target, score.*
     results.compare("sft", "base") # paired differences on the same items, with intervals and p-values
+    results.slices("subject")      # per slice: each model's metrics, and the paired comparisons per slice
     evalkit.open_store(".evalkit/evalkit.db").runs()
 
 `evaluate` runs exactly what `evalkit run` runs (same config, store, cache and provenance).
@@ -22,7 +23,10 @@ import pandas as pd
 
 from evalkit.errors import EvalkitError
 from evalkit.report import leaderboard
+from evalkit.report.slices import parse_fields
+from evalkit.report.board import build
 from evalkit.report.frames import comparison_rows, comparisons_frame, results_frame, samples_frame
+from evalkit.report.slice_frames import plan, slice_comparisons, slice_results
 from evalkit.run.command import RunRequest, run_request
 from evalkit.store import Store
 
@@ -63,18 +67,28 @@ class Results:
             for task in run["provenance"].get("tasks", {})}
         return comparisons_frame(comparison_rows(self.store, run, chosen, [(model_a, model_b)]))
 
-    def leaderboard(self, reports_dir: str | Path = "reports") -> Path:
-        return leaderboard.write(self.store, Path(reports_dir), self.run_id)
+    def slices(self, fields: Sequence[str] | str = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(metrics, comparisons) per slice of the primary metrics, for the tasks' declared slices and
+        `fields` ("subject", "prompt_length", ...): the frames the leaderboard's Slices section shows."""
+        board = build(self.store, self.run_id)
+        chosen = plan(self.store, board, leaderboard.primary_metrics(self.run, board.results),
+                      parse_fields(fields) if isinstance(fields, str) else list(fields))
+        pairs = leaderboard.comparison_pairs(board.models)
+        return slice_results(self.store, board, chosen), slice_comparisons(self.store, board, chosen, pairs)
+
+    def leaderboard(self, reports_dir: str | Path = "reports", slice_by: Sequence[str] = ()) -> Path:
+        return leaderboard.write(self.store, Path(reports_dir), self.run_id, slice_by)
 
 
 def evaluate(models: Sequence[str] | str | None = None, tasks: Sequence[str] | str | None = None, *,
              suite: str | None = None, limit: int | None = None, num_fewshot: int | None = None,
              seed: int | None = None, batch_size: int | None = None, dtype: str | None = None,
-             device: str | None = None, config: str | Path | None = None, quiet: bool = True) -> Results:
+             device: str | None = None, slice_by: Sequence[str] | str | None = None,
+             config: str | Path | None = None, quiet: bool = True) -> Results:
     """Evaluate `models` (configured names or sources) on `tasks` (or a suite); returns the run's Results."""
     request = RunRequest(config=config, models=_joined(models), suite=suite, tasks=_joined(tasks), limit=limit,
                          num_fewshot=num_fewshot, seed=seed, batch_size=batch_size, dtype=dtype, device=device,
-                         quiet=quiet)
+                         slice_by=_joined(slice_by), quiet=quiet)
     _, store, run_id, _ = run_request(request)
     if run_id is None:
         raise EvalkitError("this process is not the main rank of a data-parallel launch; read results on rank 0")
