@@ -43,15 +43,23 @@ class GenerationRequest:
     seed: int = 0
     chat: bool = False
     system: str | None = None
+    top_logprobs: int = 0  # > 0: the reply's first token's most likely alternatives too (endpoint judges)
     kind: str = field(default="generate", init=False)
 
 
 Request = LoglikelihoodRequest | RollingRequest | GenerationRequest
 
 
+# request fields added after responses were first cached: left out of the key at their default, so the
+# responses cached before them keep their keys
+LATER_REQUEST_DEFAULTS = {"top_logprobs": 0}
+
+
 def request_key(model_fingerprint: str, request: Request) -> str:
     """Cache key: the same model answering the same request gives the same response."""
-    return stable_hash({"model": model_fingerprint, "request": asdict(request)})
+    fields = {k: v for k, v in asdict(request).items() if k not in LATER_REQUEST_DEFAULTS
+              or v != LATER_REQUEST_DEFAULTS[k]}
+    return stable_hash({"model": model_fingerprint, "request": fields})
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,10 @@ class Loglikelihood:
 class RollingLoglikelihood:
     logprob: float
     n_tokens: int
+    # the document's tokens and each one's log-probability, where the backend gives them (hf), for the
+    # report's rare-vs-common-token split; None from backends that do not, and in responses cached before
+    token_ids: tuple[int, ...] | None = None
+    token_logprobs: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,7 @@ class Generation:
     text: str
     n_tokens: int
     finish_reason: str  # "stop" | "length"
+    top_logprobs: dict[str, float] | None = None  # asked for: the first token's alternatives, text → log-probability
 
 
 Response = Loglikelihood | RollingLoglikelihood | Generation

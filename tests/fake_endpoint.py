@@ -14,6 +14,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 Action = tuple  # ("ok", text) | ("status", code, retry_after) | ("malformed",) | ("no_choices",) | ("slow", s, text)
+#                | ("reply", a whole reply body)
 
 
 def chat_reply(text: str) -> dict:
@@ -75,6 +76,8 @@ class FakeEndpoint:
                     return self._send(action[1], json.dumps({"error": {"message": "try later"}}), headers)
                 if kind == "malformed":
                     return self._send(200, '{"choices": [{"message": ')
+                if kind == "reply":
+                    return self._send(200, json.dumps(action[1]))
                 if kind == "no_choices":
                     return self._send(200, json.dumps({"id": "x", "object": "chat.completion"}))
                 return self._send(200, json.dumps(chat_reply(action[1])))

@@ -133,6 +133,8 @@ def classify(err: Exception) -> tuple[str, bool, float | None]:
         return "timeout", True, None
     if isinstance(err, openai.APIConnectionError):
         return "connection error", True, None
+    if isinstance(err, MalformedResponse):  # what the reply lacks, so the summary can say it
+        return f"malformed response: {err}", True, None
     if isinstance(err, (ValueError, TypeError, AttributeError, KeyError, IndexError, openai.APIResponseValidationError)):
         return "malformed response", True, None  # JSON that does not parse or lacks the fields we need
     return type(err).__name__, False, None

@@ -102,6 +102,8 @@ class OpenAIBackend:
             settings["stop"] = list(request.stop[:4])  # the API takes at most 4; the rest are cut below
         if request.chat:
             messages = [{"role": "system", "content": request.system}] if request.system else []
+            if request.top_logprobs:
+                settings.update(logprobs=True, top_logprobs=request.top_logprobs)
             reply = self.client.chat.completions.create(
                 messages=messages + [{"role": "user", "content": request.prompt}], **settings)
             choice = _first_choice(reply)
@@ -116,7 +118,8 @@ class OpenAIBackend:
             text = text.split(stop, 1)[0]
         usage = getattr(reply, "usage", None)
         n_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        return Generation(text=text, n_tokens=n_tokens, finish_reason=choice.finish_reason or "stop")
+        tops = _first_token_alternatives(choice) if request.top_logprobs and request.chat else None
+        return Generation(text=text, n_tokens=n_tokens, finish_reason=choice.finish_reason or "stop", top_logprobs=tops)
 
     def _loglikelihood_one(self, request: LoglikelihoodRequest) -> Loglikelihood:
         if self.spec.tokenizer is None:
@@ -252,6 +255,21 @@ def _api_key(spec: ModelSpec, base_url: str) -> str:
         return "EMPTY"  # local servers do not check keys
     raise ModelError(f"model {spec.name!r}: the API key for {base_url} is read from the environment variable "
                      f"{variable}, which is not set; export it (models.{spec.name}.api_key_env names the variable)")
+
+
+def _first_token_alternatives(choice) -> dict[str, float]:
+    """A chat reply's first token's `top_logprobs` as {token text: log-probability}; a reply without them is
+    malformed for the request that asked (retried, then counted as failed, never cached as a verdict)."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    tops = getattr(content[0], "top_logprobs", None) if isinstance(content, list) and content else None
+    if not isinstance(tops, list) or not tops:
+        raise MalformedResponse("reply has no top_logprobs (the endpoint does not return them)")
+    found: dict[str, float] = {}
+    for entry in tops:
+        token, logprob = getattr(entry, "token", None), getattr(entry, "logprob", None)
+        if isinstance(token, str) and isinstance(logprob, (int, float)):
+            found[token] = max(float(logprob), found.get(token, float("-inf")))
+    return found
 
 
 def _first_choice(reply):

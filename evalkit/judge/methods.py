@@ -5,7 +5,13 @@
 - logprobs: a local model's reply is begun with the judge file's prefix and the
   verdict is the choice ("A", "B", "C") whose continuation is most probable; no
   text is generated, so there is nothing to misparse. The choices' probabilities,
-  renormalised over the choices, are the verdict probabilities.
+  renormalised over the choices, are the verdict probabilities. An endpoint cannot
+  be made to begin its reply with a prefix, so it is asked for the verdict alone
+  (the file's logprobs.instruction) with one reply token and that token's top
+  log-probabilities (OpenAI's top_logprobs; vLLM and `evalkit serve` return them
+  too): a choice's log-probability is that of its most probable spelling among
+  them ("A", " A"); a choice not among the top ones counts as probability 0, and
+  a reply with none of them is unscored.
 - reward: a reward model (AutoModelForSequenceClassification, one label) scores
   each answer; P(first better) = sigmoid(score_first - score_second), P(tie) = 0.
 
@@ -23,10 +29,11 @@ from dataclasses import dataclass
 
 from evalkit.answers.generate import fetch_available
 from evalkit.answers.promptsets import Prompt
-from evalkit.errors import ConfigError
 from evalkit.judge.prompts import JudgeTemplate, parse_verdict, render_judge
 from evalkit.judge.reward import RewardScorer
 from evalkit.types import GenerationRequest, LoglikelihoodRequest
+
+TOP_LOGPROBS = 20  # alternatives asked of an endpoint per reply token: the most OpenAI's API returns
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,8 @@ def run_method(method: str, handle, jobs: list[Job], store, seed: int, tie_margi
     """Outcomes by job key, and the failed requests counted by reason (jobs left out of the outcomes)."""
     if method == "generate":
         return _generate(handle, jobs, store, seed, progress)
+    if method == "logprobs" and handle.folder is None:
+        return _endpoint_logprobs(handle, jobs, store, seed, progress)
     if method == "logprobs":
         return _logprobs(handle, jobs, store, progress)
     return _reward(handle, jobs, tie_margin, progress), Counter()
@@ -100,6 +109,37 @@ def _logprobs(handle, jobs, store, progress):
     return outcomes, failures
 
 
+def _endpoint_logprobs(handle, jobs, store, seed, progress):
+    requests = []
+    for job in jobs:
+        system, user = job.messages()
+        requests.append(GenerationRequest(prompt=f"{user}\n\n{job.template.logprob_instruction}", system=system,
+                                          chat=True, temperature=0.0, max_new_tokens=1, seed=seed,
+                                          top_logprobs=TOP_LOGPROBS))
+    responses, failures = fetch_available(handle, requests, store, progress)
+    outcomes = {}
+    for job, response in zip(jobs, responses):
+        if response is not None:
+            outcomes[job.key] = top_logprobs_outcome(job.template, response.top_logprobs or {})
+    return outcomes, failures
+
+
+def top_logprobs_outcome(template: JudgeTemplate, tops: dict[str, float]) -> Outcome:
+    """The verdict from a reply's first-token alternatives: each choice at its most probable spelling."""
+    found: dict[str, float] = {}
+    for token, logprob in tops.items():
+        choice = token.strip()
+        if choice in template.logprob_choices and logprob > found.get(choice, -math.inf):
+            found[choice] = logprob
+    raw = "top log-probabilities of the first reply token: " + ", ".join(f"{c}={lp:.4f}" for c, lp in found.items())
+    if not found:
+        return Outcome(raw + "(none of the choices)", None,
+                       error=f"none of the choices {', '.join(template.logprob_choices)} among the reply's "
+                             f"{len(tops)} most probable first tokens")
+    best = max(found, key=found.get)
+    return Outcome(raw, template.labels[best], probs=verdict_probabilities(found, template))
+
+
 def verdict_probabilities(logprobs: dict[str, float], template: JudgeTemplate) -> tuple[float, float, float]:
     """(P(first better), P(second better), P(tie)): a softmax over the choices' log-probabilities, summed
     by the label each choice stands for (a label no choice maps to gets 0)."""
@@ -114,9 +154,6 @@ def verdict_probabilities(logprobs: dict[str, float], template: JudgeTemplate) -
 
 def chat_renderer(handle):
     """(system, user) → the judge model's prompt text, its chat template applied, ready for the reply."""
-    if handle.folder is None:
-        raise ConfigError(f"judge model {handle.spec.name!r} is an endpoint; method \"logprobs\" needs a local model "
-                          f"(its chat template and token probabilities). Use method = \"generate\" for endpoints.")
     backend = getattr(handle, "_backend", None)
     if backend is not None:
         tokenizer = backend.tokenizer

@@ -23,7 +23,7 @@ BUILTIN_JUDGES = builtin_dir("judges")
 JUDGE_FILE_KEYS = {"name", "version", "description", "reference", "with_reference", "system", "user", "verdict",
                    "sampling", "logprobs"}
 SECTION_KEYS = {"verdict": {"regex", "labels", "pick"}, "sampling": {"temperature", "max_new_tokens"},
-                "logprobs": {"prefix", "choices"}}
+                "logprobs": {"prefix", "choices", "instruction"}}
 SHOWN_VERDICTS = ("A", "B", "tie")
 TEMPLATE_FIELDS = ("question", "answer_a", "answer_b")  # what every judge template is given; `reference` too
 # when the file says reference = true
@@ -47,6 +47,7 @@ class JudgeTemplate:
     max_new_tokens: int
     logprob_prefix: str
     logprob_choices: tuple[str, ...]
+    logprob_instruction: str  # endpoints (no reply prefix to begin with): what asks for the verdict token alone
     content_hash: str
 
 
@@ -73,8 +74,11 @@ def load_judge_template(name: str, root: Path) -> JudgeTemplate:
     if not isinstance(choices, list) or not choices or not all(isinstance(c, str) for c in choices):
         raise ConfigError(f"{path}: logprobs.choices = {choices!r} must be a list of verdict labels, e.g. "
                           f"[\"A\", \"B\", \"C\"]")
-    if not isinstance(logprobs.get("prefix", ""), str):
-        raise ConfigError(f"{path}: logprobs.prefix = {logprobs['prefix']!r} must be text")
+    for key in ("prefix", "instruction"):
+        if not isinstance(logprobs.get(key, ""), str):
+            raise ConfigError(f"{path}: logprobs.{key} = {logprobs[key]!r} must be text")
+    instruction = logprobs.get("instruction") or (f"Reply with your final verdict only: one of "
+                                                  f"{', '.join(choices)}, and nothing else.")
     choices = tuple(choices)
     for choice in choices:
         if choice not in labels:
@@ -84,7 +88,8 @@ def load_judge_template(name: str, root: Path) -> JudgeTemplate:
         name=raw["name"], version=raw["version"], path=path, description=raw.get("description", ""),
         system=raw["system"], user=raw["user"], reference=bool(raw.get("reference", False)),
         with_reference=raw.get("with_reference"), regex=regex, labels=labels, pick=pick,
-        temperature=temperature, max_new_tokens=max_new_tokens, logprob_prefix=logprobs.get("prefix", ""), logprob_choices=choices, content_hash=stable_hash(text)[:16])
+        temperature=temperature, max_new_tokens=max_new_tokens, logprob_prefix=logprobs.get("prefix", ""),
+        logprob_instruction=instruction, logprob_choices=choices, content_hash=stable_hash(text)[:16])
 
 
 def check_template(path: Path, key: str, source: str, fields: tuple[str, ...]) -> None:
