@@ -6,6 +6,7 @@
     results.samples()              # one row per item and model: prompt, response, target, score.*
     results.compare("sft", "base") # paired differences on the same items, with intervals and p-values
     results.slices("subject")      # per slice: each model's metrics, and the paired comparisons per slice
+    results.token_frequency()      # perplexity tasks: log-likelihood per token, rare vs common tokens
     evalkit.open_store(".evalkit/evalkit.db").runs()
 
 `evaluate` runs exactly what `evalkit run` runs (same config, store, cache and provenance).
@@ -23,10 +24,11 @@ import pandas as pd
 
 from evalkit.errors import EvalkitError
 from evalkit.report import leaderboard
-from evalkit.report.slices import parse_fields
 from evalkit.report.board import build
 from evalkit.report.frames import comparison_rows, comparisons_frame, results_frame, samples_frame
+from evalkit.report.frequency_section import frequency_frame
 from evalkit.report.slice_frames import plan, slice_comparisons, slice_results
+from evalkit.report.slices import parse_fields
 from evalkit.run.command import RunRequest, run_request
 from evalkit.store import Store
 
@@ -74,7 +76,13 @@ class Results:
         chosen = plan(self.store, board, leaderboard.primary_metrics(self.run, board.results),
                       parse_fields(fields) if isinstance(fields, str) else list(fields))
         pairs = leaderboard.comparison_pairs(board.models)
-        return slice_results(self.store, board, chosen), slice_comparisons(self.store, board, chosen, pairs)
+        return slice_results(self.store, board, chosen.parts), slice_comparisons(self.store, board, chosen.parts, pairs)
+
+    def token_frequency(self) -> pd.DataFrame:
+        """Each perplexity task's mean log-likelihood per token by token-frequency bucket, per model."""
+        board = build(self.store, self.run_id)
+        tasks = [t for t, info in self.run["provenance"].get("tasks", {}).items() if info["kind"] == "perplexity"]
+        return frequency_frame(self.store, board, tasks)
 
     def leaderboard(self, reports_dir: str | Path = "reports", slice_by: Sequence[str] = ()) -> Path:
         return leaderboard.write(self.store, Path(reports_dir), self.run_id, slice_by)

@@ -74,9 +74,10 @@ class HFBackend:
     def _logprobs(self, hidden: torch.Tensor) -> torch.Tensor:
         return torch.log_softmax(self._logits(hidden), dim=-1)
 
-    def _target_logprobs(self, hidden: torch.Tensor, targets: Sequence[int],
-                         check_greedy: bool = True) -> tuple[float, bool]:
-        """Summed log-probability of `targets` at `hidden`'s positions, and whether each was the argmax
+    def _target_logprobs(self, hidden: torch.Tensor, targets: Sequence[int], check_greedy: bool = True,
+                         per_token: list[float] | None = None) -> tuple[float, bool]:
+        """Summed log-probability of `targets` at `hidden`'s positions (each one appended to `per_token`
+        when given), and whether each was the argmax
         (always True when not `check_greedy`: perplexity does not need it, and the argmax over the
         vocabulary costs a tenth of the LM head)."""
         if len(hidden) != len(targets):
@@ -89,6 +90,8 @@ class HFBackend:
             # by about +1e-6 nats per token against float64 (it adds up over a long document), this is not
             picked = logits.gather(1, wanted[:, None]).squeeze(1) - torch.logsumexp(logits, dim=-1)
             total += float(picked.double().sum())
+            if per_token is not None:  # rounded: they are stored with every cached response
+                per_token.extend(round(v, 6) for v in picked.tolist())
             if check_greedy:
                 greedy = greedy and bool((logits.argmax(dim=-1) == wanted).all())
         return total, greedy
@@ -184,32 +187,36 @@ class HFBackend:
     @torch.inference_mode()
     def loglikelihood_rolling(self, requests: Sequence[RollingRequest],
                               stride: int | None = None) -> Iterator[tuple[int, RollingLoglikelihood]]:
-        windows = []  # (doc index, context tokens, predicted tokens)
-        remaining = {}
+        windows = []  # (doc index, context tokens, predicted tokens, window number in the document)
+        remaining = {}  # doc index -> [windows left, summed log-prob, tokens, {window number: token log-probs}]
         for index, request in enumerate(requests):
             tokens = self.encode(request.text)
             doc_windows = list(rolling_windows(tokens, self.prefix_token, self.max_length, stride))
-            remaining[index] = [len(doc_windows), 0.0, len(tokens)]
-            windows.extend((index, ctx, pred) for ctx, pred in doc_windows)
+            remaining[index] = [len(doc_windows), 0.0, tokens, {}]
+            windows.extend((index, ctx, pred, number) for number, (ctx, pred) in enumerate(doc_windows))
             if not doc_windows:
-                yield index, RollingLoglikelihood(logprob=0.0, n_tokens=0)
+                yield index, RollingLoglikelihood(logprob=0.0, n_tokens=0, token_ids=(), token_logprobs=())
         windows.sort(key=lambda w: -(len(w[1]) + len(w[2])))
         width = lambda w: len(w[1]) + len(w[2]) - 1  # noqa: E731 (the forward's length)
         for batch in length_batches(windows, width, self.token_budget, self.batch_size):
-            for index, logprob in self._score_windows(batch):
+            for index, number, logprob, per_token in self._score_windows(batch):
                 state = remaining[index]
-                state[0], state[1] = state[0] - 1, state[1] + logprob
-                if state[0] == 0:
-                    yield index, RollingLoglikelihood(logprob=state[1], n_tokens=state[2])
+                state[0], state[1], state[3][number] = state[0] - 1, state[1] + logprob, per_token
+                if state[0] == 0:  # the windows predict every token once, in order (rolling_windows)
+                    per_token = tuple(v for n in sorted(state[3]) for v in state[3][n])
+                    yield index, RollingLoglikelihood(logprob=state[1], n_tokens=len(state[2]),
+                                                      token_ids=tuple(state[2]), token_logprobs=per_token)
 
-    def _score_windows(self, batch) -> list[tuple[int, float]]:
-        ids, _ = self._pad([(ctx + pred)[:-1] for _, ctx, pred in batch])
+    def _score_windows(self, batch) -> list[tuple[int, int, float, list[float]]]:
+        ids, _ = self._pad([(ctx + pred)[:-1] for _, ctx, pred, _ in batch])
         # No mask: right padding is invisible to real tokens under the causal mask (see the module doc).
         hidden = self.decoder(input_ids=ids, use_cache=False).last_hidden_state
         results = []
-        for r, (index, ctx, pred) in enumerate(batch):
+        for r, (index, ctx, pred, number) in enumerate(batch):
             predicting = hidden[r, len(ctx) - 1 : len(ctx) - 1 + len(pred)]
-            results.append((index, self._target_logprobs(predicting, pred, check_greedy=False)[0]))
+            per_token: list[float] = []
+            total = self._target_logprobs(predicting, pred, check_greedy=False, per_token=per_token)[0]
+            results.append((index, number, total, per_token))
         return results
 
     # -- generation ------------------------------------------------------------------------

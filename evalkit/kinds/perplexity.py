@@ -11,6 +11,7 @@ from __future__ import annotations
 from evalkit.config import check_keys
 from evalkit.data.templates import render
 from evalkit.errors import ConfigError, DataError
+from evalkit.kinds import token_frequency
 from evalkit.kinds.base import TaskKind
 from evalkit.scoring import stats
 from evalkit.types import RollingRequest
@@ -60,12 +61,23 @@ def score(task, samples, responses, options):
         records.append({"sample_id": sample.id, "prompt": document_text(task, sample), "response": "", "target": "",
                         "scores": {"loglikelihood": response.logprob, "tokens": response.n_tokens,
                                    "words": words, "bytes": size}})
+    _split_by_frequency(records, [response for (response,) in responses])
     columns = list(zip(*table))
     estimates = stats.perplexity_cis(*columns, seed=options.get("seed", 0))
     metrics = [{"metric": name, "value": e.value, "n": e.n, "ci_low": e.ci_low, "ci_high": e.ci_high,
                 "info": {"higher_is_better": False, "interval": "bootstrap over documents"}}
                for name, e in estimates.items()]
     return records, metrics
+
+
+def _split_by_frequency(records, responses) -> None:
+    """Each record's log-likelihood per token-frequency bucket (token_frequency.py), where the backend
+    gave per-token log-probabilities for every document; the counts come from these documents."""
+    if not responses or any(r.token_ids is None or r.token_logprobs is None for r in responses):
+        return
+    labels = token_frequency.bucket_labels([r.token_ids for r in responses])
+    for record, response in zip(records, responses):
+        record["scores"]["by_frequency"] = token_frequency.split(response.token_ids, response.token_logprobs, labels)
 
 
 def compare(metric, records_a, records_b, seed=0):

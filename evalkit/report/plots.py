@@ -1,4 +1,4 @@
-"""PNG plots of ratings and win rates for the report.
+"""PNG plots of ratings, win rates and per-token log-likelihoods by token frequency for the report.
 
 matplotlib is imported inside each function, so importing evalkit stays
 fast. Figures are built with the object API on an Agg canvas (no display
@@ -64,6 +64,32 @@ def plot_win_matrix(
     ax.set_title(title)
     _write_cells(ax, matrix)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="win rate")
+    return _save(fig, path)
+
+
+def plot_token_frequency(rows: Sequence[dict], path: str | Path, title: str) -> Path:
+    """Mean per-token log-likelihood per token-frequency bucket (rarest on the left), one line of points
+    per model with its 95% bootstrap interval; rows: model, bucket, value, ci_low, ci_high (buckets in
+    the order given)."""
+    if not rows:
+        raise ValueError("no token-frequency rows to plot; a perplexity task scored with per-token log-likelihoods")
+    buckets = list(dict.fromkeys(r["bucket"] for r in rows))
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    fig, ax = _figure(figsize=(1.8 + 1.6 * len(buckets), 3.6))
+    width = 0.6 / max(1, len(models))
+    for k, model in enumerate(models):
+        mine = {r["bucket"]: r for r in rows if r["model"] == model}
+        x = np.array([i for i, b in enumerate(buckets) if b in mine]) + (k - (len(models) - 1) / 2) * width
+        points = np.array([mine[b]["value"] for b in buckets if b in mine])
+        low = np.array([mine[b]["ci_low"] for b in buckets if b in mine], dtype=float)
+        high = np.array([mine[b]["ci_high"] for b in buckets if b in mine], dtype=float)
+        errors = np.nan_to_num(np.vstack([points - low, high - points]), nan=0.0)
+        ax.errorbar(x, points, yerr=errors, fmt="o", capsize=4, label=model)
+    ax.set_xticks(np.arange(len(buckets)), buckets)
+    ax.set_ylabel("log-likelihood per token (nats)")
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
     return _save(fig, path)
 
 

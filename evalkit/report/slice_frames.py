@@ -26,10 +26,16 @@ class TaskSlicing:
     metrics: list[str]
 
 
-def plan(store: Store, board: Board, metrics: dict[str, list[str]], asked: list[str]) -> list[TaskSlicing]:
+@dataclass(frozen=True)
+class SlicePlan:
+    parts: list[TaskSlicing]  # item slicings: one per task × field
+    frequency: list[str]  # perplexity tasks whose tokens are split by frequency (token_frequency)
+
+
+def plan(store: Store, board: Board, metrics: dict[str, list[str]], asked: list[str]) -> SlicePlan:
     """The slicings to show: each task's declared `slices`, and the asked fields on the tasks whose rows
     have them. A field no shown task has, or one some rows of a task lack, is a one-line error."""
-    chosen: list[TaskSlicing] = []
+    chosen = SlicePlan([], [])
     fields_by_task = {task: [r.get("fields", {}) for m in board.models for r in board.records(store, m, task)]
                       for task in metrics}
     for task, names in metrics.items():
@@ -37,11 +43,16 @@ def plan(store: Store, board: Board, metrics: dict[str, list[str]], asked: list[
         if not records:
             continue
         where = f"run {board.source[(records[0]['model'], task)]}"
-        for field in slices.chosen_fields(board.task_info(task).get("slices", []), asked, fields_by_task[task]):
+        info = board.task_info(task)
+        for field in slices.chosen_fields(task, info["kind"], info.get("slices", []), asked, fields_by_task[task]):
+            if field == slices.TOKEN_FREQUENCY:
+                chosen.frequency.append(task)
+                continue
             slices.check_records(task, field, records, where)
-            chosen.append(TaskSlicing(task, slices.slicing(field, records), names))
+            chosen.parts.append(TaskSlicing(task, slices.slicing(field, records), names))
+    shown = {part.slicing.field for part in chosen.parts} | ({slices.TOKEN_FREQUENCY} if chosen.frequency else set())
     for field in asked:
-        if all(part.slicing.field != field for part in chosen):
+        if field not in shown:
             raise ConfigError(slices.unknown_field_message(field, fields_by_task))
     return chosen
 

@@ -4,11 +4,14 @@ when a task declares `slices` or a report is asked `--slice-by`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from evalkit.report import slices
 from evalkit.report.board import Board
 from evalkit.report.format import cell, fmt, p_text
+from evalkit.report.frequency_section import frequency_frame, frequency_lines
 from evalkit.report.slice_frames import TaskSlicing, plan, slice_comparisons, slice_results
 from evalkit.store import Store
 
@@ -16,14 +19,17 @@ ALPHA = 0.05
 
 
 def slices_section(store: Store, board: Board, metrics: dict[str, list[str]], pairs: list[tuple[str, str]],
-                   asked: list[str]) -> list[str]:
+                   asked: list[str], reports_dir: Path) -> list[str]:
     chosen = plan(store, board, metrics, asked)
-    if not chosen:
+    if not chosen.parts and not chosen.frequency:
         return []
-    results = slice_results(store, board, chosen)
-    compared = slice_comparisons(store, board, chosen, pairs) if pairs else pd.DataFrame()
+    results = slice_results(store, board, chosen.parts)
+    compared = slice_comparisons(store, board, chosen.parts, pairs) if pairs and chosen.parts else pd.DataFrame()
     lines = ["## Slices", "", intro(len(compared)), ""]
-    for part in chosen:
+    frequencies = frequency_frame(store, board, chosen.frequency)
+    for task in chosen.frequency:
+        lines += frequency_lines(frequencies, task, board.models, reports_dir) + [""]
+    for part in chosen.parts:
         lines += [f"### {part.task} by {part.slicing.field}", ""]
         lines += metric_table(results, part, board.models) + [""]
         if not compared.empty:

@@ -21,6 +21,9 @@ from evalkit.errors import ConfigError
 MAX_FIELD_CHARS = 100  # longer strings (questions, documents) are text, not a slice; the prompt keeps them
 BUCKETS = 3  # a numeric field with more distinct values than this is cut into terciles: short, middle, long
 _WORDS = re.compile(r"\w+|[^\w\s]")
+# not a slice of items but of every perplexity document's tokens, by their frequency in the task's data
+# (evalkit/kinds/token_frequency.py); its table and plot: evalkit/report/frequency_section.py
+TOKEN_FREQUENCY = "token_frequency"
 DERIVED: dict[str, Callable[[dict[str, Any]], int]] = {
     "prompt_length": lambda record: len(_WORDS.findall(record["prompt"])),
     "answer_length": lambda record: len(_WORDS.findall(record["target"])),
@@ -48,13 +51,13 @@ def missing_field_message(task: str, field: str, missing: int, total: int, examp
 def common_fields(fields: list[dict[str, Any]]) -> list[str]:
     """The fields every row has (stored or derived), the ones a slice can use."""
     shared = set.intersection(*(set(f) for f in fields)) if fields else set()
-    return sorted(shared) + list(DERIVED)
+    return sorted(shared) + list(DERIVED)  # and token_frequency on perplexity tasks
 
 
 def check_rows(task: str, field: str, rows: Iterable[tuple[str, dict[str, Any]]]) -> None:
     """Before any model runs: every row (its origin, its fields) of the task has the slice field."""
     rows = list(rows)
-    if field in DERIVED:
+    if field in DERIVED or field == TOKEN_FREQUENCY:
         return
     lacking = [origin for origin, fields in rows if field not in fields]
     if lacking:
@@ -62,20 +65,28 @@ def check_rows(task: str, field: str, rows: Iterable[tuple[str, dict[str, Any]]]
                                                 [fields for _, fields in rows]))
 
 
-def chosen_fields(declared: list[str], asked: list[str], fields: list[dict[str, Any]]) -> list[str]:
+def chosen_fields(task: str, kind: str, declared: list[str], asked: list[str],
+                  fields: list[dict[str, Any]]) -> list[str]:
     """A task's slice fields: its declared ones, then the asked ones its rows have. A `--slice-by` field
-    applies to the tasks whose rows have it; a task where only some rows have it is an error (check_*)."""
-    return list(dict.fromkeys(declared + [f for f in asked if f in DERIVED or any(f in row for row in fields)]))
+    applies to the tasks whose rows have it; a task where only some rows have it is an error (check_*);
+    token_frequency applies to perplexity tasks only."""
+    if TOKEN_FREQUENCY in declared and kind != "perplexity":
+        raise ConfigError(f"task {task!r}: slices = [{TOKEN_FREQUENCY!r}] needs kind = \"perplexity\" (it splits "
+                          f"documents' tokens by frequency), not {kind!r}; remove it from the task's slices")
+    applies = [f for f in asked if f in DERIVED or any(f in row for row in fields)
+               or (f == TOKEN_FREQUENCY and kind == "perplexity")]
+    return list(dict.fromkeys(declared + applies))
 
 
 def unknown_field_message(field: str, fields_by_task: dict[str, list[dict[str, Any]]]) -> str:
     listing = "; ".join(f"{task}: {', '.join(common_fields(fields))}" for task, fields in fields_by_task.items())
-    return f"--slice-by {field}: no task has a field {field!r}; fields by task: {listing}"
+    return (f"--slice-by {field}: no task has a field {field!r}; fields by task: {listing}"
+            f" (and {TOKEN_FREQUENCY} on perplexity tasks)")
 
 
 def check_records(task: str, field: str, records: list[dict[str, Any]], where: str) -> None:
     """The same check on stored records (every model's): each item named once."""
-    if field in DERIVED:
+    if field in DERIVED or field == TOKEN_FREQUENCY:
         return
     records = list({r["sample_id"]: r for r in records}.values())
     if records and not any(r.get("fields") for r in records):

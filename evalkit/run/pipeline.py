@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from evalkit.config import Config, TaskOptions
-from evalkit.errors import ConfigError
 from evalkit.data import fewshot
+from evalkit.errors import ConfigError
 from evalkit.judge import check_judges, judge_suite
 from evalkit.models import ModelHandle, fetch_responses
 from evalkit.models.parallel import World, world
@@ -80,7 +80,8 @@ def slice_fields(tasks: list[Task], samples: dict[str, list[Sample]], asked: lis
     fields_by_task = {t.name: [slices.row_fields(s.row) for s in samples[t.name]] for t in tasks}
     chosen = {}
     for task in tasks:
-        chosen[task.name] = slices.chosen_fields(task.settings.get("slices", []), asked, fields_by_task[task.name])
+        chosen[task.name] = slices.chosen_fields(task.name, task.kind, task.settings.get("slices", []), asked,
+                                                 fields_by_task[task.name])
         for field in chosen[task.name]:
             slices.check_rows(task.name, field, [(s.origin, f) for s, f in zip(samples[task.name],
                                                                              fields_by_task[task.name])])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 
-import evalkit
 from project import write_project
+
+import evalkit
 
 
 def test_results_slices_give_per_slice_metrics_and_comparisons(tmp_path, tiny_model_dir):

@@ -45,7 +45,7 @@ def build_store(path, declared=(), fields=lambda i, subject: {"subject": subject
 def test_per_slice_metrics_and_comparisons_flag_the_reversed_slice(tmp_path):
     store, run_id = build_store(tmp_path / "s.db")
     board = build(store, run_id)
-    chosen = plan(store, board, {"toymc": ["acc"]}, ["subject"])
+    chosen = plan(store, board, {"toymc": ["acc"]}, ["subject"]).parts
     results = slice_results(store, board, chosen)
     b_sft = results[(results.slice == "b") & (results.model == "sft")].iloc[0]
     assert (b_sft.value, b_sft.n) == (0.4, 10) and b_sft.ci_low < 0.4 < b_sft.ci_high  # Wilson, as overall
@@ -79,7 +79,7 @@ def test_a_task_declaring_slices_shows_them_without_the_flag(tmp_path, monkeypat
 def test_lengths_are_cut_into_equal_count_buckets_named_by_their_range(tmp_path):
     store, run_id = build_store(tmp_path / "s.db")
     board = build(store, run_id)
-    [part] = plan(store, board, {"toymc": ["acc"]}, ["prompt_length"])
+    [part] = plan(store, board, {"toymc": ["acc"]}, ["prompt_length"]).parts
     assert part.slicing.order == ["1–14", "15–27", "28–40"]  # prompts of 1..40 words
     assert [list(part.slicing.label.values()).count(name) for name in part.slicing.order] == [14, 13, 13]
 

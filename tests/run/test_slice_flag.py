@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
 from project import DOCS, write_project
 
 from evalkit.run.command import RunRequest, run_request
@@ -29,10 +30,14 @@ def evalkit(*args, cwd):
 def test_run_slice_by_stores_row_fields_and_slices_the_leaderboard(tmp_path, tiny_model_dir):
     config = write_project(tmp_path, tiny_model_dir)
     write_topics(tmp_path)
-    _, store, run_id, _ = run_request(RunRequest(config=config, models="tiny,tiny16", slice_by="topic", quiet=True))
+    _, store, run_id, _ = run_request(RunRequest(config=config, models="tiny,tiny16", slice_by="topic,token_frequency",
+                                                 quiet=True))
     records = store.samples(run_id, "tiny", "toyppl")
     assert len(records) == 12 and records[1]["fields"] == {"id": "d1", "topic": "fox"}
-    assert store.run(run_id)["provenance"]["tasks"]["toyppl"]["slices"] == ["topic"]
+    assert store.run(run_id)["provenance"]["tasks"]["toyppl"]["slices"] == ["topic", "token_frequency"]
+    split = records[0]["scores"]["by_frequency"]  # the hf backend's per-token log-likelihoods, by bucket
+    assert sum(ll for ll, _ in split.values()) == pytest.approx(records[0]["scores"]["loglikelihood"], abs=1e-3)
+    assert sum(n for _, n in split.values()) == records[0]["scores"]["tokens"]
     from evalkit.report import leaderboard  # the report of the run, as `evalkit run` writes it
 
     text = leaderboard.render(store, run_id, tmp_path / "reports")
@@ -40,6 +45,7 @@ def test_run_slice_by_stores_row_fields_and_slices_the_leaderboard(tmp_path, tin
     assert "### toyppl by topic" in section
     assert "| fox | 9 |" in section and "| numbers | 3 |" in section
     assert "tiny16 − tiny" in section and "paired bootstrap" in section
+    assert "### toyppl: rare vs common tokens" in section and (tmp_path / "reports" / "token-frequency-toyppl.png").is_file()
     # the report can slice the same run by a derived length without rerunning anything
     result = evalkit("--config", str(config), "report", "--slice-by", "prompt_length", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
