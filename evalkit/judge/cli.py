@@ -59,31 +59,47 @@ def cmd_judge(args) -> int:
 
 
 def print_judge_summary(store, summary, seed: int, console) -> None:
-    from rich.table import Table
-
-    from evalkit.judge.stats import pair_stats
-    from evalkit.judge.verdicts import judged_pairs, judgment_rows
+    """The pass's win rates under the judge's position rule, and under the other rule beside it where the
+    verdict probabilities allow both (as the leaderboard shows them), with the two rules' agreement."""
+    from evalkit.judge.verdicts import judge_infos, judged_pairs, judgment_rows
+    from evalkit.report.judge import rules_for
+    from evalkit.report.judge_tables import agreement_cells
 
     pairs = judged_pairs(store, summary.prompt_set, summary.judge)
     lengths = {(r["prompt_id"], r["model_a"], r["model_b"]): (r["len_a"], r["len_b"])
                for r in judgment_rows(store, summary.prompt_set, summary.judge)}
-    table = Table(title=f"judge {summary.judge} · {summary.prompt_set} ({summary.n_prompts} prompts)")
-    for column in ("pair", "win / tie / loss", "unscored", "win rate [95% CI]", "length-controlled"):
-        table.add_column(column, justify="left" if column == "pair" else "right")
-    models = list(summary.models)
-    for j in range(1, len(models)):
-        for i in range(j):
-            s = pair_stats(pairs, lengths, models[j], models[i], seed, rounds=200)
-            rate = "–" if s.rate is None else f"{s.rate.rate:.3f} [{s.rate.low:.3f}, {s.rate.high:.3f}]"
-            lc = "–" if s.lc_rate is None else f"{s.lc_rate:.3f}"
-            table.add_row(f"{models[j]} vs {models[i]}", f"{s.wins} / {s.ties} / {s.losses}", str(s.unscored), rate, lc)
-    console.print(table)
+    wanted, by_rule, note = rules_for(judge_infos(store).get((summary.judge, summary.prompt_set), {}), pairs)
+    for rule, decided in by_rule.items():
+        setting = "the judge's setting" if rule == wanted else "shown beside it"
+        title = (f"judge {summary.judge} · {summary.prompt_set} ({summary.n_prompts} prompts) · {rule} rule "
+                 f"({setting})")
+        console.print(_rule_table(title, decided, lengths, list(summary.models), seed))
+    if len(by_rule) == 2:
+        console.print(f"strict vs calibrated, agreeing items (with ties | without): "
+                      f"{agreement_cells(by_rule['strict'], by_rule['calibrated'])}.{note}")
     console.print(f"{summary.judged} judged now, {summary.cached} already stored, {summary.unscored} of the new ones "
                   f"unscored, {summary.skipped} skipped · {summary.seconds:.1f} s")
     if summary.failures:
         detail = ", ".join(f"{k} ×{v}" for k, v in summary.failures.items())
         console.print(f"[yellow]⚠ {summary.missing} judgments missing after failed requests ({detail}); "
                       f"rerun the same command to complete only those[/]")
+
+
+def _rule_table(title: str, pairs, lengths, models: list[str], seed: int):
+    from rich.table import Table
+
+    from evalkit.judge.stats import pair_stats
+
+    table = Table(title=title)
+    for column in ("pair", "win / tie / loss", "unscored", "win rate [95% CI]", "length-controlled"):
+        table.add_column(column, justify="left" if column == "pair" else "right")
+    for j in range(1, len(models)):
+        for i in range(j):
+            s = pair_stats(pairs, lengths, models[j], models[i], seed, rounds=200)
+            rate = "–" if s.rate is None else f"{s.rate.rate:.3f} [{s.rate.low:.3f}, {s.rate.high:.3f}]"
+            lc = "–" if s.lc_rate is None else f"{s.lc_rate:.3f}"
+            table.add_row(f"{models[j]} vs {models[i]}", f"{s.wins} / {s.ties} / {s.losses}", str(s.unscored), rate, lc)
+    return table
 
 
 def _rerender(store, config, ui) -> None:

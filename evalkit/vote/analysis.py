@@ -41,6 +41,7 @@ FALLBACK_PRIOR = 1.0
 class JudgeAgreement:
     judge: str
     agreement: Agreement
+    rule: str = "strict"  # how the judge's two single-order verdicts became one (evalkit/judge/calibration.py)
 
 
 @dataclass(frozen=True)
@@ -143,15 +144,20 @@ def _judge_human(decided: Sequence[Vote], judge: JudgeData, models: Sequence[str
     human = labeled(latest_per_annotator(decided))
     found = []
     for name in sorted({v.judge for v in judge.verdicts}):
-        verdicts = [(f"{v.prompt_set}/{v.prompt_id}", Battle(v.model_a, v.model_b, v.winner))
-                    for v in judge.verdicts
-                    if v.judge == name and v.winner is not None and v.model_a in models and v.model_b in models]
+        mine = [v for v in judge.verdicts if v.judge == name and v.model_a in models and v.model_b in models]
         unusable = sum(v.judge == name and v.winner is None for v in judge.verdicts)
         if unusable:
             notes.append(f"Judge–human agreement: judge {name!r} gave no usable final verdict on {unusable} "
                          f"pair{'' if unusable == 1 else 's'}; left out.")
-        try:
-            found.append(JudgeAgreement(name, judge_human_agreement(verdicts, human)))
-        except BattleError:
-            notes.append(f"Judge–human agreement: judge {name!r} has not judged any pair humans voted on.")
+        rules = {"strict": [(v, v.winner) for v in mine]}
+        if any(v.calibrated is not None for v in mine):  # verdict probabilities stored: both rules, as the report
+            rules["calibrated"] = [(v, v.calibrated) for v in mine]
+        for rule, decided in rules.items():
+            verdicts = [(f"{v.prompt_set}/{v.prompt_id}", Battle(v.model_a, v.model_b, winner))
+                        for v, winner in decided if winner is not None]
+            try:
+                found.append(JudgeAgreement(name, judge_human_agreement(verdicts, human), rule))
+            except BattleError:
+                notes.append(f"Judge–human agreement: judge {name!r} has not judged any pair humans voted on.")
+                break
     return tuple(found)

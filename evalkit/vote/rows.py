@@ -65,7 +65,7 @@ def agreement_table(summary: VoteSummary) -> Table | None:
     if summary.inter_annotator is not None:
         rows.append(["annotator vs annotator"] + agreement_text(summary.inter_annotator))
     for judged in summary.judge_human:
-        rows.append([f"judge {judged.judge} vs humans"] + agreement_text(judged.agreement))
+        rows.append([f"judge {judged.judge} ({judged.rule} rule) vs humans"] + agreement_text(judged.agreement))
     return (header, rows) if rows else None
 
 

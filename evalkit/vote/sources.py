@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evalkit import answers
-from evalkit.judge.verdicts import judged_pairs
+from evalkit.judge.calibration import calibrated_verdict
+from evalkit.judge.verdicts import judge_infos, judged_pairs
 from evalkit.store import Store
 
 # The command that fills the answers table; every "nothing to vote on" message names it.
@@ -25,8 +26,10 @@ class JudgeVerdict:
     """One judged pair, the order-free outcome in the judge's own terms.
 
     winner: model_a's result as a Battle winner ('a', 'b', 'tie') or None when
-    the judge gave no usable final verdict. flipped: the verdicts of the two
-    presentation orders disagree (the judge was swayed by position).
+    the judge gave no usable final verdict (the strict rule). flipped: the verdicts
+    of the two presentation orders disagree (the judge was swayed by position).
+    calibrated: the same under the calibrated rule, with the judge's tie band;
+    None where the judgments carry no verdict probabilities.
     """
 
     judge: str
@@ -36,6 +39,7 @@ class JudgeVerdict:
     model_b: str
     winner: str | None
     flipped: bool
+    calibrated: str | None = None
 
     @property
     def pair(self) -> tuple[str, str, str, str]:
@@ -60,13 +64,20 @@ def judge_verdicts(store: Store, prompt_set: str | None = None) -> JudgeData:
     judged = judged_pairs(store, prompt_set=prompt_set)
     if not judged:
         return JudgeData((), "no LLM-judge verdicts in the store yet")
+    infos = judge_infos(store)
     verdicts = tuple(
         JudgeVerdict(j.judge, j.prompt_set, j.prompt_id, j.model_a, j.model_b,
                      battle_winner(j.final, j.model_a, j.model_b),
-                     j.verdict_ab is not None and j.verdict_ba is not None and j.verdict_ab != j.verdict_ba)
+                     j.verdict_ab is not None and j.verdict_ba is not None and j.verdict_ab != j.verdict_ba,
+                     battle_winner(calibrated_verdict(j.probs_ab, j.probs_ba, _tie_band(infos, j)), j.model_a,
+                                   j.model_b))
         for j in judged
     )
     return JudgeData(verdicts, "")
+
+
+def _tie_band(infos: dict, judged) -> float:
+    return float(infos.get((judged.judge, judged.prompt_set), {}).get("tie_band") or 0.0)
 
 
 def battle_winner(verdict: str | None, model_a: str, model_b: str) -> str | None:

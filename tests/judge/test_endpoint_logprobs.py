@@ -94,6 +94,22 @@ def test_the_calibrated_rule_recovers_the_preference_the_strict_rule_reads_as_ti
                for b in judge_calls)
 
 
+def test_the_console_summary_shows_both_rules_and_their_agreement(tmp_path, endpoint):
+    from rich.console import Console
+
+    from evalkit.judge.cli import print_judge_summary
+
+    store, summary = judge(tmp_path, endpoint.url)
+    console = Console(record=True, width=200)
+    print_judge_summary(store, summary, 7, console)
+    text = console.export_text()
+    calibrated, strict = text.index("calibrated rule (the judge's setting)"), text.index("strict rule (shown beside it)")
+    assert calibrated < strict  # the judge's own rule first
+    rows = [line for line in text.splitlines() if "poor vs good" in line]
+    assert "0 / 0 / 3" in rows[0] and "0 / 3 / 0" in rows[1]  # calibrated: good wins all; strict: all ties
+    assert "strict vs calibrated, agreeing items (with ties | without): 0 / 3" in text
+
+
 def test_an_endpoint_that_returns_no_top_logprobs_leaves_judgments_missing_with_the_reason(tmp_path, endpoint):
     endpoint.behave.with_tops = False
     store, summary = judge(tmp_path, endpoint.url)

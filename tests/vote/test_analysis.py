@@ -141,3 +141,16 @@ def test_votes_on_regenerated_answers_are_left_out_with_a_note(tmp_path):
     summary = summarise(store, rounds=0, judge=NO_JUDGE)
     assert summary.n_votes == 2
     assert any(note.startswith("1 vote on answers regenerated since") for note in summary.notes)
+
+
+def test_judge_human_agreement_is_given_under_both_rules_where_the_calibrated_one_was_computed(store):
+    vote(store, "alice", "p1", "sft", "base", "left")   # human: sft
+    vote(store, "alice", "p2", "sft", "base", "left")   # human: sft
+    judge = JudgeData((  # a first-position-biased judge: strict ties, calibrated picks sft
+        JudgeVerdict("tiny", "chat", "p1", "base", "sft", "tie", True, "b"),
+        JudgeVerdict("tiny", "chat", "p2", "base", "sft", "tie", True, "a"),
+    ), "")
+    summary = summarise(store, rounds=0, judge=judge)
+    by_rule = {j.rule: j.agreement for j in summary.judge_human}
+    assert set(by_rule) == {"strict", "calibrated"}
+    assert (by_rule["strict"].raw, by_rule["calibrated"].raw, by_rule["calibrated"].n) == (0.0, 0.5, 2)
