@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from evalkit.answers.generate import collect_answers, report_failures
 from evalkit.answers.promptsets import PromptSet, load_prompt_set
 from evalkit.errors import ConfigError
-from evalkit.judge.contamination import prompt_set_overlap
+from evalkit.judge.contamination import overlap_line, prompt_set_items, prompt_set_overlap
 from evalkit.judge.methods import Job, run_method
 from evalkit.judge.prompts import JudgeTemplate, load_judge_template
 from evalkit.judge.verdicts import (
@@ -70,9 +70,13 @@ def run_judge(config, model_names: list[str], judge_name: str, prompt_set_name: 
     handles = dict(handles or {})
     answer_run = collect_answers(config, model_names, prompt_set, store, ui, handles)
     report_failures(answer_run.failures, "answers", ui)
-    overlap = prompt_set_overlap(config, judge.model, prompt_set, judge_name)  # before a build, not after
+    # a recipe judge is decontaminated against the whole prompt set, so --limit does not change what it trains on
+    whole = load_prompt_set(prompt_set_name or judge.prompt_set, config.root) if limit else prompt_set
+    overlap = prompt_set_overlap(config, judge.model, whole, judge_name)  # before a build, not after
+    if overlap_line(judge_name, whole.name, overlap):
+        ui.info(f"[yellow]{overlap_line(judge_name, whole.name, overlap)}[/]")
     handle = handles.get(judge.model.name) or ui.step(f"preparing judge model {judge.model.name}",
-                                                      _prepare_judge_model, config, judge, store)
+                                                      _prepare_judge_model, config, judge, store, whole)
     jobs, skipped = build_jobs(judge, handle.fingerprint, templates, prompt_set, model_names, store)
     done = _stored_keys(store, judge_name, prompt_set.name, needs_probs=judge.method in PROBABILITY_METHODS)
     todo = [job for job in jobs if done.get(_row_id(job)) != job.key]
@@ -85,10 +89,11 @@ def run_judge(config, model_names: list[str], judge_name: str, prompt_set_name: 
     return summary
 
 
-def _prepare_judge_model(config, judge, store):
+def _prepare_judge_model(config, judge, store, prompt_set: PromptSet):
+    """A recipe judge is built with its training rows that overlap the prompt set dropped."""
     if judge.model.name not in config.models:  # an inline judge model: prepared like any model of the config
         config = replace(config, models={**config.models, judge.model.name: judge.model})
-    return prepare_model(config, judge.model.name, store)
+    return prepare_model(config, judge.model.name, store, decontaminate_also=prompt_set_items(prompt_set))
 
 
 def check_judges(config, names) -> None:

@@ -37,16 +37,17 @@ def recipe_for(config, spec) -> Recipe:
 
 
 def build_model(config, recipe: Recipe, parent_name: str, parent, store: Store, quiet: bool = False,
-                prepare=None) -> Path:
+                prepare=None, decontaminate_also: dict[str, list[dict]] | None = None) -> Path:
     """The folder of `recipe` trained from `parent` (a runner.ModelHandle): reused if built before.
 
     `prepare(config, name, store)` readies the other config models a recipe reads: a merge's inputs, a
-    stack's base, a distillation's teacher."""
+    stack's base, a distillation's teacher. `decontaminate_also`: rows to drop overlaps with besides the
+    suites' tasks (pipeline.make_plan)."""
     if parent.folder is None:
         raise ConfigError(f"model {parent_name!r} is an API endpoint; training needs local weights as the parent")
     if recipe.stage == "merge":
         return build_merged(config, recipe, parent_name, parent, store, prepare)
-    plan = _plan(config, recipe, parent_name, parent, store, prepare)
+    plan = _plan(config, recipe, parent_name, parent, store, prepare, decontaminate_also)
     folder = trained_root() / plan.key
     if not (folder / PROVENANCE).is_file():
         run_stage(plan, folder, trained_root() / f"{plan.key}.work", quiet=quiet)
@@ -55,14 +56,15 @@ def build_model(config, recipe: Recipe, parent_name: str, parent, store: Store, 
     return folder
 
 
-def _plan(config, recipe: Recipe, parent_name: str, parent, store: Store, prepare):
+def _plan(config, recipe: Recipe, parent_name: str, parent, store: Store, prepare, decontaminate_also=None):
     """The training plan; a distillation first has its teacher answer (cached), a stack finds its adapter."""
     examples, extra, inputs = None, {}, None
     if recipe.stage == "distill":
         examples, extra = distill.teach(config, recipe, store, prepare)
     if recipe.stage == "stack":
         inputs = stack.stack_inputs(config, recipe, parent_name, parent, store, prepare)
-    plan = make_plan(recipe, parent_name, Path(parent.folder), parent.fingerprint, config, examples)
+    plan = make_plan(recipe, parent_name, Path(parent.folder), parent.fingerprint, config, examples,
+                     decontaminate_also)
     return replace(plan, stack=inputs, extra=extra)
 
 
@@ -96,9 +98,10 @@ def trained_info(store: Store, key: str) -> dict[str, Any] | None:
     return json.loads(row[0]) if row else None
 
 
-def prepare_recipe_model(config, spec, store: Store, prepare_parent):
+def prepare_recipe_model(config, spec, store: Store, prepare_parent, decontaminate_also=None):
     """runner.prepare_model's hook: (folder, origin) of a recipe model, its parent prepared first."""
     recipe = recipe_for(config, spec)
     parent = prepare_parent(config, spec.parent, store)
-    folder = build_model(config, recipe, spec.parent, parent, store, prepare=prepare_parent)
+    folder = build_model(config, recipe, spec.parent, parent, store, prepare=prepare_parent,
+                         decontaminate_also=decontaminate_also)
     return models.ResolvedModel(folder, f"recipe:{spec.recipe} of {spec.parent}")

@@ -15,14 +15,17 @@ from evalkit.store import Store
 from evalkit.train.build import prepare_recipe_model
 
 
-def prepare_model(config: Config, name: str, store: Store) -> ModelHandle:
+def prepare_model(config: Config, name: str, store: Store,
+                  decontaminate_also: dict[str, list[dict]] | None = None) -> ModelHandle:
+    """`decontaminate_also`: {name: rows} a recipe model's training data is cleaned of besides the suites'
+    tasks (a reward judge: the prompt set it judges)."""
     spec = config.model(name)
     if is_endpoint(spec):
         return endpoint_handle(spec)
     ranks = world()
     if spec.recipe:  # trained on demand from its parent (reused when already built): evalkit/train/build.py
         # every rank trains (TRL shards the batches); the main rank then merges and saves alone
-        resolved = prepare_recipe_model(config, spec, store, prepare_model)
+        resolved = prepare_recipe_model(config, spec, store, prepare_model, decontaminate_also)
         ranks.barrier()
     else:  # one rank converts a GGUF or downloads from the hub into the shared cache
         resolved = ranks.main_first(resolve, spec, config.root)

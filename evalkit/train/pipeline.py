@@ -65,11 +65,13 @@ class Plan:
 
 
 def make_plan(recipe: Recipe, parent_name: str, parent_folder: Path, parent_fingerprint: str, config=None,
-              examples: Examples | None = None) -> Plan:
-    """`examples`: made by the caller (a distillation's teacher answers); otherwise read from [data]."""
+              examples: Examples | None = None, decontaminate_also: dict[str, list[dict]] | None = None) -> Plan:
+    """`examples`: made by the caller (a distillation's teacher answers); otherwise read from [data].
+    `decontaminate_also`: {name: rows} cleaned of besides the suites' tasks (a reward judge's prompt set)."""
     examples = examples or load_examples(recipe, recipe.path.parent)
     heldout, train = examples.split(recipe.data.heldout)
     task_items, unavailable = suite_task_items(config) if config is not None else ({}, ())
+    task_items = {**task_items, **(decontaminate_also or {})}
     index = build_index(task_items, recipe.decontamination.ngram, unavailable)
     cleaned = decontaminate(train, index, drop=recipe.decontamination.drop)
     kept = cleaned.kept[: recipe.data.limit] if recipe.data.limit else cleaned.kept

@@ -77,9 +77,10 @@ judge = "rm"
     return load_config(folder / "evalkit.toml")
 
 
-def test_a_recipe_reward_judge_is_built_checked_and_judges(tmp_path, tiny_model_dir, monkeypatch):
+def test_a_recipe_reward_judge_is_built_without_the_rows_that_overlap_its_prompts_and_judges(
+        tmp_path, tiny_model_dir, monkeypatch):
     monkeypatch.setenv("EVALKIT_CACHE", str(tmp_path / "cache"))
-    config = project(tmp_path, tiny_model_dir, ["Name a colour of the evening sky.", "Say hello to a friend."])
+    config = project(tmp_path, tiny_model_dir, ["Name a colour of the evening sky.", "What is 7 plus 7? Show the steps."])
     store = Store(config.store)
     summary = run_judge(config, ["one", "two"], "rm", None, store, ConsoleUI(quiet=True))
     assert (summary.judged, summary.unscored, summary.missing) == (4, 0, 0)
@@ -87,17 +88,25 @@ def test_a_recipe_reward_judge_is_built_checked_and_judges(tmp_path, tiny_model_
     pairs = judged_pairs(store, "few", "rm")
     assert len(pairs) == 2 and all(p.probs_ab and p.probs_ba for p in pairs)
     overlap = judge_infos(store)[("rm", "few")]["prompt_set_overlap"]
-    assert (overlap["checked"], overlap["overlapping"], overlap["ngram"]) == (20, 0, 4)
+    assert (overlap["checked"], overlap["overlapping"], overlap["dropped"], overlap["ngram"]) == (20, 1, 1, 4)
+    assert "7 plus 7" in overlap["examples"][0]["ngram"]
+    [built] = [json.loads(row[0]) for row in store.db.execute("SELECT provenance FROM trained_models")]
+    decontamination = built["decontamination"]  # what the build itself dropped: the row about 7 + 7
+    assert "prompt set few" in decontamination["tasks"] and decontamination["dropped"] == 1
+    assert "7 plus 7" in decontamination["examples"][0]["ngram"]
     section = "\n".join(judge_section(store, {}, tmp_path / "reports"))
-    assert "was checked against this prompt set: 0 of 20 rows share a 4-gram" in section
+    assert ("was decontaminated against this prompt set: 1 of 20 rows share a 4-gram with a prompt and were "
+            "dropped before training") in section
     assert "Position rule: **calibrated**" in section and "| one vs two | calibrated |" not in section
     assert "| two vs one | calibrated |" in section
 
 
-def test_a_reward_judge_trained_on_the_prompts_is_refused_before_it_is_built(tmp_path, tiny_model_dir, monkeypatch):
+def test_a_reward_judge_whose_recipe_keeps_overlapping_rows_is_refused_before_it_is_built(
+        tmp_path, tiny_model_dir, monkeypatch):
     monkeypatch.setenv("EVALKIT_CACHE", str(tmp_path / "cache"))
     config = project(tmp_path, tiny_model_dir, ["What is 7 plus 7? Show the steps."])
+    (tmp_path / "reward.toml").write_text(RECIPE.replace("ngram = 4", "ngram = 4\ndrop = false"))
     with pytest.raises(DataError, match=r"judge 'rm': 1 of 20 training rows of .*reward.toml share a 4-gram with "
-                                        r"prompt set 'few' .*remove those rows"):
+                                        r"prompt set 'few' .*decontamination.drop = false keeps them"):
         run_judge(config, ["one", "two"], "rm", None, Store(config.store), ConsoleUI(quiet=True))
     assert not (tmp_path / "cache" / "trained").exists()
