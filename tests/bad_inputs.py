@@ -132,7 +132,7 @@ TASK_CASES = [
      TASK_RUN, ["bad.toml", "unknown key lm_eval.num_fewsho", "did you mean lm_eval.num_fewshot"]),
     ("scorer-args-unused", task(TASK.replace('"perplexity"\nid', '"generate"\nscorers = ["exact_match"]\nid').replace(
         '[perplexity]\ntext = "{{ text }}"\n', '[generate]\nprompt = "{{ text }}"\ntarget = "{{ id }}"\n'
-        '[scorer_args."evaluate:bleu"]\nmax_order = 2\n')), TASK_RUN, ["bad.toml", "unknown key scorer_args.evaluate:bleu"]),
+        '[scorer_args."evaluate:bleu"]\nmax_order = 2\n')), TASK_RUN, ["bad.toml", "[scorer_args.\"evaluate:bleu\"] is set but `scorers` names no"]),
     ("kind-table-not-table", task(TASK.replace('[perplexity]\ntext = "{{ text }}"\n', '').replace('id_field = "id"\n', 'id_field = "id"\nperplexity = "x"\n')), TASK_RUN,
      ["bad.toml", "[perplexity] must be a table"]),
 ]

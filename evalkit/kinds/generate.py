@@ -124,7 +124,11 @@ def _check_scorers(task) -> None:
     args = task.settings.get("scorer_args", {})
     if not isinstance(args, dict):
         raise ConfigError(f"{task.path}: [scorer_args] must be a table of [scorer_args.\"evaluate:NAME\"] tables")
-    check_keys(args, {n for n in names if evaluate_metrics.is_evaluate(n)}, str(task.path), prefix="scorer_args.")
+    metrics = {n for n in names if evaluate_metrics.is_evaluate(n)}
+    if args and not metrics:
+        raise ConfigError(f"{task.path}: [scorer_args.\"{sorted(args)[0]}\"] is set but `scorers` names no "
+                          f"\"evaluate:...\" metric to pass it to; add it to `scorers` or remove the table")
+    check_keys(args, metrics, str(task.path), prefix="scorer_args.")
     produced = names + contrast.metric_names(contrast_metrics(task))
     primary = _section(task).get("primary", produced)
     if not isinstance(primary, list) or not set(primary) <= set(produced):
