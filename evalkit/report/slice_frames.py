@@ -30,12 +30,14 @@ class TaskSlicing:
 class SlicePlan:
     parts: list[TaskSlicing]  # item slicings: one per task × field
     frequency: list[str]  # perplexity tasks whose tokens are split by frequency (token_frequency)
+    notes: list[str]  # declared slicings the stored records cannot give, and why (an asked one is an error)
 
 
 def plan(store: Store, board: Board, metrics: dict[str, list[str]], asked: list[str]) -> SlicePlan:
     """The slicings to show: each task's declared `slices`, and the asked fields on the tasks whose rows
-    have them. A field no shown task has, or one some rows of a task lack, is a one-line error."""
-    chosen = SlicePlan([], [])
+    have them. An asked field no shown task has, or one some rows of a task lack, is a one-line error; a
+    declared one the records cannot give is a note, so the rest of the page still renders."""
+    chosen = SlicePlan([], [], [])
     fields_by_task = {task: [r.get("fields", {}) for m in board.models for r in board.records(store, m, task)]
                       for task in metrics}
     for task, names in metrics.items():
@@ -48,7 +50,13 @@ def plan(store: Store, board: Board, metrics: dict[str, list[str]], asked: list[
             if field == slices.TOKEN_FREQUENCY:
                 chosen.frequency.append(task)
                 continue
-            slices.check_records(task, field, records, where)
+            try:
+                slices.check_records(task, field, records, where)
+            except ConfigError as err:
+                if field in asked:
+                    raise
+                chosen.notes.append(str(err))
+                continue
             chosen.parts.append(TaskSlicing(task, slices.slicing(field, records), names))
     shown = {part.slicing.field for part in chosen.parts} | ({slices.TOKEN_FREQUENCY} if chosen.frequency else set())
     for field in asked:

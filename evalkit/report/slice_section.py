@@ -21,11 +21,13 @@ ALPHA = 0.05
 def slices_section(store: Store, board: Board, metrics: dict[str, list[str]], pairs: list[tuple[str, str]],
                    asked: list[str], reports_dir: Path) -> list[str]:
     chosen = plan(store, board, metrics, asked)
-    if not chosen.parts and not chosen.frequency:
+    if not chosen.parts and not chosen.frequency and not chosen.notes:
         return []
     results = slice_results(store, board, chosen.parts)
     compared = slice_comparisons(store, board, chosen.parts, pairs) if pairs and chosen.parts else pd.DataFrame()
     lines = ["## Slices", "", intro(len(compared)), ""]
+    if chosen.notes:
+        lines += [f"- ⚠ {note}" for note in chosen.notes] + [""]
     frequencies = frequency_frame(store, board, chosen.frequency)
     for task in chosen.frequency:
         lines += frequency_lines(frequencies, task, board.models, reports_dir) + [""]

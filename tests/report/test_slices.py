@@ -97,10 +97,15 @@ def test_a_field_some_rows_lack_is_one_line_naming_task_field_and_fix(tmp_path):
         report.render(store, run_id, tmp_path, slice_by=["topic"])
 
 
-def test_records_stored_without_row_fields_say_how_to_get_them(tmp_path):
+def test_records_stored_without_row_fields_say_how_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "SECTIONS", [])
     store, run_id = build_store(tmp_path / "s.db", declared=["subject"], fields=lambda i, s: {})
     with pytest.raises(ConfigError, match=r"stored without row fields.*rerun the same `evalkit run`"):
-        report.render(store, run_id, tmp_path)
+        report.render(store, run_id, tmp_path, slice_by=["subject"])
+    # declared by the task but not asked: the page renders, and the section says what is missing and why
+    text = report.render(store, run_id, tmp_path)
+    assert "- ⚠ task 'toymc' (run 1): its records were stored without row fields" in text
+    assert "## All metrics" in text
 
 
 def test_row_fields_keep_short_scalars_only():
