@@ -42,12 +42,16 @@ def slices_section(store: Store, board: Board, metrics: dict[str, list[str]], pa
 
 def intro(n_tests: int) -> str:
     lengths = ", ".join(f"`{name}`" for name in slices.DERIVED)
-    return (f"Each model's metric on the items of each slice, value [95% interval] with the slice's n; a number "
+    text = (f"Each model's metric on the items of each slice, value [95% interval] with the slice's n; a number "
             f"with more than {slices.BUCKETS} values is cut into {slices.BUCKETS} equal-count buckets, labelled by "
             f"the values they hold ({lengths}: words and punctuation marks of the stored prompt or reference "
-            f"answer). Paired comparisons per slice as above, on the slice's shared items; `*` marks p < {ALPHA} "
-            f"after Benjamini–Hochberg over the {n_tests} slice comparison{'s' if n_tests != 1 else ''}; "
-            "`⚠ reverses` marks a slice whose difference has the opposite sign of the difference over all items.")
+            "answer).")
+    if not n_tests:
+        return text
+    return text + (f" Paired comparisons per slice as above, on the slice's shared items; `*` marks p < {ALPHA} "
+                   f"after Benjamini–Hochberg over the {n_tests} slice comparison{'s' if n_tests != 1 else ''}; "
+                   "`⚠ reverses` marks a slice whose difference has the opposite sign of the difference over all "
+                   "items.")
 
 
 def metric_table(results: pd.DataFrame, part: TaskSlicing, models: list[str]) -> list[str]:
