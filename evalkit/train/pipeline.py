@@ -204,7 +204,8 @@ def _train(plan: Plan, tokenizer, work: Path, model_class, quiet: bool):
     if plan.stack:  # the parent's adapter frozen under a new one: evalkit/train/stack.py
         loaded, peft_config = stack.load_for_stacking(plan.stack, recipe), None
         extra = {"ref_model": stack.reference_model(plan.parent_folder, recipe)} if recipe.trains == "dpo" else {}
-        return _run_trainer(plan, tokenizer, work, loaded, peft_config, quiet, extra)
+        return _run_trainer(plan, tokenizer, work, loaded, peft_config, quiet, extra,
+                            [stack.keep_both_active(plan.stack)])
     loaded = load_for_training(plan.parent_folder, recipe, model_class)
     peft_config = None
     if loaded.method != "full":
@@ -213,7 +214,7 @@ def _train(plan: Plan, tokenizer, work: Path, model_class, quiet: bool):
     return _run_trainer(plan, tokenizer, work, loaded, peft_config, quiet, {})
 
 
-def _run_trainer(plan: Plan, tokenizer, work: Path, loaded, peft_config, quiet: bool, extra: dict):
+def _run_trainer(plan: Plan, tokenizer, work: Path, loaded, peft_config, quiet: bool, extra: dict, callbacks=()):
     from datasets import Dataset
 
     from evalkit.train.progress import RichProgress
@@ -222,7 +223,7 @@ def _run_trainer(plan: Plan, tokenizer, work: Path, loaded, peft_config, quiet: 
     dataset = Dataset.from_list([e.data for e in plan.train])
     label = f"train {recipe.stage} · {plan.parent_name} → {recipe.path.stem}"
     trainer = stage_module(recipe.trains).build_trainer(loaded.model, tokenizer, dataset, recipe, work / "checkpoints",
-                                                        peft_config, [RichProgress(label, quiet)], **extra)
+                                                        peft_config, [RichProgress(label, quiet), *callbacks], **extra)
     resume = last_checkpoint(work / "checkpoints")
     from transformers import PrinterCallback
 

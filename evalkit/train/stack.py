@@ -74,14 +74,30 @@ def _freeze_lower(model, inputs: StackInputs) -> None:
 
 def load_for_stacking(inputs: StackInputs, recipe: Recipe) -> LoadedForTraining:
     """The base (per model.method) with the parent's adapter frozen and a fresh trainable one, both active."""
+    import torch
     from peft import PeftModel
 
     loaded = load_for_training(inputs.base_folder, recipe)
     model = PeftModel.from_pretrained(loaded.model, inputs.lower, adapter_name=inputs.lower_name)
     layers = model.config.get_text_config().num_hidden_layers
-    model.add_adapter(inputs.top_name, lora_config(recipe, layers))
+    with torch.random.fork_rng(devices=[]):  # the new adapter's random init from train.seed, the global RNG untouched
+        torch.manual_seed(recipe.train.seed)
+        model.add_adapter(inputs.top_name, lora_config(recipe, layers))
     _freeze_lower(model, inputs)
     return LoadedForTraining(model, loaded.method, loaded.note)
+
+
+def keep_both_active(inputs: StackInputs):
+    """A Trainer callback: resuming a checkpoint, transformers reloads each adapter and then activates only
+    the trainable one (Trainer._load_from_checkpoint), which would train the rest without the parent's
+    adapter; at the start of training both are made active again, the parent's frozen."""
+    from transformers import TrainerCallback
+
+    class KeepBothActive(TrainerCallback):
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            _freeze_lower(model, inputs)
+
+    return KeepBothActive()
 
 
 def reference_model(parent_folder: Path, recipe: Recipe):
