@@ -83,7 +83,7 @@ def overrides(task) -> dict[str, Any]:
         files = _resolve(files, task.path.parent)
         for path in [files] if isinstance(files, str) else (files.values() if isinstance(files, dict) else files):
             for one in [path] if isinstance(path, str) else path:
-                if not Path(one).exists():
+                if not Path(one).exists() and not lm_eval_tasks.has_placeholders(one):  # checked per leaf
                     raise ConfigError(f"{task.path}: [lm_eval].dataset_kwargs.data_files: {one} does not exist "
                                       "(is EVALKIT_DATA_DIR set?)")
         config["dataset_kwargs"] = {**config["dataset_kwargs"], "data_files": files}

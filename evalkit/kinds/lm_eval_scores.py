@@ -114,8 +114,11 @@ def score(loaded, samples, responses, seed: int = 0):
         higher = lm_task.higher_is_better()
         aggregations = {k: _aggregation(lm_task, k) for k in keys}
         non_mean = {k: _aggregation_name(f) for k, f in aggregations.items() if _aggregation_name(f) != "mean"}
-        for sample, values, own in scored:
-            records.append(_record(lm_task, sample, values, own, non_mean, groups_of.get(name, [])))
+        for (sample, values, own), (_, answers) in zip(scored, pairs):
+            record = _record(lm_task, sample, values, own, non_mean, groups_of.get(name, []))
+            if lm_task.OUTPUT_TYPE == "generate_until":  # the report's health checks count truncated outputs
+                record["scores"]["finish_reasons"] = [a.finish_reason for a in answers if isinstance(a, Generation)]
+            records.append(record)
         leaf_metrics[name] = {"sample_len": len(scored)}
         for k in keys:
             items = [values[k] for _, values, _ in scored if k in values]

@@ -9,6 +9,7 @@ objects it builds.
 
 from __future__ import annotations
 
+import copy as _copy
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ SUPPORTED_OUTPUT_TYPES = ("multiple_choice", "loglikelihood", "loglikelihood_rol
 # datasets' builders that read local files: a task with one of these as dataset_path needs no hub
 LOCAL_BUILDERS = {"json", "csv", "parquet", "text", "arrow", "pandas"}
 DEFAULT_OUTPUT_TYPE = "generate_until"  # lm-eval's TaskConfig default when a YAML names none
+# in a data_files override, filled per leaf task from its own config: one file per subtask of a group
+LEAF_PLACEHOLDERS = {"{dataset_name}": "dataset_name", "{task}": "task"}
 INSTALL_HINT = "install the optional extra: pip install 'evalkit[lmeval]'"
 
 
@@ -61,8 +64,54 @@ def _build(manager, name: str, overrides: dict[str, Any]):
     if not overrides:
         return manager.load([name])
     entry = manager.task_index[name]
-    built = manager._factory.build(entry, overrides=overrides, registry=manager.task_index)
+    factory = _per_leaf_files(manager._factory) if has_placeholders(_data_files(overrides)) else manager._factory
+    built = factory.build(entry, overrides=overrides, registry=manager.task_index)
     return manager.load(built if isinstance(built, list) else [built])
+
+
+def _data_files(config: dict[str, Any]):
+    return (config.get("dataset_kwargs") or {}).get("data_files")
+
+
+def _paths(files) -> list[str]:
+    if isinstance(files, str):
+        return [files]
+    return [p for v in (files.values() if isinstance(files, dict) else files or []) for p in _paths(v)]
+
+
+def has_placeholders(files) -> bool:
+    return any(p in path for path in _paths(files) for p in LEAF_PLACEHOLDERS)
+
+
+def _filled(files, own: dict[str, Any]):
+    if isinstance(files, dict):
+        return {k: _filled(v, own) for k, v in files.items()}
+    if isinstance(files, list):
+        return [_filled(v, own) for v in files]
+    for placeholder, key in LEAF_PLACEHOLDERS.items():
+        files = files.replace(placeholder, str(own.get(key)))
+    return files
+
+
+def _per_leaf_files(factory):
+    """A copy of lm-eval's task factory that fills {dataset_name} and {task} in the data_files override
+    from each leaf task's own config (before the overrides): one override serves a group whose
+    subtasks read one file each, e.g. mmlu's from mmlu/test/{dataset_name}_test.csv."""
+    load_config = factory._load_full_config
+
+    def per_leaf(entry, overrides=None):
+        if overrides and has_placeholders(_data_files(overrides)):
+            files = _filled(_data_files(overrides), load_config(entry, None))
+            for path in _paths(files):
+                if not Path(path).exists():
+                    raise ConfigError(f"[lm_eval].dataset_kwargs.data_files of lm-eval task {entry.name!r}: "
+                                      f"{path} does not exist")
+            overrides = {**overrides, "dataset_kwargs": {**overrides["dataset_kwargs"], "data_files": files}}
+        return load_config(entry, overrides)
+
+    copy = _copy.copy(factory)
+    copy._load_full_config = per_leaf  # the instance's build methods look it up on self
+    return copy
 
 
 def load(where: str, spec: str, overrides: dict[str, Any], include_paths: tuple[str, ...] = ()) -> Loaded:
@@ -88,6 +137,8 @@ def load(where: str, spec: str, overrides: dict[str, Any], include_paths: tuple[
             if manager is not managers[-1] and err.args and "is not a registered task" in str(err.args[0]):
                 continue  # a member of a local group is one of lm-eval's built-in tasks
             raise ConfigError(f"{where}: {explain_failure(name, manager, overrides, err)}") from None
+        except ConfigError as err:  # a per-leaf data file (above), already one line
+            raise ConfigError(f"{where}: {err}") from None
         except Exception as err:
             raise ConfigError(f"{where}: {explain_failure(name, manager, overrides, err)}") from None
         return Loaded(tasks=dict(result["tasks"]), groups=dict(result.get("groups", {})))

@@ -10,6 +10,10 @@ its interval, so the leaderboard counts, from the per-sample records:
   scorer could not score, flagged when half or more are empty, or when a share differs from the
   parent's (the model it was trained from, else the one before it) on the same items by more than
   chance (McNemar's exact test, or a paired bootstrap for fractions, p < 0.05).
+
+An lm_eval task is checked as multiple choice or as generation by what its records hold (the pick
+and gold positions, or the filtered answers); its log-likelihood and rolling tasks, like perplexity,
+have nothing to check.
 """
 
 from __future__ import annotations
@@ -118,8 +122,21 @@ def _against_parent(child: Health, parent: Health, child_records, parent_records
             child.flags.append(f"{check} outputs {sum(a):g}/{len(a)} against {text}")
 
 
+def lm_eval_as(records: list[dict[str, Any]]) -> str | None:
+    """The native kind an lm_eval task's records read as: multiple choice (each record has the pick and
+    the gold positions), generation (the filtered answers), or None (log-likelihood, rolling, or a group
+    that mixes output types, where no one check applies to every item)."""
+    if all("chosen" in r["scores"] and "gold" in r["scores"] for r in records):
+        return "choice"
+    if all("filtered" in r["scores"] for r in records):
+        return "generate"
+    return None
+
+
 def check(model: str, task: str, kind: str, records: list[dict[str, Any]]) -> Health | None:
     """The health of one model × task, or None for kinds with nothing to check (perplexity)."""
+    if records and kind == "lm_eval":
+        kind = lm_eval_as(records) or kind
     if not records or kind not in ("choice", "generate", "code"):
         return None
     health = Health(model, task, kind, len(records))

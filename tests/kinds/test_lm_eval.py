@@ -54,6 +54,11 @@ def yamls(tmp_path_factory) -> Path:
         "group: tiny_group\ntask: [arc_local, arc_local_b]\naggregate_metric_list:\n"
         "  - metric: acc\n    weight_by_size: true\n")
     (folder / "arc_local_b.yaml").write_text(f"include: arc_local.yaml\ntask: arc_local_b\n")
+    # as lm-eval's mmlu: a group whose subtasks differ by dataset_name, one data file each
+    (folder / "by_subject.yaml").write_text("group: by_subject\ntask: [subject_x, subject_y]\n")
+    for subject in ("x", "y"):
+        (folder / f"subject_{subject}.yaml").write_text(
+            f"include: arc_local.yaml\ntask: subject_{subject}\ndataset_name: {subject}\n")
     return folder
 
 
@@ -133,6 +138,23 @@ def test_a_group_reports_its_aggregate_and_each_subtask(evalkit_run):
     assert rows["acc"].value == pytest.approx((rows["acc/arc_local"].value + rows["acc/arc_local_b"].value) / 2)
 
 
+def test_health_checks_read_lm_eval_records_as_choice_and_generation(evalkit_run):
+    from evalkit.report import health
+
+    results, (arc, gsm, group) = evalkit_run
+    records = {t: results.store.samples(results.run_id, "tiny", t) for t in (arc, gsm, group)}
+    choice = health.check("tiny", arc, "lm_eval", records[arc])
+    assert choice.kind == "choice" and sum(choice.picks.values()) == len(ARC)
+    assert choice.majority_baseline == 3 / len(ARC) and choice.accuracy == _rows(results, arc)["acc"].value
+    assert health.check("tiny", group, "lm_eval", records[group]).n == 2 * len(ARC)
+    generated = health.check("tiny", gsm, "lm_eval", records[gsm])
+    assert generated.kind == "generate" and len(generated.shares["truncated"]) == len(GSM8K)
+    assert all(len(r["scores"]["finish_reasons"]) == 1 for r in records[gsm])
+    # max_gen_toks = 24: an output cut at the limit is counted as truncated, one that stopped is not
+    assert generated.shares["truncated"] == [float(r["scores"]["finish_reasons"] == ["length"]) for r in records[gsm]]
+    assert health.lm_eval_as([{"scores": {"loglikelihood": -3.0}}]) is None  # rolling: nothing to check
+
+
 def test_non_mean_aggregation_is_bootstrapped_as_itself():
     from lm_eval.api.metrics import perplexity
 
@@ -162,6 +184,25 @@ def test_task_file_with_overrides_and_bad_input(tmp_path, yamls):
         load_task(f"lm_eval:{tmp_path / 'missing.yaml'}").load_samples(TaskOptions())
     with pytest.raises(ConfigError, match="name an lm-eval task after the prefix"):
         load_task("lm_eval:")
+
+
+def test_a_group_reads_one_local_file_per_subtask_by_its_dataset_name(tmp_path, yamls):
+    _jsonl(tmp_path / "x_test.jsonl", ARC[:2])
+    _jsonl(tmp_path / "y_test.jsonl", ARC[2:5])
+
+    def group_task(name):
+        toml = tmp_path / f"{name}.toml"
+        toml.write_text(f'name = "{name}"\nversion = 1\nkind = "lm_eval"\ntask = "by_subject"\n[lm_eval]\n'
+                        f'include_path = "{yamls}"\ndataset_name = ""\ntraining_split = ""\n'
+                        'dataset_kwargs = { data_files = { test = "{dataset_name}_test.jsonl" } }\n')
+        return load_task(str(toml))
+
+    samples = group_task("by_subject_files").load_samples(TaskOptions())
+    questions = {(s.row["subtask"], s.row["doc"]["question"]) for s in samples}
+    assert questions == {("subject_x", r["question"]) for r in ARC[:2]} | {("subject_y", r["question"]) for r in ARC[2:5]}
+    (tmp_path / "y_test.jsonl").unlink()
+    with pytest.raises(ConfigError, match=r"lm-eval task 'subject_y'.*y_test.jsonl does not exist"):
+        group_task("by_subject_missing").load_samples(TaskOptions())
 
 
 def test_catalogue_says_what_runs_from_the_config_alone():
