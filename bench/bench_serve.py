@@ -121,7 +121,7 @@ def main() -> int:
             rate, total = throughput(server, clients, args.tokens, prompts)
             rows.append(f"| {clients} clients | {total} tokens | {rate:.1f} tokens/s | "
                         f"batches {server.service.engine.batches[-3:]} |")
-        print("\n".join(rows))
+            print(rows[-1], flush=True)  # as each figure is measured: a stopped run keeps what it measured
         if args.mmlu or args.gsm8k:
             lines, ok = parity(server, model, args)
             print("\n".join(lines))

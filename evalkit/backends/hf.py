@@ -221,12 +221,14 @@ class HFBackend:
 
     # -- generation ------------------------------------------------------------------------
     @torch.inference_mode()
-    def generate(self, requests: Sequence[GenerationRequest],
-                 on_token: hf_generate.OnToken | None = None) -> Iterator[tuple[int, Generation]]:
+    def generate(self, requests: Sequence[GenerationRequest], on_token: hf_generate.OnToken | None = None,
+                 arrivals=None) -> Iterator[tuple[int, Generation]]:
         """Continuous batching (hf_generate.py); results in the order they finish. `on_token(index, token)`
-        sees every generated token as it is chosen (for streaming)."""
+        sees every generated token as it is chosen (for streaming); `arrivals()`, called between steps,
+        hands over [(index, request)] that join the running batch (a server's new requests)."""
         prompts = [self.encode(self.render_prompt(r)) for r in requests]
-        yield from hf_generate.generate(self, prompts, requests, on_token)
+        encoded = (lambda: [(i, self.encode(self.render_prompt(r)), r) for i, r in arrivals()]) if arrivals else None
+        yield from hf_generate.generate(self, prompts, requests, on_token, encoded)
 
     def render_prompt(self, request: GenerationRequest) -> str:
         return render_prompt(self.tokenizer, self.spec, request)

@@ -2,7 +2,7 @@
 
 Up to `batch_size` rows decode together; a row leaves as soon as it ends (end-of-sequence, a
 stop string, its token limit) and a waiting request is read into the freed slot before the next
-step. Prompts that share a long prefix (a few-shot block, a system prompt, a judge template) have
+step; a server's requests that arrive while a batch runs (`arrivals`) wait for a slot the same way. Prompts that share a long prefix (a few-shot block, a system prompt, a judge template) have
 the prefix's keys and values computed once and only their own tokens read on top of it. Each
 request samples from its own generator seeded with its own seed, so a sampled output does not
 depend on what else is in the batch or in which order requests arrive. The cache (hf_cache.py)
@@ -33,6 +33,9 @@ from evalkit.backends.tokens import GENERATION_CACHE_TOKENS, cut_at_stops, lengt
 from evalkit.types import Generation, GenerationRequest
 
 OnToken = Callable[[int, int], None]  # (request index, token id): called for every generated token
+# Called before every step of a running batch: requests that arrived meanwhile, as (index, prompt ids,
+# request) with indices the caller chose; they join the batch like any waiting request (a server's).
+Arrivals = Callable[[], list[tuple[int, list[int], GenerationRequest]]]
 
 
 @dataclass
@@ -50,25 +53,33 @@ class _Row:
 
 
 def generate(backend, prompts: Sequence[list[int]], requests: Sequence[GenerationRequest],
-             on_token: OnToken | None = None) -> Iterator[tuple[int, Generation]]:
-    """(index, Generation) for every request, in the order they finish."""
+             on_token: OnToken | None = None, arrivals: Arrivals | None = None) -> Iterator[tuple[int, Generation]]:
+    """(index, Generation) for every request, in the order they finish; with `arrivals`, also for the
+    requests it hands over while the batch runs, until it has none and the batch is empty."""
     rows = [_Row(i, r, list(p), torch.Generator().manual_seed(r.seed)) for i, (p, r) in enumerate(zip(prompts, requests))]
-    for row in rows:
-        if row.request.max_new_tokens <= 0:
-            yield row.index, Generation(text="", n_tokens=0, finish_reason="length")
-    rows = [row for row in rows if row.request.max_new_tokens > 0]
-    if not rows:
-        return
-    if _plain_cache(backend):
-        yield from _Batch(backend, rows, on_token).run()
-    else:
+    while True:
         for row in rows:
-            yield row.index, _generate_alone(backend, row, on_token)
+            if row.request.max_new_tokens <= 0:
+                yield row.index, Generation(text="", n_tokens=0, finish_reason="length")
+        rows = [row for row in rows if row.request.max_new_tokens > 0]
+        if rows and _plain_cache(backend):
+            yield from _Batch(backend, rows, on_token, arrivals).run()
+        else:
+            for row in rows:
+                yield row.index, _generate_alone(backend, row, on_token)
+        rows = _rows(arrivals() if arrivals else [])
+        if not rows:
+            return
+
+
+def _rows(arrived: list[tuple[int, list[int], GenerationRequest]]) -> list[_Row]:
+    return [_Row(i, r, list(p), torch.Generator().manual_seed(r.seed)) for i, p, r in arrived]
 
 
 class _Batch:
-    def __init__(self, backend, rows: list[_Row], on_token: OnToken | None):
+    def __init__(self, backend, rows: list[_Row], on_token: OnToken | None, arrivals: Arrivals | None = None):
         self.backend, self.on_token, self.eos_ids = backend, on_token, _eos_ids(backend)
+        self.arrivals = arrivals
         self.prefixes = _Prefixes(backend, rows)
         # Families next to each other (their prefix is kept only while members remain), then longest first.
         self.waiting = deque(sorted(rows, key=lambda r: (r.family is None, r.family or 0, -len(r.prompt))))
@@ -80,6 +91,11 @@ class _Batch:
 
     def run(self) -> Iterator[tuple[int, Generation]]:
         while self.waiting or self.live:
+            for row in _rows(self.arrivals() if self.arrivals else []):  # behind the waiting rows, unshared
+                if row.request.max_new_tokens <= 0:
+                    yield row.index, Generation(text="", n_tokens=0, finish_reason="length")
+                else:
+                    self.waiting.append(row)
             self._admit()
             logprobs = self.backend._logprobs(self.hidden)
             ended = []

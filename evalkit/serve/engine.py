@@ -5,7 +5,9 @@ the backend's `generate` together, so concurrent clients share its batches
 (the backend sorts, batches and gives each request its own seeded generator, so
 a reply does not depend on what it was batched with). A short gather window
 lets requests that arrive together (a client's concurrent calls) meet in one
-batch. Token-level work (replies with `logprobs`, see scoring.py) that is waiting
+batch, and generation requests that arrive while a batch runs join it as slots
+free up (backends whose `generate` takes `arrivals`: the transformers backend),
+rather than waiting for the whole batch to end. Token-level work (replies with `logprobs`, see scoring.py) that is waiting
 together goes to `scoring.decode_many` at once, between generation batches: the
 prompts of scoring requests (echo, at most one generated token) share forwards.
 
@@ -46,10 +48,13 @@ class Engine:
     def __init__(self, backend, max_batch: int = 64):
         self.backend, self.max_batch = backend, max_batch
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._loop, name="evalkit-serve-model", daemon=True)
-        self._thread.start()
         self.batches: list[int] = []  # sizes of the generation batches run: what concurrency bought
         self.score_batches: list[int] = []  # and of the token-level requests handed over together
+        self.joined_running = 0  # generation requests that joined a batch already running
+        self._held: list[_Job | None] = []  # taken from the queue during a batch, run after it
+        # Last: the thread reads the attributes above.
+        self._thread = threading.Thread(target=self._loop, name="evalkit-serve-model", daemon=True)
+        self._thread.start()
 
     async def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
         futures = [self._put(_Job(Future(), request=r)) for r in requests]
@@ -82,10 +87,10 @@ class Engine:
 
     def _loop(self) -> None:
         while True:
-            first = self._jobs.get()
+            first = self._held.pop(0) if self._held else self._jobs.get()
             if first is None:
                 return
-            gathered = self._gather()
+            gathered, self._held = self._held + self._gather(), []
             stopping = None in gathered
             jobs = [first] + [job for job in gathered if job is not None]
             for job in jobs:
@@ -101,6 +106,24 @@ class Engine:
                 self._generate(generations)
             if stopping:
                 return
+
+    def _arrivals(self, jobs: list[_Job]) -> list[tuple[int, GenerationRequest]]:
+        """Generation requests queued while a batch runs, appended to `jobs`, to join it. Anything else
+        (scoring, calls, close) is held for after the batch, and from then on no newcomer joins, so a
+        steady stream of generations cannot keep the rest waiting."""
+        joining = []
+        while not self._held:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is None or job.request is None:
+                self._held.append(job)
+            elif job.future.set_running_or_notify_cancel():
+                jobs.append(job)
+                joining.append((len(jobs) - 1, job.request))
+        self.joined_running += len(joining)
+        return joining
 
     def _gather(self) -> list[_Job | None]:
         jobs: list[_Job | None] = []
@@ -127,16 +150,18 @@ class Engine:
 
     def _generate(self, jobs: list[_Job]) -> None:
         requests = [job.request for job in jobs]
-        streaming = [job.on_token for job in jobs]
-        try:
-            if any(streaming) and "on_token" in inspect.signature(self.backend.generate).parameters:
-                def on_token(index: int, token: int) -> None:
-                    if streaming[index]:
-                        streaming[index](token)
+        takes = inspect.signature(self.backend.generate).parameters
+        options = {}
+        if "arrivals" in takes:
+            options["arrivals"] = lambda: self._arrivals(jobs)
+        if "on_token" in takes:
+            def on_token(index: int, token: int) -> None:
+                if jobs[index].on_token:
+                    jobs[index].on_token(token)
 
-                results = self.backend.generate(requests, on_token=on_token)
-            else:
-                results = self.backend.generate(requests)
+            options["on_token"] = on_token
+        try:
+            results = self.backend.generate(requests, **options)
             for index, generation in results:
                 jobs[index].future.set_result(generation)
         except Exception as err:  # the whole batch failed: every waiting client gets the reason

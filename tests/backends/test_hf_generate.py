@@ -148,3 +148,29 @@ def test_a_row_longer_than_the_budget_still_runs_alone(tiny_model_dir, monkeypat
     monkeypatch.setattr(hf_generate, "GENERATION_CACHE_TOKENS", 1)
     requests = mixed_requests()[:4]
     assert outputs(backend(tiny_model_dir, 4), requests) == outputs(backend(tiny_model_dir, 1), requests)
+
+
+def test_requests_arriving_while_a_batch_runs_join_it_with_the_same_outputs(tiny_model_dir):
+    """A server's newcomers: handed over between steps, they take free slots of the running batch."""
+    requests = mixed_requests()
+    alone = outputs(backend(tiny_model_dir, 1), requests)
+    be, calls, live = backend(tiny_model_dir, 4), [0], []
+    later = {3: [3, 4, 5, 6, 7, 8, 9, 10], 5: [11], 30: [12, 13, 14, 15, 16, 17]}  # at which call
+
+    def arrivals():
+        calls[0] += 1
+        return [(i, requests[i]) for i in later.get(calls[0], [])]
+
+    original_step = hf_generate._Batch._step
+
+    def counting_step(batch):
+        live.append(len(batch.live))
+        original_step(batch)
+
+    hf_generate._Batch._step = counting_step
+    try:
+        got = {i: (g.text, g.n_tokens, g.finish_reason) for i, g in be.generate(requests[:3], arrivals=arrivals)}
+    finally:
+        hf_generate._Batch._step = original_step
+    assert got == alone
+    assert max(live) == 4  # the newcomers shared the batch rather than running one after another
