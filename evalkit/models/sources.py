@@ -77,7 +77,7 @@ def local_path(source: str, root: Path) -> Path:
 def check_weights(folder: Path, name: str) -> None:
     if not any(any(folder.glob(p)) for p in WEIGHT_PATTERNS):
         raise ModelError(f"model {name!r}: folder {folder} has no weights (*.safetensors or pytorch_model*.bin); "
-                         f"point models.{name}.source at a complete model folder")
+                         f"point {_where_set(name)} at a complete model folder")
     for file in sorted(folder.glob("*.safetensors")):
         _check_safetensors(file, name)
 
@@ -93,7 +93,12 @@ def _check_safetensors(file: Path, name: str) -> None:
     except (SafetensorError, OSError) as err:
         raise ModelError(f"model {name!r}: weights file {file} cannot be read ({err}); it is damaged or incomplete "
                          f"(a cut-off download or copy): download, copy or train it again, or point "
-                         f"models.{name}.source at another folder") from None
+                         f"{_where_set(name)} at another folder") from None
+
+
+def _where_set(name: str) -> str:
+    # a model comes from evalkit.toml's [models.NAME] or straight from a --models entry (a path or hub id)
+    return f"models.{name}.source (or the --models entry)"
 
 
 def _embedded_folder(name: str) -> Path:
