@@ -28,6 +28,7 @@ class RollingRequest:
     """Total log-likelihood of a whole document, scored with sliding windows."""
 
     text: str
+    stride: int | None = None  # tokens each later window predicts (None: max_length, disjoint windows)
     kind: str = field(default="rolling", init=False)
 
 
@@ -52,7 +53,7 @@ Request = LoglikelihoodRequest | RollingRequest | GenerationRequest
 
 # request fields added after responses were first cached: left out of the key at their default, so the
 # responses cached before them keep their keys
-LATER_REQUEST_DEFAULTS = {"top_logprobs": 0}
+LATER_REQUEST_DEFAULTS = {"top_logprobs": 0, "stride": None}
 
 
 def request_key(model_fingerprint: str, request: Request) -> str:

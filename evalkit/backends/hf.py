@@ -185,13 +185,12 @@ class HFBackend:
 
     # -- rolling log-likelihood of whole documents ------------------------------------------
     @torch.inference_mode()
-    def loglikelihood_rolling(self, requests: Sequence[RollingRequest],
-                              stride: int | None = None) -> Iterator[tuple[int, RollingLoglikelihood]]:
+    def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> Iterator[tuple[int, RollingLoglikelihood]]:
         windows = []  # (doc index, context tokens, predicted tokens, window number in the document)
         remaining = {}  # doc index -> [windows left, summed log-prob, tokens, {window number: token log-probs}]
         for index, request in enumerate(requests):
             tokens = self.encode(request.text)
-            doc_windows = list(rolling_windows(tokens, self.prefix_token, self.max_length, stride))
+            doc_windows = list(rolling_windows(tokens, self.prefix_token, self.max_length, request.stride))
             remaining[index] = [len(doc_windows), 0.0, tokens, {}]
             windows.extend((index, ctx, pred, number) for number, (ctx, pred) in enumerate(doc_windows))
             if not doc_windows:

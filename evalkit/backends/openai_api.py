@@ -33,7 +33,7 @@ from evalkit.backends.endpoint_calls import (
 )
 from evalkit.backends.tokens import encode_pair, rolling_windows, truncate_left
 from evalkit.config import ModelSpec
-from evalkit.errors import ModelError
+from evalkit.errors import ConfigError, ModelError
 from evalkit.types import (
     Generation,
     GenerationRequest,
@@ -75,12 +75,13 @@ class OpenAIBackend:
         if requests:
             self.check_echo_logprobs()
         if self.spec.tokenizer is None:
+            _check_no_stride(requests, self.spec.name)
             yield from self.calls.all([lambda r=r: self._rolling_text(r.text) for r in requests])
             return
         windows, state = [], {}
         for index, request in enumerate(requests):
             tokens = self.encode(request.text)
-            doc = list(rolling_windows(tokens, self.prefix_token, self.max_length))
+            doc = list(rolling_windows(tokens, self.prefix_token, self.max_length, request.stride))
             state[index] = [len(doc), 0.0, len(tokens)]
             windows += [(index, ctx, pred) for ctx, pred in doc]
             if not doc:
@@ -290,3 +291,11 @@ def _sum_span(logprobs, start: int, end: int) -> tuple[float, bool]:
     return float(sum(values[start:end])), greedy
 
 
+
+
+def _check_no_stride(requests: Sequence[RollingRequest], name: str) -> None:
+    # without a tokenizer the server scores whole documents as it cuts them; evalkit cannot place windows
+    stride = next((r.stride for r in requests if r.stride is not None), None)
+    if stride is not None:
+        raise ConfigError(f"model {name!r}: [perplexity].stride = {stride} needs the model's tokenizer to cut "
+                          f"windows; set models.{name}.tokenizer (a local folder or hub id) or drop the stride")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
+from evalkit.errors import ConfigError
+
 T = TypeVar("T")
 TOKEN_BUDGET = 16384  # padded tokens per forward when scoring or reading prompts: enough to keep cores busy
 # On a CPU one row of a few thousand tokens keeps the cores busy by itself, and bigger forwards only
@@ -53,7 +55,8 @@ def rolling_windows(tokens: list[int], prefix_token: int, max_length: int,
         return
     stride = max_length if stride is None else stride
     if not 1 <= stride <= max_length:
-        raise ValueError(f"stride must be in 1..max_length={max_length}, got {stride}")
+        raise ConfigError(f"[perplexity].stride = {stride} does not fit this model's window of {max_length} "
+                          f"predicted tokens; set it between 1 and {max_length}")
     first = min(max_length, len(tokens))
     yield [prefix_token], tokens[:first]
     predicted = first

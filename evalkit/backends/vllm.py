@@ -98,7 +98,7 @@ class VLLMBackend:
     def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> Iterator[tuple[int, RollingLoglikelihood]]:
         for index, request in enumerate(requests):  # documents are long: one document's windows per engine call
             tokens = self.encode(request.text)
-            windows = list(rolling_windows(tokens, self.prefix_token, self.max_length - 1))
+            windows = list(rolling_windows(tokens, self.prefix_token, self.max_length - 1, request.stride))
             total = 0.0
             for start in range(0, len(windows), CHUNK):
                 chunk = windows[start : start + CHUNK]

@@ -39,7 +39,7 @@ def check_sample(task, sample) -> None:
 
 
 def requests(task, sample, options) -> list[RollingRequest]:
-    return [RollingRequest(document_text(task, sample))]
+    return [RollingRequest(document_text(task, sample), stride=task.section("perplexity").get("stride"))]
 
 
 def document_text(task, sample) -> str:

@@ -8,6 +8,7 @@ import torch
 from evalkit.backends.hf import HFBackend
 from evalkit.backends.tokens import rolling_windows
 from evalkit.config import ModelSpec
+from evalkit.errors import ConfigError
 from evalkit.types import GenerationRequest, LoglikelihoodRequest, RollingRequest
 
 CONTEXTS = ["The capital of France is", "Question: What is 2 + 2?\nAnswer:", "", "def add(a, b):\n   ",
@@ -70,6 +71,27 @@ def test_rolling_windows_predict_every_token_once():
         assert predicted == tokens
         for ctx, pred in windows:
             assert len(ctx) + len(pred) - 1 <= max_length
+
+
+def test_a_stride_beyond_the_window_is_one_config_line():
+    with pytest.raises(ConfigError, match=r"\[perplexity\]\.stride = 9 .* between 1 and 8"):
+        list(rolling_windows(list(range(20)), 1, 8, 9))
+
+
+def test_a_request_stride_overlaps_windows_and_sees_more_context(tiny_model_dir):
+    text = " ".join(CONTEXTS) * 6
+    be = backend(tiny_model_dir, max_length=64)
+    disjoint, strided = collect(be.loglikelihood_rolling([RollingRequest(text), RollingRequest(text, stride=16)]), 2)
+    tokens = be.encode(text)
+    expected = 0.0
+    for ctx, pred in rolling_windows(tokens, be.prefix_token, 64, 16):
+        ids = torch.tensor([(ctx + pred)[:-1]])
+        with torch.no_grad():
+            logits = be.model(ids).logits[0].float().log_softmax(-1)
+        expected += sum(float(logits[len(ctx) - 1 + i, t]) for i, t in enumerate(pred))
+    assert strided.n_tokens == disjoint.n_tokens == len(tokens)
+    assert strided.logprob == pytest.approx(expected, abs=1e-3)
+    assert abs(strided.logprob - disjoint.logprob) > 1e-3  # more context per prediction: a different score
 
 
 @pytest.mark.parametrize("batch_size", [1, 8, 32])
