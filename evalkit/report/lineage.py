@@ -37,6 +37,8 @@ def _bad_rows(data: dict[str, Any]) -> str:
 def stage_cell(info: dict[str, Any]) -> str:
     """Stage and method, with how a stack was kept and which teacher a distillation learned from."""
     text = f"{info['stage']} · {info['method']}"
+    if info["stage"] == "merge" and info.get("method_note"):  # which models, with which weights or layers
+        text += f" · {info['method_note']}"
     if stack := info.get("stack"):
         lower, top = stack["adapters"]
         kept = "kept as two adapters, both active" if stack["keep"] == "adapters" else "merged in sequence"
