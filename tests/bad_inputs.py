@@ -212,6 +212,7 @@ CLI_CASES = [
     ("cli-dtype", {}, BASE + ["run", "--dtype", "float8"], ["--dtype", "float8"]),
     ("cli-empty-model", {}, BASE + ["run", "--models", "tiny,", "--quiet"], ["--models", "empty name"]),
     ("cli-unknown-model", {}, BASE + ["run", "--models", "nope", "--quiet"], ["unknown model 'nope'"]),
+    ("cli-missing-model-folder", {}, BASE + ["run", "--models", "./ckpt-500", "--quiet"], ["./ckpt-500", "check the path"]),
     ("cli-unknown-suite", {}, BASE + ["run", "--models", "tiny", "--suite", "nope", "--quiet"], ["unknown suite 'nope'"]),
     ("cli-suite-and-tasks", {}, BASE + ["run", "--models", "tiny", "--suite", "default", "--tasks", "toyppl"], ["--tasks", "--suite"]),
     ("cli-batch-size-zero", {}, BASE + ["run", "--models", "tiny", "--quiet", "--batch-size", "0"], ["batch_size = 0"]),

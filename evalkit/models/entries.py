@@ -78,6 +78,9 @@ def entry_name(source: str) -> str:
 
 def _entry_spec(config: Config, source: str, settings: dict[str, Any]):
     local = local_path(source, config.root)
+    if not (_is_remote(source) or local.exists() or looks_like_hub_id(source)) and _looks_like_path(source):
+        raise ConfigError(f"--models {source}: no folder or .gguf file at {local}; check the path (relative "
+                          f"paths are relative to {config.root})")
     if not (_is_remote(source) or local.exists() or looks_like_hub_id(source)):
         known = ", ".join(sorted(config.models)) or "(none)"
         raise ConfigError(f"unknown model {source!r} in --models: not a model of {config.path} ({known}; add a "
@@ -86,6 +89,11 @@ def _entry_spec(config: Config, source: str, settings: dict[str, Any]):
     resolved = str(local.resolve()) if not _is_remote(source) and local.exists() else source
     name = str(settings.pop("name", None) or entry_name(source))
     return model_spec(name, {"source": resolved, **settings}, f"--models {source}")
+
+
+def _looks_like_path(source: str) -> bool:
+    # ./x, ../x, /x, ~/x, a/b/c or x.gguf: meant as a file or folder, so a missing one is a wrong path
+    return source.startswith((".", "/", "~")) or source.count("/") > 1 or source.endswith(".gguf")
 
 
 def _is_remote(source: str) -> bool:

@@ -1,11 +1,13 @@
 """--models entries: configured names, or sources named after their last path part, with :key=value settings."""
 
+import re
+
 import pytest
+from project import write_project
 
 from evalkit.config import load_config
 from evalkit.errors import ConfigError
 from evalkit.models.entries import entry_name, select_models, split_settings
-from project import write_project
 
 
 def test_settings_follow_the_source_as_key_value_parts():
@@ -37,9 +39,16 @@ def test_configured_names_and_sources_mix_and_overrides_apply_to_all(tmp_path, t
 
 def test_an_entry_that_is_nothing_says_what_was_tried(tmp_path, tiny_model_dir):
     config = load_config(write_project(tmp_path, tiny_model_dir))
-    with pytest.raises(ConfigError, match=r"unknown model './nothere'.*not a model of .*not an existing folder.*"
+    with pytest.raises(ConfigError, match=r"unknown model 'nothere'.*not a model of .*not an existing folder.*"
                                           r"not a hub id"):
-        select_models(config, "./nothere")
+        select_models(config, "nothere")
+
+
+@pytest.mark.parametrize("entry", ["./nothere", "../models/ckpt", "/no/such/model", "runs/a/checkpoint-9", "x.gguf"])
+def test_a_missing_path_is_named_as_a_path_not_as_a_model_name(tmp_path, tiny_model_dir, entry):
+    config = load_config(write_project(tmp_path, tiny_model_dir))
+    with pytest.raises(ConfigError, match=rf"--models {re.escape(entry)}: no folder or .gguf file at .*check the path"):
+        select_models(config, entry)
 
 
 def test_a_bad_setting_names_the_entry_and_the_key(tmp_path, tiny_model_dir):
