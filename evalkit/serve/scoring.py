@@ -73,12 +73,7 @@ def decode(backend, prompt_ids: list[int], sampling: Sampling) -> Decoded:
     decoded = backend.decoder(input_ids=torch.tensor([read], device=backend.device), use_cache=True)
     hidden = decoded.last_hidden_state[0]
     if sampling.echo:
-        out.token_ids, out.logprobs, out.tops = list(prompt_ids), [None], [None]
-        for start in range(0, len(prompt_ids) - 1, HEAD_CHUNK):
-            logprobs = backend._logprobs(hidden[start : min(start + HEAD_CHUNK, len(prompt_ids) - 1)])
-            targets = torch.tensor(prompt_ids[start + 1 : start + 1 + logprobs.shape[0]], device=backend.device)
-            out.logprobs += logprobs.gather(1, targets[:, None]).squeeze(1).double().tolist()
-            out.tops += _tops(logprobs, sampling.top_k)
+        _echo_scores(backend, prompt_ids, sampling, hidden, out)
     cache, last, position = decoded.past_key_values, hidden[-1:], len(prompt_ids)
     generator = torch.Generator().manual_seed(sampling.seed)
     eos_ids = _eos_ids(backend)
@@ -100,6 +95,16 @@ def decode(backend, prompt_ids: list[int], sampling: Sampling) -> Decoded:
                                        past_key_values=cache, use_cache=True)
             cache, last, position = step_out.past_key_values, step_out.last_hidden_state[0, -1:], position + 1
     return out
+
+
+def _echo_scores(backend, prompt_ids: list[int], sampling: Sampling, hidden: torch.Tensor, out: Decoded) -> None:
+    """The prompt's own tokens with their log-probabilities (none for the first), from its hidden states."""
+    out.token_ids, out.logprobs, out.tops = list(prompt_ids), [None], [None]
+    for start in range(0, len(prompt_ids) - 1, HEAD_CHUNK):
+        logprobs = backend._logprobs(hidden[start : min(start + HEAD_CHUNK, len(prompt_ids) - 1)])
+        targets = torch.tensor(prompt_ids[start + 1 : start + 1 + logprobs.shape[0]], device=backend.device)
+        out.logprobs += logprobs.gather(1, targets[:, None]).squeeze(1).double().tolist()
+        out.tops += _tops(logprobs, sampling.top_k)
 
 
 @torch.inference_mode()
@@ -136,12 +141,7 @@ def _score_read(backend, prompt_ids: list[int], sampling: Sampling, hidden: torc
     """A prompt whose positions were read in a batch: its echoed scores and at most one generated token."""
     out = Decoded(n_prompt=len(prompt_ids) if sampling.echo else 0)
     if sampling.echo:
-        out.token_ids, out.logprobs, out.tops = list(prompt_ids), [None], [None]
-        for start in range(0, len(prompt_ids) - 1, HEAD_CHUNK):
-            logprobs = backend._logprobs(hidden[start : min(start + HEAD_CHUNK, len(prompt_ids) - 1)])
-            targets = torch.tensor(prompt_ids[start + 1 : start + 1 + logprobs.shape[0]], device=backend.device)
-            out.logprobs += logprobs.gather(1, targets[:, None]).squeeze(1).double().tolist()
-            out.tops += _tops(logprobs, sampling.top_k)
+        _echo_scores(backend, prompt_ids, sampling, hidden, out)
     if sampling.max_tokens <= 0:
         return out
     logprobs = backend._logprobs(hidden[-1:])

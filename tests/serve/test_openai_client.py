@@ -127,7 +127,8 @@ def test_concurrent_requests_share_batches_and_get_their_own_answers(server):
     ask = lambda p: client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": p}],
                                                    max_tokens=6, temperature=0).choices[0].message.content
     alone = [ask(p) for p in prompts]
-    batches_before = len(server.service.engine.batches)
+    engine = server.service.engine
+    batches_before, joined_before = len(engine.batches), engine.joined_running
     together = [None] * len(prompts)
     threads = [threading.Thread(target=lambda i=i: together.__setitem__(i, ask(prompts[i]))) for i in range(8)]
     for thread in threads:
@@ -135,7 +136,9 @@ def test_concurrent_requests_share_batches_and_get_their_own_answers(server):
     for thread in threads:
         thread.join()
     assert together == alone
-    assert max(server.service.engine.batches[batches_before:]) > 1  # they met in one batch
+    # they shared batches: some started together, or joined one already running (which of the two
+    # depends on when each thread's request reaches the engine)
+    assert max(engine.batches[batches_before:]) > 1 or engine.joined_running > joined_before
 
 
 def test_api_key_and_request_size_limit(direct):
