@@ -7,8 +7,10 @@ its stage, done/total and ETA every half minute instead of nothing until it ends
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 PLAIN_INTERVAL_S = 30.0
 
@@ -44,3 +46,43 @@ class PlainProgress:
         eta = elapsed / done * (total - done) if done else None
         return (f"{self.label}: {done}/{total} ({done / total:.0%}) · elapsed {clock_text(elapsed)} · "
                 f"eta {'?' if eta is None else clock_text(eta)}")
+
+
+def active_console():
+    """The rich console that is drawing right now, so a bar nests inside it instead of fighting it.
+
+    `evalkit run` prepares models under a rich status spinner, which redirects stderr through a
+    FileProxy bound to its console; drawing on that same console lets rich stack the two displays.
+    """
+    from rich.console import Console
+
+    console = getattr(sys.stderr, "_FileProxy__console", None)
+    return console if isinstance(console, Console) else Console(stderr=True)
+
+
+@contextmanager
+def counting(label: str, console=None, quiet: bool = False) -> Iterator[Callable[[int, int], None]]:
+    """An update(done, total) for work counted in items: a rich bar on a terminal, plain lines in a log
+    (PlainProgress), nothing when quiet. `console`: the rich console to draw on (default: active_console)."""
+    if quiet:
+        yield lambda done, total: None
+        return
+    console = console or active_console()
+    if not console.is_terminal:
+        plain = PlainProgress(label, lambda text: console.print(text, highlight=False, soft_wrap=True))
+        yield plain.update
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("eta"), TimeRemainingColumn(), console=console, transient=False)
+    with bar:
+        task_id = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task_id, completed=done, total=total)

@@ -9,19 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
-from evalkit.progress import PLAIN_INTERVAL_S, PlainProgress, clock_text  # noqa: F401 - part of the console's surface
+from evalkit.progress import PLAIN_INTERVAL_S, PlainProgress, clock_text, counting  # noqa: F401 - part of the console's surface
 
 
 def quiet_third_party_progress(debug: bool = False) -> None:
@@ -57,24 +48,9 @@ class ConsoleUI:
         self.console.print(f"[green]✓[/] {label}")
         return result
 
-    @contextmanager
     def progress(self, label: str):
-        if self.quiet:
-            yield lambda done, total: None
-            return
-        if not self.console.is_terminal:
-            plain = PlainProgress(label, lambda text: self.console.print(text, highlight=False, soft_wrap=True))
-            yield plain.update
-            return
-        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                       TextColumn("eta"), TimeRemainingColumn(), console=self.console, transient=False)
-        with bar:
-            task_id = bar.add_task(label, total=None)
-
-            def update(done: int, total: int) -> None:
-                bar.update(task_id, completed=done, total=total)
-
-            yield update
+        """A context giving update(done, total): evalkit.progress.counting on this console."""
+        return counting(label, self.console, self.quiet)
 
 
 def error(message: str) -> None:

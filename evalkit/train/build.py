@@ -19,6 +19,7 @@ from typing import Any
 
 from evalkit.errors import ConfigError
 from evalkit.models import sources as models
+from evalkit.progress import counting
 from evalkit.store import Store
 from evalkit.train import distill, merge, stack
 from evalkit.train.pipeline import PROVENANCE, make_plan, run_stage
@@ -47,7 +48,7 @@ def build_model(config, recipe: Recipe, parent_name: str, parent, store: Store, 
         raise ConfigError(f"model {parent_name!r} is an API endpoint; training needs local weights as the parent")
     if recipe.stage == "merge":
         return build_merged(config, recipe, parent_name, parent, store, prepare)
-    plan = _plan(config, recipe, parent_name, parent, store, prepare, decontaminate_also)
+    plan = _plan(config, recipe, parent_name, parent, store, prepare, decontaminate_also, quiet)
     folder = trained_root() / plan.key
     if not (folder / PROVENANCE).is_file():
         run_stage(plan, folder, trained_root() / f"{plan.key}.work", quiet=quiet)
@@ -56,11 +57,13 @@ def build_model(config, recipe: Recipe, parent_name: str, parent, store: Store, 
     return folder
 
 
-def _plan(config, recipe: Recipe, parent_name: str, parent, store: Store, prepare, decontaminate_also=None):
+def _plan(config, recipe: Recipe, parent_name: str, parent, store: Store, prepare, decontaminate_also=None,
+          quiet: bool = False):
     """The training plan; a distillation first has its teacher answer (cached), a stack finds its adapter."""
     examples, extra, inputs = None, {}, None
     if recipe.stage == "distill":
-        examples, extra = distill.teach(config, recipe, store, prepare)
+        with counting(f"distill · {recipe.distill.teacher} answers for {parent_name}", quiet=quiet) as progress:
+            examples, extra = distill.teach(config, recipe, store, prepare, progress)
     if recipe.stage == "stack":
         inputs = stack.stack_inputs(config, recipe, parent_name, parent, store, prepare)
     plan = make_plan(recipe, parent_name, Path(parent.folder), parent.fingerprint, config, examples,

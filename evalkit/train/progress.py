@@ -7,19 +7,7 @@ import sys
 
 from transformers import TrainerCallback
 
-from evalkit.progress import PlainProgress
-
-
-def active_console():
-    """The console that is drawing right now, so the bar nests inside it instead of fighting it.
-
-    `evalkit run` prepares models under a rich status spinner, which redirects stderr through a
-    FileProxy bound to its console; drawing on that same console lets rich stack the two displays.
-    """
-    from rich.console import Console
-
-    console = getattr(sys.stderr, "_FileProxy__console", None)
-    return console if isinstance(console, Console) else Console(stderr=True)
+from evalkit.progress import PlainProgress, active_console
 
 
 class RichProgress(TrainerCallback):

@@ -44,6 +44,17 @@ def test_console_ui_writes_plain_lines_when_not_on_a_terminal():
     assert "\r" not in text and "\x1b[" not in text  # no bar redraws, no escape codes in a log
 
 
+def test_counting_draws_a_bar_on_a_terminal_and_nothing_when_quiet():
+    out = io.StringIO()
+    with ui.counting("teacher answers", Console(file=out, force_terminal=True, width=120)) as update:
+        update(3, 8)
+    assert "teacher answers" in out.getvalue() and "3/8" in out.getvalue()
+    quiet = io.StringIO()
+    with ui.counting("teacher answers", Console(file=quiet), quiet=True) as update:
+        update(3, 8)
+    assert quiet.getvalue() == ""
+
+
 def test_third_party_bars_are_off_unless_debug(monkeypatch):
     for name in ("HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE"):
         monkeypatch.delenv(name, raising=False)

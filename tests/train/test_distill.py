@@ -82,7 +82,7 @@ def prepared(config_path: Path, name: str = "student"):
 
 
 def test_a_teacher_failing_half_way_keeps_its_answers_and_the_rerun_trains_the_student(
-        teacher, tiny_model_dir, tmp_path, cache):
+        teacher, tiny_model_dir, tmp_path, cache, capsys):
     from evalkit.report.lineage import stage_cell
     from evalkit.train.build import trained_info
     from evalkit.train.data import Example, content_hash
@@ -94,7 +94,9 @@ def test_a_teacher_failing_half_way_keeps_its_answers_and_the_rerun_trains_the_s
         prepared(config_path)
     asked = len(server.requests)
     state["fail_from"] = 99
+    capsys.readouterr()
     student, store = prepared(config_path)
+    assert "distill · teacher answers for base: 16/16 (100%)" in capsys.readouterr().err  # the teacher's progress
     assert len(server.requests) == asked + 10  # only the prompts that had failed
     info = trained_info(store, Path(student.folder).name)
     assert info["stage"] == "distill" and info["parent"]["name"] == "base" and info["training"]["steps"] == 2
