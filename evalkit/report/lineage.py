@@ -49,6 +49,13 @@ def stage_cell(info: dict[str, Any]) -> str:
     return text
 
 
+def _recipe_cell(info: dict[str, Any]) -> str:
+    recipe = f"`{Path(info['recipe']['file']).name}`"
+    if info["stage"] == "merge":  # no optimiser ran: the recipe's training defaults would only mislead
+        return f"{recipe}, no training"
+    return f"{recipe} lr {info['recipe']['settings']['train']['learning_rate']:g}, {info['training']['steps']} steps"
+
+
 def lineage_chain(name: str, specs: dict[str, dict[str, Any]]) -> str:
     chain, seen = [name], {name}
     while (parent := (specs.get(chain[0]) or {}).get("parent")) and parent not in seen:
@@ -69,11 +76,9 @@ def lineage_section(store: Store, run: dict[str, Any], reports_dir: Path) -> lis
             continue
         curve = loss_curve(info["training"]["log_history"], reports_dir / f"training-{name}-loss.png",
                            f"{name}: {info['stage']} from {info['parent']['name']}")
-        data, decon, settings = info["data"], info["decontamination"], info["recipe"]["settings"]
-        train = settings["train"]
-        rows.append(f"| **{name}** | {lineage_chain(name, specs)} | {stage_cell(info)} | "
-                    f"`{Path(info['recipe']['file']).name}` lr {train['learning_rate']:g}, "
-                    f"{info['training']['steps']} steps | {Path(data['origin']).name} · {data['train_rows']} rows "
+        data, decon = info["data"], info["decontamination"]
+        rows.append(f"| **{name}** | {lineage_chain(name, specs)} | {stage_cell(info)} | {_recipe_cell(info)} | "
+                    f"{Path(data['origin']).name} · {data['train_rows']} rows "
                     f"· `{data['content_hash']}`{_bad_rows(data)} | {decon['dropped']} of {decon['checked']} dropped "
                     f"({decon['ngram']}-gram) | {heldout_cell(info)} | "
                     + (f"[loss]({curve.name})" if curve else "–") + " |")

@@ -60,9 +60,10 @@ def test_a_one_zero_linear_merge_reproduces_its_first_input_exactly(tiny_model_d
     assert info["stage"] == "merge" and info["parent"]["name"] == "a"
     assert (info["inputs"][0]["name"], info["inputs"][0]["max_logit_distance"]) == ("a", 0.0)
     assert info["mergekit_config"]["merge_method"] == "linear" and info["packages"]["mergekit"]
-    from evalkit.report.lineage import stage_cell
+    from evalkit.report.lineage import _recipe_cell, stage_cell
 
     assert stage_cell(info) == "merge · linear (mergekit) · linear: a×1 + b×0"  # the leaderboard's lineage row
+    assert _recipe_cell(info) == "`merge.toml`, no training"
 
     def must_not_merge(*args, **kwargs):
         raise AssertionError("a merged model that exists was merged again")
