@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 from evalkit.errors import StoreError
@@ -51,9 +52,25 @@ def connect(path: Path, wait_s: float) -> sqlite3.Connection:
     # isolation_level=None: we commit explicitly, one short transaction per write.
     db = sqlite3.connect(str(path), timeout=wait_s, isolation_level=None, check_same_thread=False)
     db.execute(f"PRAGMA busy_timeout={int(min(wait_s, QUIET_WAIT_S) * 1000)}")
-    db.execute("PRAGMA journal_mode=WAL")
+    _use_wal(db, wait_s)
     db.execute("PRAGMA synchronous=NORMAL")
     return db
+
+
+def _use_wal(db: sqlite3.Connection, wait_s: float) -> None:
+    """Switch to write-ahead logging, retrying while another process holds the file: SQLite answers a
+    journal-mode change "database is locked" at once, without its busy handler, so two processes that
+    create the same store together (the ranks of `accelerate launch`) would otherwise fail half the time."""
+    deadline, pause = time.monotonic() + wait_s, 0.01
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if not is_locked(err) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
 
 
 def begin(db: sqlite3.Connection, path: Path, wait_s: float) -> None:

@@ -59,7 +59,8 @@ def test_bad_command_lines_get_one_line_and_lose_nothing(tmp_path, tiny_model_di
                            (("--num-fewshot", "-1"), "--num-fewshot -1"),
                            (("--tasks", "toyppx"), "unknown task 'toyppx'; did you mean toyppl?"),
                            (("--tasks", "toyppl", "--suite", "default"), "give --tasks or --suite, not both"),
-                           (("--models", "./nothere"), "unknown model './nothere' in --models"),
+                           (("--models", "./nothere"), "--models ./nothere: no folder or .gguf file at"),
+                           (("--models", "nothere"), "unknown model 'nothere' in --models"),
                            (("--models", "tiny", "--batch-size", "0"), "batch_size = 0 is out of range")]:
         message = one_line(evalkit("--config", str(config), "run", *(("--models", "tiny") if "--models" not in args
                                                                        else ()), *args, cwd=tmp_path))

@@ -46,3 +46,29 @@ def test_a_store_on_a_read_only_file_system_is_one_line(read_only_mount, tmp_pat
         assert lines[0].startswith(f"error: store {store} is on a read-only file system"), lines[0]
         assert "point [project] store at a writable place" in lines[0]
     assert not new.exists() and existing.stat().st_size > 0
+
+
+def _open_together(path, barrier, results):
+    from evalkit.store.db import Store
+
+    barrier.wait()
+    try:
+        Store(path).close()
+        results.put("ok")
+    except Exception as err:  # noqa: BLE001 - the test reports whatever went wrong
+        results.put(repr(err))
+
+
+def test_processes_that_create_the_same_store_at_once_all_open_it(tmp_path):
+    # the ranks of `accelerate launch` do this; SQLite refused the second one's WAL switch at once
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for attempt in range(8):
+        path, barrier, results = tmp_path / f"store{attempt}.db", context.Barrier(3), context.Queue()
+        workers = [context.Process(target=_open_together, args=(path, barrier, results)) for _ in range(3)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=60)
+        assert [results.get(timeout=5) for _ in workers] == ["ok"] * 3, attempt
