@@ -72,6 +72,14 @@ def counting(label: str, console=None, quiet: bool = False) -> Iterator[Callable
         plain = PlainProgress(label, lambda text: console.print(text, highlight=False, soft_wrap=True))
         yield plain.update
         return
+    bar = rich_bar(console)
+    with bar:
+        task_id = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task_id, completed=done, total=total)
+
+
+def rich_bar(console, bar_width: int = 40, status: bool = False):
+    """evalkit's one bar layout: label, bar, done/total, elapsed, eta (and a status field when asked)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -81,8 +89,8 @@ def counting(label: str, console=None, quiet: bool = False) -> Iterator[Callable
         TimeRemainingColumn,
     )
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("eta"), TimeRemainingColumn(), console=console, transient=False)
-    with bar:
-        task_id = bar.add_task(label, total=None)
-        yield lambda done, total: bar.update(task_id, completed=done, total=total)
+    columns = [TextColumn("{task.description}"), BarColumn(bar_width=bar_width), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+    if status:
+        columns.append(TextColumn("{task.fields[status]}"))
+    return Progress(*columns, console=console, transient=False)

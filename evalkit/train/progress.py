@@ -7,7 +7,7 @@ import sys
 
 from transformers import TrainerCallback
 
-from evalkit.progress import PlainProgress, active_console
+from evalkit.progress import PlainProgress, active_console, rich_bar
 
 
 class RichProgress(TrainerCallback):
@@ -27,18 +27,7 @@ class RichProgress(TrainerCallback):
                                                                       flush=True))
             self.plain.update(state.global_step, state.max_steps)
             return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(bar_width=24), MofNCompleteColumn(),
-                            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                            TextColumn("{task.fields[status]}"), console=active_console())
+        self.bar = rich_bar(active_console(), bar_width=24, status=True)
         self.bar.start()
         self.task = self.bar.add_task(self.label, total=state.max_steps, completed=state.global_step,
                                       status="starting")
