@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from evalkit.backends import hf_generate
+from evalkit.backends.cpu_linear import pack_linear_layers
 from evalkit.backends.hf_cache import plain_dynamic, repeat_cache
 from evalkit.backends.hf_load import load_model_and_tokenizer
 from evalkit.backends.tokens import (
@@ -49,6 +50,7 @@ class HFBackend:
     def __init__(self, spec: ModelSpec, folder: Path):
         self.spec = spec
         self.model, self.tokenizer, self.device = load_model_and_tokenizer(spec, folder)
+        self.packed_linear_layers = pack_linear_layers(self.model)  # CPU only: cpu_linear.py says why
         self.batch_size = spec.batch_size
         self.token_budget = CPU_TOKEN_BUDGET if str(self.device) == "cpu" else TOKEN_BUDGET  # scoring forwards
         config = self.model.config
