@@ -2,8 +2,10 @@
 
 Up to `batch_size` rows decode together; a row leaves as soon as it ends (end-of-sequence, a
 stop string, its token limit) and a waiting request is read into the freed slot before the next
-step; a server's requests that arrive while a batch runs (`arrivals`) wait for a slot the same way. Prompts that share a long prefix (a few-shot block, a system prompt, a judge template) have
-the prefix's keys and values computed once and only their own tokens read on top of it. Each
+step; a server's requests that arrive while a batch runs (`arrivals`) wait for a slot the same way.
+Prompts that share a long prefix (a few-shot block, a system prompt, a judge template) have the
+prefix's keys and values computed once and only their own tokens read on top of it; an arrival whose
+prompt starts with the prefix of a family still running joins that family. Each
 request samples from its own generator seeded with its own seed, so a sampled output does not
 depend on what else is in the batch or in which order requests arrive. The cache (hf_cache.py)
 is bounded by a token budget: a request joins only when the rows' current lengths fit, and when
@@ -91,11 +93,13 @@ class _Batch:
 
     def run(self) -> Iterator[tuple[int, Generation]]:
         while self.waiting or self.live:
-            for row in _rows(self.arrivals() if self.arrivals else []):  # behind the waiting rows, unshared
+            arrived = _rows(self.arrivals() if self.arrivals else [])
+            for row in arrived:
                 if row.request.max_new_tokens <= 0:
                     yield row.index, Generation(text="", n_tokens=0, finish_reason="length")
-                else:
-                    self.waiting.append(row)
+            arrived = [row for row in arrived if row.request.max_new_tokens > 0]
+            self.prefixes.add(arrived)  # behind the waiting rows, in a live family where their prompt fits one
+            self.waiting.extend(arrived)
             self._admit()
             logprobs = self.backend._logprobs(self.hidden)
             ended = []
@@ -189,24 +193,42 @@ class _Batch:
 
 class _Prefixes:
     """Shared prompt prefixes: each family's keys and values are computed when its first member joins
-    and dropped when its last member is done."""
+    and dropped when its last member is done. Rows that arrive later (a server's) join a family whose
+    prefix their prompt starts with, or form new families among themselves."""
 
     def __init__(self, backend, rows: list[_Row]):
         self.backend = backend
-        prompts = {tuple(row.prompt) for row in rows}
-        families, _ = prefix_families(list(prompts))
-        self.shared: dict[int, int] = {}
-        self.left: dict[int, int] = {}
-        member_of: dict[tuple[int, ...], int] = {}
-        for family, (shared, members) in enumerate(families):
-            self.shared[family] = shared
-            member_of.update((m, family) for m in members)
-        for row in rows:
-            row.family = member_of.get(tuple(row.prompt))
-            if row.family is not None:
-                self.left[row.family] = self.left.get(row.family, 0) + 1
+        self.shared: dict[int, int] = {}  # family -> shared length
+        self.left: dict[int, int] = {}  # family -> members not yet done
+        self.rows: dict[int, _Row] = {}  # family -> a member, whose prompt holds the prefix
         self.caches: dict[int, object] = {}
-        self.rows = {row.family: row for row in rows if row.family is not None}
+        self.add(rows)
+
+    def add(self, rows: list[_Row]) -> None:
+        """Puts each row in the family whose prefix its prompt starts with, if any, then groups the rest."""
+        loose = [row for row in rows if not self._adopt(row)]
+        families, _ = prefix_families(list({tuple(row.prompt) for row in loose}))
+        member_of: dict[tuple[int, ...], int] = {}
+        for shared, members in families:
+            family = len(self.shared)
+            self.shared[family], self.left[family] = shared, 0
+            member_of.update((m, family) for m in members)
+        for row in loose:
+            row.family = member_of.get(tuple(row.prompt))
+            self._count(row)
+
+    def _adopt(self, row: _Row) -> bool:
+        for family, shared in self.shared.items():
+            if self.left[family] and len(row.prompt) > shared and row.prompt[:shared] == self.rows[family].prompt[:shared]:
+                row.family = family
+                self._count(row)
+                return True
+        return False
+
+    def _count(self, row: _Row) -> None:
+        if row.family is not None:
+            self.left[row.family] += 1
+            self.rows.setdefault(row.family, row)
 
     def get(self, family: int | None, joining: int):
         """(shared length, cache of the prefix) for a family, or None: a family read alone gains nothing."""

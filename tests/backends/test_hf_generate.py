@@ -174,3 +174,29 @@ def test_requests_arriving_while_a_batch_runs_join_it_with_the_same_outputs(tiny
         hf_generate._Batch._step = original_step
     assert got == alone
     assert max(live) == 4  # the newcomers shared the batch rather than running one after another
+
+
+def test_arrivals_read_the_shared_prefix_of_a_running_family_once(tiny_model_dir):
+    """A server's newcomers whose prompt starts with a live family's prefix (a few-shot block, a long
+    system prompt) read only their own tokens; newcomers sharing one among themselves form a family."""
+    be = backend(tiny_model_dir, 8)
+    other = " ".join(reversed(WORDS)) * 6  # a second long block, first seen among the newcomers
+    first = [GenerationRequest(f"{SHARED} {q}", max_new_tokens=12) for q in ("clips sold in April", "a lazy dog")]
+    later = [GenerationRequest(f"{SHARED} {q}", max_new_tokens=6) for q in ("the brown fox jumps", "over the dog")]
+    later += [GenerationRequest(f"{other} {q}", max_new_tokens=6) for q in ("in May", "the fox")]
+    requests, calls, read = first + later, [0], []
+
+    def arrivals():
+        calls[0] += 1
+        return [(2 + i, r) for i, r in enumerate(later)] if calls[0] == 2 else []
+
+    hook = be.decoder.register_forward_hook(lambda module, args, kwargs, out: read.append(kwargs["input_ids"].shape),
+                                            with_kwargs=True)
+    try:
+        got = {i: (g.text, g.n_tokens, g.finish_reason) for i, g in be.generate(first, arrivals=arrivals)}
+    finally:
+        hook.remove()
+    prompt_tokens = sum(len(be.encode(r.prompt)) for r in requests)
+    prompts_read = sum(rows * width for rows, width in read if width > 1)  # decode steps read one token a row
+    assert prompts_read < prompt_tokens * 0.5, f"read {prompts_read} prompt tokens of {prompt_tokens}"
+    assert got == {i: outputs(be, [r])[0] for i, r in enumerate(requests)}
