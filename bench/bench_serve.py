@@ -1,16 +1,19 @@
 """`evalkit serve` on the real SmolLM2-135M: throughput at 1, 8 and 32 concurrent clients, and
 lm-eval's `local-completions` through it against lm-eval's own hf backend on the same items.
 
-    EVALKIT_DATA_DIR=../shared/data python bench/bench_serve.py [--clients 1,8,32] [--tokens 32]
-                                                                [--mmlu 40] [--gsm8k 5] [--gsm8k-tokens 256]
+    EVALKIT_DATA_DIR=../shared/data python bench/bench_serve.py [--clients 1,8,32] [--tokens 32] [--rounds 3]
+                                                                [--mmlu 40] [--gsm8k 5] [--gsm8k-tokens 256] [--chat 3]
 
-Throughput: each client sends one greedy chat request (a different prompt set
+Throughput: each client sends one greedy chat request (a different GSM8K
 question each) with max_tokens=--tokens; tokens/s is completion tokens over the
-wall time from the first request to the last reply. Parity: the first --mmlu
+wall time from the first request to the last reply; --rounds rounds, each over
+every client count (an empty --clients measures none). Parity: the first --mmlu
 MMLU test questions (abstract_algebra, then anatomy) in lm-eval's default
 `mmlu` prompt, and the first --gsm8k GSM8K test problems in lm-eval's 0-shot
 `Question: …\nAnswer:` form with its stop strings, sent as lm-eval Instances to
-both LocalCompletionsAPI (through serve) and HFLM. Exit status 1 when a
+both LocalCompletionsAPI (through serve) and HFLM; --chat GSM8K problems as chat
+histories (gsm8k_chats) through LocalChatCompletion against HFLM's own
+apply_chat_template. Exit status 1 when a
 log-likelihood differs by more than 1e-3 or a greedy answer differs.
 """
 
@@ -52,6 +55,18 @@ def throughput(server: Server, clients: int, tokens: int, prompts: list[str]) ->
     return sum(counts) / (time.perf_counter() - started), sum(counts)
 
 
+def throughput_table(rates: dict[int, list[float]], tokens: int) -> list[str]:
+    """Per-round tokens/s, their median, and the median of the per-round ratios to the fewest clients."""
+    fewest = min(rates)
+    rows = [f"| clients ({tokens}-token replies) | tokens/s per round | median | vs {fewest} client(s) |",
+            "|---:|---|---:|---:|"]
+    for clients, values in rates.items():
+        ratios = [v / base for v, base in zip(values, rates[fewest])]
+        rows.append(f"| {clients} | {' / '.join(f'{v:.1f}' for v in values)} | {bl.median(values):.1f} | "
+                    f"{bl.median(ratios):.1f}x ({', '.join(f'{r:.1f}' for r in ratios)}) |")
+    return rows
+
+
 def mmlu_pairs(n: int) -> list[tuple[str, str]]:
     task, pairs, left = load_task("mmlu"), [], n
     for subject in MMLU_SUBJECTS:
@@ -69,10 +84,24 @@ def gsm8k_prompts(n: int) -> list[str]:
     return [f"Question: {s.row['question']}\nAnswer:" for s in load_task("gsm8k").load_samples(TaskOptions(limit=n))]
 
 
+def gsm8k_chats(n: int) -> list[list[dict]]:
+    """The three shapes of history lm-eval's --apply_chat_template builds, in turn: one user turn, a system
+    prompt, and the previous problem with its reference answer as an earlier turn (--fewshot_as_multiturn)."""
+    rows = [s.row for s in load_task("gsm8k").load_samples(TaskOptions(limit=n + 1))]
+    turn = lambda row: {"role": "user", "content": f"Question: {row['question']}\nAnswer:"}
+    chats = []
+    for i, row in enumerate(rows[1 : n + 1], start=1):
+        shape = i % 3
+        system = [{"role": "system", "content": "Answer briefly."}] if shape == 1 else []
+        shot = [turn(rows[i - 1]), {"role": "assistant", "content": rows[i - 1]["answer"]}] if shape == 2 else []
+        chats.append(system + shot + [turn(row)])
+    return chats
+
+
 def parity(server: Server, model, args) -> tuple[list[str], bool]:
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
-    from lm_eval.models.openai_completions import LocalCompletionsAPI
+    from lm_eval.models.openai_completions import LocalChatCompletion, LocalCompletionsAPI
 
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
     max_length = server.service.max_length
@@ -95,34 +124,52 @@ def parity(server: Server, model, args) -> tuple[list[str], bool]:
                     for i, p in enumerate(gsm8k_prompts(args.gsm8k))]
     texts, ref_texts = served.generate_until(gens()), reference.generate_until(gens())
     identical = sum(a == b for a, b in zip(texts, ref_texts))
+    chat_client = LocalChatCompletion(base_url=f"{server.url}/chat/completions", model="base",
+                                      max_gen_toks=args.gsm8k_tokens, num_concurrent=1)
+    chats = gsm8k_chats(args.chat)
+    chat_got = chat_client.generate_until([Instance("generate_until", {}, (chat_client.apply_chat_template(c), dict(until)), i)
+                                           for i, c in enumerate(chats)])
+    chat_want = reference.generate_until([Instance("generate_until", {}, (reference.apply_chat_template(c), dict(until)), i)
+                                          for i, c in enumerate(chats)])
+    chat_identical = sum(a == b for a, b in zip(chat_got, chat_want))
     lines = [f"| MMLU, {len(pairs) // 4} questions × 4 choices | same answer {same} of {len(pairs) // 4} | "
              f"largest log-likelihood difference {worst:.1e} nats | choices scored 0.0: {zeros} | "
              f"{served_s:.0f} s through serve |",
              f"| GSM8K, {len(texts)} problems, greedy {args.gsm8k_tokens} tokens | identical text {identical} of "
-             f"{len(texts)} | | | |"]
-    return lines, worst <= 1e-3 and same == len(pairs) // 4 and identical == len(texts)
+             f"{len(texts)} | | | |",
+             f"| GSM8K as chat (local-chat-completions), {len(chats)} histories, greedy {args.gsm8k_tokens} tokens | "
+             f"identical text {chat_identical} of {len(chats)} | | | |"]
+    ok = worst <= 1e-3 and same == len(pairs) // 4 and identical == len(texts) and chat_identical == len(chats)
+    return lines, ok
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument("--tokens", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="throughput rounds, each over every client count")
     parser.add_argument("--mmlu", type=int, default=40)
     parser.add_argument("--gsm8k", type=int, default=5)
     parser.add_argument("--gsm8k-tokens", type=int, default=256)
+    parser.add_argument("--chat", type=int, default=3, help="GSM8K problems sent as chat histories through "
+                        "local-chat-completions")
     args = parser.parse_args()
     model = bl.model_folder()
     backend = HFBackend(ModelSpec(name="base", source=str(model), batch_size=32), model)
     prompts = [s.row["question"] for s in load_task("gsm8k").load_samples(TaskOptions(limit=32))]
     ok = True
     with Server(ModelService(backend, "base")) as server:
-        rows = []
-        for clients in (int(c) for c in args.clients.split(",")):
-            rate, total = throughput(server, clients, args.tokens, prompts)
-            rows.append(f"| {clients} clients | {total} tokens | {rate:.1f} tokens/s | "
-                        f"batches {server.service.engine.batches[-3:]} |")
-            print(rows[-1], flush=True)  # as each figure is measured: a stopped run keeps what it measured
-        if args.mmlu or args.gsm8k:
+        counts = [int(c) for c in args.clients.split(",") if c]
+        rates: dict[int, list[float]] = {c: [] for c in counts}
+        for round_ in range(args.rounds if counts else 0):
+            for clients in counts:
+                rate, total = throughput(server, clients, args.tokens, prompts)
+                rates[clients].append(rate)
+                print(f"round {round_ + 1}: {clients} clients, {total} tokens, {rate:.1f} tokens/s, "
+                      f"batches {server.service.engine.batches[-3:]}", flush=True)  # a stopped run keeps these
+        if counts:
+            print("\n".join(throughput_table(rates, args.tokens)))
+        if args.mmlu or args.gsm8k or args.chat:
             lines, ok = parity(server, model, args)
             print("\n".join(lines))
     return 0 if ok else 1
