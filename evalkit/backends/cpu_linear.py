@@ -70,8 +70,21 @@ def _memory_allows(layers: list[nn.Linear]) -> bool:
     """The packed copies must fit in half of the memory still available: a model that barely fits
     runs on MKL rather than pushing the machine into swap."""
     needed = sum(layer.weight.numel() * layer.weight.element_size() for layer in layers)
+    available_bytes = _available_memory()
+    return available_bytes is not None and needed < available_bytes // 2
+
+
+def _available_memory() -> int | None:
+    """MemAvailable (free memory plus the page cache the kernel can drop), or free memory alone where
+    /proc/meminfo is missing; None where neither can be read (then nothing is packed)."""
     try:
-        available_bytes = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError):  # no sysconf (not Linux): no way to tell, so stay on MKL
-        return False
-    return needed < available_bytes // 2
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None

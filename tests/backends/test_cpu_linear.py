@@ -58,3 +58,13 @@ def test_backend_results_equal_unpacked(tiny_model_dir, monkeypatch):
     prompts = [GenerationRequest("Once upon a time", max_new_tokens=24),
                GenerationRequest("def add(a, b):", max_new_tokens=16)]
     assert dict(packed.generate(prompts)) == dict(plain.generate(prompts))
+
+
+def test_a_model_whose_copy_would_not_fit_stays_on_mkl(monkeypatch):
+    layer = nn.Linear(64, 64)
+    monkeypatch.setattr(cpu_linear, "_available_memory", lambda: 2 * layer.weight.numel() * 4 - 1)
+    assert cpu_linear.pack_linear_layers(nn.Sequential(layer)) == 0
+    monkeypatch.setattr(cpu_linear, "_available_memory", lambda: None)
+    assert cpu_linear.pack_linear_layers(nn.Sequential(layer)) == 0
+    monkeypatch.setattr(cpu_linear, "_available_memory", lambda: 2 * layer.weight.numel() * 4 + 8)
+    assert cpu_linear.pack_linear_layers(nn.Sequential(layer)) == 1
