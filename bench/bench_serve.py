@@ -1,4 +1,4 @@
-"""`evalkit serve` on the real SmolLM2-135M: throughput at 1, 8 and 32 concurrent clients, and
+"""`evalkit serve` (its own process, as a user starts it) on the real SmolLM2-135M: throughput at 1, 8 and 32 concurrent clients, and
 lm-eval's `local-completions` through it against lm-eval's own hf backend on the same items.
 
     EVALKIT_DATA_DIR=../shared/data python bench/bench_serve.py [--clients 1,8,32] [--tokens 32] [--rounds 3]
@@ -20,24 +20,63 @@ log-likelihood differs by more than 1e-3 or a greedy answer differs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
+from dataclasses import dataclass
 
 import benchlib as bl
 import openai
 
-from evalkit.backends.hf import HFBackend
-from evalkit.config import ModelSpec, TaskOptions
-from evalkit.serve.server import Server
-from evalkit.serve.service import ModelService
+from evalkit.config import TaskOptions
 from evalkit.tasks.loading import load_task
 
 MMLU_SUBJECTS = ("abstract_algebra", "anatomy")
 GSM8K_UNTIL = ["Question:", "</s>", "<|im_end|>"]
 
 
-def throughput(server: Server, clients: int, tokens: int, prompts: list[str]) -> tuple[float, int]:
+@dataclass(frozen=True)
+class Served:
+    url: str
+    max_length: int
+
+
+@contextlib.contextmanager
+def evalkit_serve(model, batch_size: int):
+    """`evalkit serve` in its own process, as a user starts it (the model on the main thread)."""
+    folder = bl.WORK / "serve"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "evalkit.toml").write_text(f'[project]\nstore = "store.db"\n[models.base]\nsource = "{model}"\n'
+                                         f'batch_size = {batch_size}\n')
+    process = subprocess.Popen([sys.executable, "-m", "evalkit", "--config", str(folder / "evalkit.toml"), "serve",
+                                "--model", "base", "--port", "0"], stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(bl.REPO)})
+    try:
+        line = process.stdout.readline()
+        if " at " not in line:
+            raise SystemExit(f"evalkit serve did not start: {line!r}")
+        url = line.split(" at ")[1].split()[0]
+        api = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                listed = api.models.list().data[0]
+                break
+            except openai.APIConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield Served(url, int(listed.model_extra["max_model_len"]))
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def throughput(server: Served, clients: int, tokens: int, prompts: list[str]) -> tuple[float, int]:
     api = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0, timeout=3600)
     counts = [0] * clients
 
@@ -98,13 +137,13 @@ def gsm8k_chats(n: int) -> list[list[dict]]:
     return chats
 
 
-def parity(server: Server, model, args) -> tuple[list[str], bool]:
+def parity(server: Served, model, args) -> tuple[list[str], bool]:
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
     from lm_eval.models.openai_completions import LocalChatCompletion, LocalCompletionsAPI
 
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
-    max_length = server.service.max_length
+    max_length = server.max_length
     served = LocalCompletionsAPI(base_url=f"{server.url}/completions", model="base", tokenizer=str(model),
                                  tokenizer_backend="huggingface", max_length=max_length,
                                  max_gen_toks=args.gsm8k_tokens, batch_size=1, num_concurrent=1)
@@ -155,18 +194,17 @@ def main() -> int:
                         "local-chat-completions")
     args = parser.parse_args()
     model = bl.model_folder()
-    backend = HFBackend(ModelSpec(name="base", source=str(model), batch_size=32), model)
     prompts = [s.row["question"] for s in load_task("gsm8k").load_samples(TaskOptions(limit=32))]
     ok = True
-    with Server(ModelService(backend, "base")) as server:
+    with evalkit_serve(model, batch_size=32) as server:
         counts = [int(c) for c in args.clients.split(",") if c]
         rates: dict[int, list[float]] = {c: [] for c in counts}
         for round_ in range(args.rounds if counts else 0):
             for clients in counts:
                 rate, total = throughput(server, clients, args.tokens, prompts)
                 rates[clients].append(rate)
-                print(f"round {round_ + 1}: {clients} clients, {total} tokens, {rate:.1f} tokens/s, "
-                      f"batches {server.service.engine.batches[-3:]}", flush=True)  # a stopped run keeps these
+                print(f"round {round_ + 1}: {clients} clients, {total} tokens, {rate:.1f} tokens/s",
+                      flush=True)  # a stopped run keeps these
         if counts:
             print("\n".join(throughput_table(rates, args.tokens)))
         if args.mmlu or args.gsm8k or args.chat:

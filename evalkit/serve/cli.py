@@ -26,6 +26,7 @@ def make_parser(commands) -> None:
 def cmd_serve(args) -> int:
     # Imported here, not at the top: uvicorn, FastAPI and torch cost seconds that `evalkit --help` should not pay.
     from evalkit.models.entries import select_models
+    from evalkit.serve.engine import Engine
     from evalkit.serve.server import Server
     from evalkit.serve.service import ModelService
     from evalkit.store import open_project
@@ -41,13 +42,14 @@ def cmd_serve(args) -> int:
     if handle.folder is None:
         raise ConfigError(f"model {args.model!r} is already an endpoint ({handle.spec.source}); serve a local model")
     api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
-    server = Server(ModelService(handle.backend(), args.model), args.host, args.port, api_key,
-                    args.max_request_bytes)
+    backend = handle.backend()
+    service = ModelService(backend, args.model, Engine(backend, own_thread=False))  # the model stays on this thread
+    server = Server(service, args.host, args.port, api_key, args.max_request_bytes)
     print(f"serving {args.model} (fingerprint {handle.fingerprint}) at {server.url} "
           f"— models, completions (echo + logprobs), chat completions, streaming. Ctrl-C stops.", flush=True)
     if api_key is None and args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening beyond this machine with no API key; set --api-key or ${API_KEY_ENV}", flush=True)
-    server.serve_forever()
+    server.serve_in_foreground()
     return 0
 
 

@@ -16,6 +16,14 @@ backend chooses it, for backends whose `generate` takes an `on_token` callback
 (the transformers backend); with any other backend the stream stays empty and the
 finished text arrives whole. Tokens may run past a stop string that the finished
 text is cut at, so a client-facing stream holds back what could still be a stop.
+
+`evalkit serve` runs this loop on the thread that loaded the model (`own_thread=False`, then
+`run()`), with HTTP on another. torch's OpenMP runtime (libgomp) keeps a pool of worker threads for
+every thread that has run parallel work; once the pools together hold more threads than there are
+cores, its workers stop spin-waiting between parallel regions and sleep instead, and a decode step
+(hundreds of small parallel operations) ran at about half speed here on a thread other than the one
+that had loaded the model (16 against 28 tokens/s, one client, SmolLM2-135M on 2 cores). Tests and
+benchmarks that drive a server from the same process use the engine's own thread.
 """
 
 from __future__ import annotations
@@ -45,16 +53,17 @@ class _Job:
 
 
 class Engine:
-    def __init__(self, backend, max_batch: int = 64):
+    def __init__(self, backend, max_batch: int = 64, own_thread: bool = True):
         self.backend, self.max_batch = backend, max_batch
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self.batches: list[int] = []  # sizes of the generation batches run: what concurrency bought
         self.score_batches: list[int] = []  # and of the token-level requests handed over together
         self.joined_running = 0  # generation requests that joined a batch already running
         self._held: list[_Job | None] = []  # taken from the queue during a batch, run after it
-        # Last: the thread reads the attributes above.
-        self._thread = threading.Thread(target=self._loop, name="evalkit-serve-model", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if own_thread:  # last: the thread reads the attributes above
+            self._thread = threading.Thread(target=self.run, name="evalkit-serve-model", daemon=True)
+            self._thread.start()
 
     async def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
         futures = [self._put(_Job(Future(), request=r)) for r in requests]
@@ -77,9 +86,14 @@ class Engine:
     async def run(self, call: Callable[[], Any]) -> Any:
         return await asyncio.wrap_future(self._put(_Job(Future(), call=call)))
 
+    def run(self) -> None:
+        """The model loop, on the calling thread, until `close()`."""
+        self._loop()
+
     def close(self) -> None:
         self._jobs.put(None)
-        self._thread.join(timeout=30)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
 
     def _put(self, job: _Job) -> Future:
         self._jobs.put(job)

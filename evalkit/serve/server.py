@@ -1,7 +1,9 @@
-"""uvicorn around the app: in the foreground for `evalkit serve`, on a thread for tests and benchmarks."""
+"""uvicorn around the app, on a thread: `evalkit serve` keeps the model on the main thread (engine.py
+says why), tests and benchmarks keep their own."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -36,6 +38,18 @@ class Server:
         finally:
             self.service.engine.close()
 
+    def serve_in_foreground(self) -> None:
+        """`evalkit serve`: HTTP on a thread and the model on this one, the thread that loaded it, until
+        Ctrl-C or SIGTERM. The service's engine must have been made with `own_thread=False`."""
+        signal.signal(signal.SIGTERM, _interrupt)  # uvicorn off the main thread installs no handlers of its own
+        self.start()
+        try:
+            self.service.engine.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
     def start(self) -> Server:
         self._thread = threading.Thread(target=self.serve_forever, name="evalkit-serve-http", daemon=True)
         self._thread.start()
@@ -56,3 +70,7 @@ class Server:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt

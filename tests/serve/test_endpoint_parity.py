@@ -91,6 +91,9 @@ def test_evalkit_serve_command_serves_a_configured_model(tmp_path, tiny_model_di
         assert [m.id for m in api.models.list()] == ["tiny"]
         reply = api.completions.create(model="tiny", prompt="The capital of France is", max_tokens=4, temperature=0)
         assert reply.usage.completion_tokens == 4 and reply.choices[0].finish_reason == "length"
+        process.terminate()  # SIGTERM: the model loop on the main thread stops, then HTTP shuts down
+        assert process.wait(timeout=30) == 0
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
