@@ -124,12 +124,18 @@ def _source(raw: Any, path: Path, index: int, section: str = "sources") -> Sourc
 
 def _compiles(expression: str, where: str) -> None:
     """An expression that cannot compile stops at load, not on the first row minutes later."""
-    if not expression:
-        return
+    if expression and (error := _compile_error(expression)):
+        raise ConfigError(f"{where} = `{expression}` is not a valid Jinja expression: {error}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile_error(expression: str) -> str | None:
+    # Cached: a task's few-shot settings are read for every question, and compiling is milliseconds.
     try:
         environment().compile_expression(expression, undefined_to_none=False)
     except Exception as err:  # jinja2.TemplateSyntaxError and friends
-        raise ConfigError(f"{where} = `{expression}` is not a valid Jinja expression: {err}") from None
+        return str(err)
+    return None
 
 
 def data_dir() -> Path | None:
