@@ -35,7 +35,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
 
 from evalkit.serve.scoring import Sampling, decode_many
 from evalkit.types import Generation, GenerationRequest
@@ -48,7 +47,6 @@ class _Job:
     future: Future
     request: GenerationRequest | None = None  # a generation, batched
     score: tuple[list[int], Sampling] | None = None  # or token-level decoding of exact ids, batched
-    call: Callable[[], Any] | None = None  # or anything else that needs the model
     on_token: Callable[[int], None] | None = None  # called on the model thread with each generated token id
 
 
@@ -83,9 +81,6 @@ class Engine:
         """Token-level decoding of exact prompt ids (a scoring.Decoded), batched with what else is waiting."""
         return asyncio.wrap_future(self._put(_Job(Future(), score=(ids, sampling))))
 
-    async def run(self, call: Callable[[], Any]) -> Any:
-        return await asyncio.wrap_future(self._put(_Job(Future(), call=call)))
-
     def run(self) -> None:
         """The model loop, on the calling thread, until `close()`."""
         self._loop()
@@ -107,9 +102,6 @@ class Engine:
             gathered, self._held = self._held + self._gather(), []
             stopping = None in gathered
             jobs = [first] + [job for job in gathered if job is not None]
-            for job in jobs:
-                if job.call is not None and job.future.set_running_or_notify_cancel():
-                    _settle(job.future, job.call)
             scores = [job for job in jobs if job.score is not None and job.future.set_running_or_notify_cancel()]
             if scores:
                 self.score_batches.append(len(scores))
@@ -123,7 +115,7 @@ class Engine:
 
     def _arrivals(self, jobs: list[_Job]) -> list[tuple[int, GenerationRequest]]:
         """Generation requests queued while a batch runs, appended to `jobs`, to join it. Anything else
-        (scoring, calls, close) is held for after the batch, and from then on no newcomer joins, so a
+        (scoring, close) is held for after the batch, and from then on no newcomer joins, so a
         steady stream of generations cannot keep the rest waiting."""
         joining = []
         while not self._held:
@@ -186,9 +178,3 @@ class Engine:
             if not job.future.done():
                 job.future.set_exception(RuntimeError("the backend returned no result for this request"))
 
-
-def _settle(future: Future, call: Callable[[], Any]) -> None:
-    try:
-        future.set_result(call())
-    except Exception as err:
-        future.set_exception(err)
