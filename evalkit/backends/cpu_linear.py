@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from evalkit.store.provenance import available_memory as _available_memory
+
 PACKABLE = (torch.float32, torch.bfloat16)
 ENV = "EVALKIT_PACKED_LINEAR"
 
@@ -73,19 +75,3 @@ def _memory_allows(layers: list[nn.Linear]) -> bool:
     needed = sum(layer.weight.numel() * layer.weight.element_size() for layer in layers)
     available_bytes = _available_memory()
     return available_bytes is not None and needed < available_bytes // 2
-
-
-def _available_memory() -> int | None:
-    """MemAvailable (free memory plus the page cache the kernel can drop), or free memory alone where
-    /proc/meminfo is missing; None where neither can be read (then nothing is packed)."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None

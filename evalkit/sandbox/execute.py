@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from evalkit.sandbox.code_tests import CodeTest, assert_test, humaneval_test
 from evalkit.sandbox.host import run_once
+from evalkit.store.provenance import available_memory
 
 __all__ = ["CodeTest", "Limits", "Outcome", "assert_test", "containment_report", "humaneval_test", "run_program",
            "run_programs", "run_test", "run_tests"]
@@ -162,11 +163,5 @@ def _with_fallbacks(role: str, files: dict, functions, limits: Limits, disable) 
 
 
 def _available_memory_mb() -> int:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as file:
-            for line in file:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) // 1024
-    except OSError:
-        pass
-    return 4096
+    available = available_memory()
+    return 4096 if available is None else available // 2**20
