@@ -78,10 +78,11 @@ def entry_name(source: str) -> str:
 
 def _entry_spec(config: Config, source: str, settings: dict[str, Any]):
     local = local_path(source, config.root)
-    if not (_is_remote(source) or local.exists() or looks_like_hub_id(source)) and _looks_like_path(source):
+    found = _is_remote(source) or local.exists() or looks_like_hub_id(source)
+    if not found and _looks_like_path(source):
         raise ConfigError(f"--models {source}: no folder or .gguf file at {local}; check the path (relative "
                           f"paths are relative to {config.root})")
-    if not (_is_remote(source) or local.exists() or looks_like_hub_id(source)):
+    if not found:
         known = ", ".join(sorted(config.models)) or "(none)"
         raise ConfigError(f"unknown model {source!r} in --models: not a model of {config.path} ({known}; add a "
                           f"[models.{source}] table to define one), not an existing folder or .gguf file under "
