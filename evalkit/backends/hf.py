@@ -22,6 +22,7 @@ from evalkit.backends import hf_generate
 from evalkit.backends.cpu_linear import pack_linear_layers
 from evalkit.backends.hf_cache import plain_dynamic, repeat_cache
 from evalkit.backends.hf_load import load_model_and_tokenizer
+from evalkit.backends.threads import follow_free_cores
 from evalkit.backends.tokens import (
     CPU_TOKEN_BUDGET,
     TOKEN_BUDGET,
@@ -60,6 +61,9 @@ class HFBackend:
         self.pad_token = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.prefix_token
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         self.decoder = base.get_decoder()
+        # CPU: the thread team follows the cores other processes leave free (threads.py says why);
+        # torch's own default otherwise starts it at one thread per physical core.
+        self.free_cores = follow_free_cores(self.decoder) if str(self.device) == "cpu" else None
         self.lm_head = base.get_output_embeddings()
         self.softcap = getattr(config, "final_logit_softcapping", None)
 

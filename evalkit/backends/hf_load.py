@@ -44,10 +44,6 @@ def load_model_and_tokenizer(spec: ModelSpec, folder: Path):
     if spec.adapter:
         model = attach_adapter(model, spec, Path(spec.adapter))
     model.eval()
-    if device == "cpu" and os.environ.get("EVALKIT_THREADS"):
-        # Otherwise torch's own default: one thread per physical core. os.cpu_count() counts
-        # hyper-threads, and two threads on one core's vector units make matrix products slower.
-        torch.set_num_threads(int(os.environ["EVALKIT_THREADS"]))
     return model, tokenizer, device
 
 

@@ -24,7 +24,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from evalkit.serve.replies import ChoiceResult, Envelope, error_body
 from evalkit.serve.schema import ChatRequest, CompletionRequest, describe
-from evalkit.serve.service import ModelService, RequestError
+from evalkit.serve.service import ModelService, PendingChoice, RequestError
+from evalkit.serve.streaming import IncrementalText
 
 DEFAULT_MAX_REQUEST_BYTES = 16 * 2**20
 
@@ -54,52 +55,79 @@ def make_app(service: ModelService, api_key: str | None = None,
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest):
         choices, prompt_tokens = service.completion_choices(body)
-        return await _reply(Envelope(service.model_id, chat=False), choices, prompt_tokens, body)
+        return await _reply(Envelope(service.model_id, chat=False), choices, prompt_tokens, body,
+                            service.backend.tokenizer)
 
     @app.post("/v1/chat/completions")
     async def chat(body: ChatRequest):
         choices, prompt_tokens = service.chat_choices(body)
-        return await _reply(Envelope(service.model_id, chat=True), choices, prompt_tokens, body)
+        return await _reply(Envelope(service.model_id, chat=True), choices, prompt_tokens, body,
+                            service.backend.tokenizer)
 
     return SizeLimit(app, max_request_bytes)
 
 
-async def _reply(envelope: Envelope, choices: list[asyncio.Future], prompt_tokens: int, body):
+async def _reply(envelope: Envelope, choices: list[PendingChoice], prompt_tokens: int, body, tokenizer):
     if not body.stream:
         try:
-            results = list(await asyncio.gather(*choices))
+            results = list(await asyncio.gather(*(choice.result for choice in choices)))
         except ValueError as err:
             raise RequestError(str(err)) from None
         return envelope.body(results, prompt_tokens)
-    return StreamingResponse(_events(envelope, choices, prompt_tokens, body.include_usage),
+    return StreamingResponse(_events(envelope, choices, prompt_tokens, body.include_usage, tokenizer),
                              media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-async def _events(envelope: Envelope, choices: list[asyncio.Future], prompt_tokens: int,
-                  include_usage: bool) -> AsyncIterator[str]:
-    """Each choice's chunks as soon as that choice is finished (the engine yields whole generations),
-    then the usage chunk when asked for, then [DONE]."""
-    index_of = {id(future): i for i, future in enumerate(choices)}
+async def _events(envelope: Envelope, choices: list[PendingChoice], prompt_tokens: int, include_usage: bool,
+                  tokenizer) -> AsyncIterator[str]:
+    """Server-sent events: a chat choice's role first, then each choice's text as its tokens are decoded
+    (streaming.py holds back what is not final yet), its finish, the usage chunk when asked for, [DONE]."""
+    updates: asyncio.Queue = asyncio.Queue()
+    pumps = [asyncio.ensure_future(_pump(i, choice, updates)) for i, choice in enumerate(choices)]
+    texts = [IncrementalText(tokenizer, choice.stops, choice.prefix) for choice in choices]
     results: list[ChoiceResult] = []
-    pending = set(choices)
     try:
-        while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: index_of[id(f)]):
-                try:
-                    result = future.result()
-                except Exception as err:  # headers are sent: the error travels as an event, as vLLM's
-                    yield _event(error_body(f"{type(err).__name__}: {err}", "server_error"))
-                    return
-                results.append(result)
-                for chunk in envelope.chunks(index_of[id(future)], result, include_usage):
+        if envelope.chat:
+            for i in range(len(choices)):
+                yield _event(envelope.role_chunk(i, include_usage))
+        while len(results) < len(choices):
+            index, kind, value = await updates.get()
+            if kind == "token":
+                if delta := texts[index].add(value):
+                    yield _event(envelope.text_chunk(index, delta, include_usage))
+            elif kind == "error":  # headers are sent: the error travels as an event, as vLLM's
+                yield _event(error_body(f"{type(value).__name__}: {value}", "server_error"))
+                return
+            else:
+                results.append(value)
+                for chunk in envelope.finish_chunks(index, texts[index].finish(value.text), value, include_usage):
                     yield _event(chunk)
         if include_usage:
             yield _event(envelope.usage_chunk(results, prompt_tokens))
         yield "data: [DONE]\n\n"
     finally:
-        for future in pending:
-            future.cancel()
+        for pump in pumps:
+            pump.cancel()
+        for choice in choices:
+            choice.result.cancel()
+
+
+async def _pump(index: int, choice: PendingChoice, updates: asyncio.Queue) -> None:
+    """Moves one choice's token ids, then its result (or error), onto the reply's queue of updates."""
+    if choice.tokens is not None:
+        while not choice.result.done():
+            getter = asyncio.ensure_future(choice.tokens.get())
+            await asyncio.wait({getter, choice.result}, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                updates.put_nowait((index, "token", getter.result()))
+            else:
+                getter.cancel()
+        while not choice.tokens.empty():  # the model thread queued every token before the result
+            updates.put_nowait((index, "token", choice.tokens.get_nowait()))
+    try:
+        updates.put_nowait((index, "done", await choice.result))
+    except Exception as err:
+        updates.put_nowait((index, "error", err))
 
 
 def _event(payload: dict) -> str:

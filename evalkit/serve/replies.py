@@ -94,18 +94,37 @@ class Envelope:
         return {"index": index, "text": choice.text, "finish_reason": choice.finish_reason,
                 "logprobs": choice.logprobs}
 
-    def chunks(self, index: int, choice: ChoiceResult, include_usage: bool) -> list[dict[str, Any]]:
-        """A finished choice as stream chunks (chat: the role, the text, then the finish reason)."""
-        extra = {"usage": None} if include_usage else {}
-        if not self.chat:  # one chunk: the text arrives whole, with its finish reason
-            return [{**self._head(True), "choices": [self._choice(index, choice)], **extra}]
-        delta = lambda d, reason=None, lp=None: {**self._head(True), **extra, "choices": [
-            {"index": index, "delta": d, "logprobs": lp, "finish_reason": reason}]}
-        return [delta({"role": "assistant", "content": ""}), delta({"content": choice.text}, lp=choice.logprobs),
-                delta({}, choice.finish_reason)]
+    def role_chunk(self, index: int, include_usage: bool) -> dict[str, Any]:
+        """A streamed chat choice opens with the assistant's role (nothing for a completion)."""
+        return self._delta(index, {"role": "assistant", "content": ""}, include_usage)
+
+    def text_chunk(self, index: int, text: str, include_usage: bool) -> dict[str, Any]:
+        if not self.chat:
+            return {**self._head(True), "choices": [{"index": index, "text": text, "finish_reason": None,
+                                                     "logprobs": None}], **_usage_slot(include_usage)}
+        return self._delta(index, {"content": text}, include_usage)
+
+    def finish_chunks(self, index: int, rest: str, choice: ChoiceResult, include_usage: bool) -> list[dict[str, Any]]:
+        """A choice's last chunks: the text not sent yet with its logprobs, then the finish reason (chat);
+        for a completion, one chunk that carries both."""
+        if not self.chat:
+            last = {**self._choice(index, choice), "text": rest}
+            return [{**self._head(True), "choices": [last], **_usage_slot(include_usage)}]
+        body = [self._delta(index, {"content": rest}, include_usage, logprobs=choice.logprobs)] if (
+            rest or choice.logprobs) else []
+        return body + [self._delta(index, {}, include_usage, reason=choice.finish_reason)]
+
+    def _delta(self, index: int, delta: dict[str, Any], include_usage: bool, reason: str | None = None,
+               logprobs: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {**self._head(True), **_usage_slot(include_usage),
+                "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": reason}]}
 
     def usage_chunk(self, choices: list[ChoiceResult], prompt_tokens: int) -> dict[str, Any]:
         return {**self._head(True), "choices": [], "usage": usage(prompt_tokens, choices)}
+
+
+def _usage_slot(include_usage: bool) -> dict[str, Any]:
+    return {"usage": None} if include_usage else {}
 
 
 def error_body(message: str, kind: str = "invalid_request_error", param: str | None = None) -> dict[str, Any]:

@@ -30,6 +30,17 @@ class RequestError(Exception):
 
 
 @dataclass
+class PendingChoice:
+    """One choice of a reply while it is computed: its result, and for a streamed generation the queue
+    that receives each token id as it is chosen, with what a stream needs to turn them into text."""
+
+    result: asyncio.Future  # a ChoiceResult
+    tokens: asyncio.Queue | None = None
+    prefix: str = ""  # echoed prompt text that leads the reply
+    stops: tuple[str, ...] = ()
+
+
+@dataclass
 class Prompt:
     ids: list[int]
     text: str
@@ -53,8 +64,8 @@ class ModelService:
                                status=404, param="model")
 
     # -- /v1/completions ---------------------------------------------------------------------
-    def completion_choices(self, body: CompletionRequest) -> tuple[list[asyncio.Future], int]:
-        """One awaitable ChoiceResult per (prompt, sample), in the API's order, and the prompt tokens."""
+    def completion_choices(self, body: CompletionRequest) -> tuple[list[PendingChoice], int]:
+        """One PendingChoice per (prompt, sample), in the API's order, and the prompt tokens."""
         self.check_model(body.model)
         prompts = [self._prompt(p) for p in body.prompts]
         max_tokens = 16 if body.max_tokens is None else body.max_tokens
@@ -67,15 +78,16 @@ class ModelService:
                 sampling = Sampling(max_tokens=max_tokens, temperature=_temperature(body.temperature),
                                     top_p=body.top_p or 1.0, seed=seed + sample, stop=body.stops,
                                     top_k=body.logprobs or 0, echo=body.echo)
-                choices.append(self._completion_choice(prompt, sampling, body.logprobs is not None))
+                choices.append(self._completion_choice(prompt, sampling, body.logprobs is not None, body.stream))
         return choices, sum(len(p.ids) for p in prompts)
 
-    def _completion_choice(self, prompt: Prompt, sampling: Sampling, with_logprobs: bool) -> asyncio.Future:
+    def _completion_choice(self, prompt: Prompt, sampling: Sampling, with_logprobs: bool,
+                           stream: bool) -> PendingChoice:
         echoed = prompt.text if sampling.echo else ""
         if not with_logprobs and not prompt.given_as_ids and sampling.max_tokens > 0:
             request = _generation(prompt.text, sampling, chat=False)
-            return _then(self.engine.generate_each([request])[0],
-                         lambda g: ChoiceResult(echoed + g.text, g.finish_reason, g.n_tokens))
+            return self._generated(request, stream, lambda g: ChoiceResult(echoed + g.text, g.finish_reason,
+                                                                           g.n_tokens), echoed)
 
         def reply(decoded) -> ChoiceResult:
             text = cut_at_stops(self.backend.tokenizer.decode(decoded.generated_ids, skip_special_tokens=True),
@@ -84,7 +96,14 @@ class ModelService:
                         if with_logprobs else None)
             return ChoiceResult(echoed + text, decoded.finish_reason, len(decoded.generated_ids), logprobs)
 
-        return _then(self.engine.score(prompt.ids, sampling), reply)
+        return PendingChoice(_then(self.engine.score(prompt.ids, sampling), reply))
+
+    def _generated(self, request: GenerationRequest, stream: bool, make, prefix: str = "") -> PendingChoice:
+        """A generation through the engine; streamed token by token when asked."""
+        if not stream:
+            return PendingChoice(_then(self.engine.generate_each([request])[0], make))
+        tokens, generation = self.engine.generate_stream(request)
+        return PendingChoice(_then(generation, make), tokens, prefix, tuple(request.stop))
 
     def _prompt(self, prompt: str | list[int]) -> Prompt:
         tokenizer = self.backend.tokenizer
@@ -100,7 +119,7 @@ class ModelService:
         return Prompt(list(prompt), text, given_as_ids=self.backend.encode(text) != list(prompt))
 
     # -- /v1/chat/completions ----------------------------------------------------------------
-    def chat_choices(self, body: ChatRequest) -> tuple[list[asyncio.Future], int]:
+    def chat_choices(self, body: ChatRequest) -> tuple[list[PendingChoice], int]:
         self.check_model(body.model)
         prompt, system, chat = self._chat_prompt(body.messages)
         rendered = self.backend.render_prompt(GenerationRequest(prompt=prompt, chat=chat, system=system))
@@ -114,12 +133,12 @@ class ModelService:
                                 top_p=body.top_p or 1.0, seed=seed + sample, stop=body.stops,
                                 top_k=body.top_logprobs or 0)
             if body.logprobs:
-                choices.append(_then(self.engine.score(ids, sampling),
-                                     lambda decoded, s=sampling: self._chat_reply(decoded, s)))
+                choices.append(PendingChoice(_then(self.engine.score(ids, sampling),
+                                                   lambda decoded, s=sampling: self._chat_reply(decoded, s))))
             else:
                 request = _generation(prompt, sampling, chat=chat, system=system)
-                choices.append(_then(self.engine.generate_each([request])[0],
-                                     lambda g: ChoiceResult(g.text, g.finish_reason, g.n_tokens)))
+                choices.append(self._generated(request, body.stream,
+                                               lambda g: ChoiceResult(g.text, g.finish_reason, g.n_tokens)))
         return choices, len(ids)
 
     def _chat_reply(self, decoded: Decoded, sampling: Sampling) -> ChoiceResult:

@@ -57,6 +57,8 @@ def environment() -> dict[str, object]:
     torch = sys.modules.get("torch")  # read, not imported: a run answered from the cache never loads torch
     if torch is not None:
         info["torch_threads"] = torch.get_num_threads()
+        # "follow": sized to the cores other processes leave free, before every forward (backends/threads.py)
+        info["torch_threads_policy"] = os.environ.get("EVALKIT_THREADS") or "follow"
         info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     else:
         info["torch_threads"] = info["cuda"] = "torch not loaded: no local model ran"

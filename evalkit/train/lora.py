@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalkit.backends.threads import follow_free_cores
 from evalkit.errors import ModelError
 from evalkit.train.recipe import Recipe
 
@@ -72,6 +73,8 @@ def load_for_training(folder: Path, recipe: Recipe, model_class=None) -> LoadedF
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=recipe.train.gradient_checkpointing)
+    if _device() == "cpu":  # a training step beside busy processes slows as a decode step does (threads.py)
+        follow_free_cores(model)
     return LoadedForTraining(model, method, note)
 
 

@@ -90,8 +90,8 @@ def test_streams_carry_the_same_text_and_a_usage_chunk(server):
     whole = client.completions.create(**settings)
     chunks = list(client.completions.create(**settings, stream=True, stream_options={"include_usage": True}))
     texts, reasons = {}, {}
-    for chunk in chunks[:-1]:
-        for choice in checked(chunk).choices:
+    for chunk in chunks[:-1]:  # the openai type wants a finish reason, which only a choice's last chunk has
+        for choice in (checked(chunk) if chunk.choices[0].finish_reason else chunk).choices:
             texts[choice.index] = texts.get(choice.index, "") + choice.text
             reasons[choice.index] = choice.finish_reason or reasons.get(choice.index)
     assert texts == {c.index: c.text for c in whole.choices}
@@ -106,6 +106,18 @@ def test_streams_carry_the_same_text_and_a_usage_chunk(server):
     assert deltas[0].role == "assistant"
     assert "".join(d.content or "" for d in deltas) == reply.choices[0].message.content
     assert stream[-1].usage.completion_tokens == reply.usage.completion_tokens
+
+
+def test_a_stream_sends_the_text_as_it_is_generated(server):
+    """Each decoded token is its own chunk (nothing held back here: no stop string, plain ASCII words)."""
+    client = api(server)
+    messages = [{"role": "user", "content": "Tell me a story."}]
+    reply = client.chat.completions.create(model="tiny", messages=messages, max_tokens=12, temperature=0)
+    stream = list(client.chat.completions.create(model="tiny", messages=messages, max_tokens=12, temperature=0,
+                                                 stream=True))
+    contents = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
+    assert "".join(contents) == reply.choices[0].message.content
+    assert reply.usage.completion_tokens == 12 and len(contents) >= 6, contents
 
 
 def test_n_samples_differ_and_repeat_with_the_seed_and_stops_cut(server):
