@@ -62,9 +62,10 @@ EAGER_ON_CPU = True
 
 
 def continuation_score(prompt_logprobs: Sequence[dict[int, Any] | None], start: int,
-                       tokens: Sequence[int]) -> tuple[float, bool]:
+                       tokens: Sequence[int], per_token: list[float] | None = None) -> tuple[float, bool]:
     """Summed log-probability of `tokens`, which sit at prompt positions start, start+1, ..., and whether
-    each was the most likely token there. vLLM always includes the prompt's own token in a position's
+    each was the most likely token there (each one appended to `per_token` when given, rounded as the
+    transformers backend stores them). vLLM always includes the prompt's own token in a position's
     dict, whatever the number of top logprobs asked for."""
     total, greedy = 0.0, True
     for offset, token in enumerate(tokens):
@@ -73,6 +74,8 @@ def continuation_score(prompt_logprobs: Sequence[dict[int, Any] | None], start: 
             raise ModelError(f"vLLM returned no prompt logprob for token {token} at position {start + offset}")
         total += float(entry[token].logprob)
         greedy = greedy and entry[token].rank == 1
+        if per_token is not None:
+            per_token.append(round(float(entry[token].logprob), 6))
     return total, greedy
 
 
@@ -129,12 +132,13 @@ class VLLMBackend:
         for index, request in enumerate(requests):  # documents are long: one document's windows per engine call
             tokens = self.encode(request.text)
             windows = list(rolling_windows(tokens, self.prefix_token, self.max_length, request.stride))
-            total = 0.0
+            total, per_token = 0.0, []
             for start in range(0, len(windows), CHUNK):
                 chunk = windows[start : start + CHUNK]
                 positions = self._prompt_logprobs([c + p for c, p in chunk])
-                total += sum(continuation_score(lp, len(c), p)[0] for (c, p), lp in zip(chunk, positions))
-            yield index, RollingLoglikelihood(logprob=total, n_tokens=len(tokens))
+                total += sum(continuation_score(lp, len(c), p, per_token)[0] for (c, p), lp in zip(chunk, positions))
+            yield index, RollingLoglikelihood(logprob=total, n_tokens=len(tokens), token_ids=tuple(tokens),
+                                              token_logprobs=tuple(per_token))
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
         from vllm import SamplingParams

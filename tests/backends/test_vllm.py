@@ -150,6 +150,8 @@ def test_rolling_windows_are_the_transformers_backends_own(short_window):
     theirs = collect(hf.loglikelihood_rolling([RollingRequest(t) for t in texts]), 2)
     for a, b in zip(ours, theirs):
         assert a.n_tokens == b.n_tokens and a.logprob == pytest.approx(b.logprob, abs=1e-4)
+        assert a.token_ids == b.token_ids  # per token too: the token-frequency split runs on vLLM
+        assert a.token_logprobs == pytest.approx(b.token_logprobs, abs=1e-4)
     assert ours[1].n_tokens > 32  # long enough to need several full windows
 
 
