@@ -98,12 +98,12 @@ class FreeCores:
         self.set(threads_for(len(self.cpus), others, self.most))
 
     def set(self, threads: int) -> None:
-        if threads != self.threads:
-            self.threads = threads
-            self.changes += 1
-            import torch
+        import torch
 
+        if threads != torch.get_num_threads():  # torch's own count: other code may have set it meanwhile
+            self.changes += threads != self.threads
             torch.set_num_threads(threads)
+        self.threads = threads
 
 
 def follow_free_cores(module) -> FreeCores | None:

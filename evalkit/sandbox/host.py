@@ -35,7 +35,7 @@ def run_once(role: str, files: dict[str, str], functions: Sequence[str], limits,
     try:
         config = _config(role, files, functions, limits, disable, work_dir, status_write, group, cgroup_note)
         process = subprocess.Popen(
-            [sys.executable, "-I", "-S", LAUNCHER, marshal.dumps(config).hex()],
+            [sys.executable, "-I", "-S", "-B", LAUNCHER, marshal.dumps(config).hex()],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             pass_fds=(status_write,), start_new_session=True, env={"PATH": "/usr/bin:/bin"}, cwd=work_dir,
         )

@@ -11,6 +11,17 @@ from evalkit.train.recipe import Recipe
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
+def _checkpointing_name() -> str:
+    """transformers renamed `gradient_checkpointing` to `activation_checkpointing` after 5.19 (the old name
+    warns, and goes in 6); vLLM's CPU build holds transformers below 5.20, so both are met."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    names = {f.name for f in dataclasses.fields(TrainingArguments)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
+
 def common_arguments(recipe: Recipe, checkpoints: Path) -> dict[str, Any]:
     import torch
 
@@ -30,7 +41,7 @@ def common_arguments(recipe: Recipe, checkpoints: Path) -> dict[str, Any]:
         "weight_decay": train.weight_decay,
         "seed": train.seed,
         "data_seed": train.seed,
-        "activation_checkpointing": train.gradient_checkpointing,  # transformers 5 name
+        _checkpointing_name(): train.gradient_checkpointing,
         "max_length": train.max_length,
         "logging_steps": train.logging_steps,
         "logging_first_step": True,
