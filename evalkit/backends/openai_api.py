@@ -60,6 +60,7 @@ class OpenAIBackend:
         self.calls = RequestRunner(spec.name, self.base_url, spec.concurrency, spec.max_retries)
         self._tokenizer = None
         self._max_length = spec.max_length
+        self._always_generates = False  # a server that refuses max_tokens=0 (vLLM): see vllm_window
         self._echo_checked = False
 
     # -- the three backend calls -----------------------------------------------------------
@@ -160,7 +161,7 @@ class OpenAIBackend:
         """Per-token log-probabilities of the prompt itself (completions with echo, as lm-eval). One
         generated token is asked for, as lm-eval does, except for a full rolling window (max_length + 1
         tokens, of which the model reads all but the last): then none, which `evalkit serve` accepts."""
-        full = isinstance(prompt, list) and len(prompt) > self.max_length
+        full = isinstance(prompt, list) and len(prompt) > self.max_length and not self._always_generates
         reply = self.client.completions.create(model=self.model, prompt=prompt, max_tokens=0 if full else 1,
                                                temperature=0.0, echo=True, logprobs=1)
         logprobs = getattr(_first_choice(reply), "logprobs", None)
@@ -230,6 +231,8 @@ class OpenAIBackend:
                 raise ModelError(f"model {self.spec.name!r}: cannot list the models of {self.base_url} ({err.reason}); "
                                  f"set models.{self.spec.name}.max_length to skip asking") from None
             self._max_length = int(listed.get("max_model_len") or 2048)
+            if listed.get("owned_by") == "vllm":  # vllm_window says why
+                self._always_generates, self._max_length = True, self._max_length - 2
         return self._max_length
 
     def _listed_model(self) -> dict[str, Any]:
@@ -299,3 +302,11 @@ def _check_no_stride(requests: Sequence[RollingRequest], name: str) -> None:
     if stride is not None:
         raise ConfigError(f"model {name!r}: [perplexity].stride = {stride} needs the model's tokenizer to cut "
                           f"windows; set models.{name}.tokenizer (a local folder or hub id) or drop the stride")
+
+
+def vllm_window(window: int) -> int:
+    """The `--max-model-len` a vLLM server needs for windows of `window` tokens, as the transformers backend
+    reads them. vLLM always generates a token, so its prompts hold at most max_model_len - 1 tokens, and a
+    full scoring window is window + 1 tokens (the last only a target): max_model_len = window + 2. The
+    endpoint backend, seeing a server owned by "vllm", takes max_model_len - 2 as the window."""
+    return window + 2
