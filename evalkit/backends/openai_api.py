@@ -305,7 +305,7 @@ def _check_no_stride(requests: Sequence[RollingRequest], name: str) -> None:
 
 
 def vllm_window(window: int) -> int:
-    """The `--max-model-len` a vLLM server needs for windows of `window` tokens, as the transformers backend
+    """The max_model_len a vLLM server must be started with for windows of `window` tokens, as the transformers backend
     reads them. vLLM always generates a token, so its prompts hold at most max_model_len - 1 tokens, and a
     full scoring window is window + 1 tokens (the last only a target): max_model_len = window + 2. The
     endpoint backend, seeing a server owned by "vllm", takes max_model_len - 2 as the window."""

@@ -65,6 +65,16 @@ class World:
             self.barrier()
         return result
 
+    def leave(self) -> None:
+        """Close this rank's process group before the interpreter exits: a gloo group torn down at exit
+        while another rank still holds its connections aborted a rank now and then (SIGABRT,
+        "terminate called without an active exception")."""
+        if self.size > 1:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
+
     def describe(self) -> dict[str, Any]:
         return {"world_size": self.size, "backend": self.backend}
 

@@ -44,6 +44,7 @@ def add_model_flags(parser) -> None:
 
 
 def cmd_run(args) -> int:
+    from evalkit.models.parallel import world
     from evalkit.report import leaderboard
     from evalkit.report.summary import print_summary
     from evalkit.run.command import RunRequest, run_request
@@ -53,6 +54,7 @@ def cmd_run(args) -> int:
                          device=args.device, slice_by=args.slice_by, quiet=args.quiet)
     config, store, run_id, ui = run_request(request)
     if run_id is None:  # a non-main rank of `accelerate launch`: its share is in the store, rank 0 reports
+        world().leave()
         return 0
     path = leaderboard.write(store, config.reports)  # every suite's latest results, this run's among them
     print_summary(store, run_id, ui.console)

@@ -30,6 +30,11 @@ def requests(name: str, limit: int, **extra) -> list:
     return [r for sample in samples for r in task.handler.requests(task, sample, options)]
 
 
+@pytest.fixture(autouse=True)
+def small_cache(monkeypatch):
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB: plenty for these prompts, and CI machines are small
+
+
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory):
     spec = ModelSpec(name="smollm2", source="embedded:smollm2-135m-instruct", dtype="float32", batch_size=8)
