@@ -165,11 +165,61 @@ class VLLMBackend:
     def render_prompt(self, request: GenerationRequest) -> str:
         return render_prompt(self.tokenizer, self.spec, request)
 
+    # -- token-level decoding for `evalkit serve` (replies with logprobs or echo) -------------------------
+    def decode_tokens(self, items: list[tuple[list[int], Any]]) -> list[dict[str, Any] | Exception]:
+        """For each (prompt ids, sampling) as serve/scoring.py's Sampling: the fields of its Decoded (prompt
+        scores with echo, then the generated tokens with their log-probabilities and top alternatives),
+        computed in one engine call. vLLM always generates a token: with max_tokens=0 the one it
+        generates is dropped, and a prompt at the full window is sent without its last token, which is
+        read from the generated position's whole distribution (as in scoring)."""
+        from vllm import SamplingParams
+
+        prompts, params, cuts = [], [], []
+        for ids, s in items:
+            cut = s.max_tokens <= 0 and len(ids) > self.max_length
+            cuts.append(cut)
+            prompts.append(ids[:-1] if cut else ids)
+            logprobs = -1 if cut else s.top_k
+            params.append(SamplingParams(max_tokens=max(1, s.max_tokens), temperature=s.temperature, top_p=s.top_p,
+                                         seed=s.seed if s.temperature > 0 else None, stop=list(s.stop) or None,
+                                         ignore_eos=s.echo, prompt_logprobs=s.top_k if s.echo else None,
+                                         logprobs=logprobs, detokenize=True))
+        try:
+            outputs = self._run(prompts, params)
+        except Exception as err:  # every waiting client gets the reason
+            return [err] * len(items)
+        return [_decoded(ids, s, cut, out, self.tokenizer.eos_token_id)
+                for (ids, s), cut, out in zip(items, cuts, outputs)]
+
 
 def _generation(request: GenerationRequest, completion) -> Generation:
     text = cut_at_stops(completion.text, request.stop)  # vLLM cuts too; this keeps hf's exact rule
     reason = "length" if completion.finish_reason == "length" else "stop"
     return Generation(text=text, n_tokens=len(completion.token_ids), finish_reason=reason)
+
+
+def _decoded(ids: list[int], sampling, cut: bool, out, eos: int | None) -> dict[str, Any]:
+    """One RequestOutput as the fields of serve's Decoded."""
+    k = sampling.top_k
+    tops = lambda entry: {t: float(e.logprob) for t, e in entry.items() if e.rank is not None and e.rank <= k} if k > 0 else None
+    decoded = {"token_ids": [], "logprobs": [], "tops": [], "n_prompt": len(ids) if sampling.echo else 0,
+               "finish_reason": "length"}
+    completion = out.outputs[0]
+    if sampling.echo:
+        positions = list(out.prompt_logprobs) + ([completion.logprobs[0]] if cut else [])
+        decoded["token_ids"] = list(ids)
+        decoded["logprobs"] = [None] + [float(p[t].logprob) for p, t in zip(positions[1:], ids[1:])]
+        decoded["tops"] = [None] + [tops(p) for p in positions[1:]]
+    if sampling.max_tokens <= 0:
+        return decoded
+    generated, entries = list(completion.token_ids), list(completion.logprobs or [])
+    if completion.finish_reason == "stop" and generated and generated[-1] == eos and not sampling.echo:
+        generated, entries = generated[:-1], entries[:-1]  # the end of the sequence is not a token of the reply
+    decoded["token_ids"] += generated
+    decoded["logprobs"] += [float(e[t].logprob) for e, t in zip(entries, generated)]
+    decoded["tops"] += [tops(e) for e in entries]
+    decoded["finish_reason"] = "stop" if completion.finish_reason == "stop" else "length"
+    return decoded
 
 
 def _engine(spec: ModelSpec, folder: Path):

@@ -110,7 +110,10 @@ def _echo_scores(backend, prompt_ids: list[int], sampling: Sampling, hidden: tor
 @torch.inference_mode()
 def decode_many(backend, items: list[tuple[list[int], Sampling]]) -> list[Decoded | Exception]:
     """`decode` for each (prompt ids, sampling), batching the prompt forwards of those that generate at
-    most one token; a request that fails gets its exception in its place, the others their results."""
+    most one token; a request that fails gets its exception in its place, the others their results.
+    A backend with its own engine (vLLM) decodes them all in one call of its `decode_tokens`."""
+    if hasattr(backend, "decode_tokens"):
+        return [r if isinstance(r, Exception) else Decoded(**r) for r in backend.decode_tokens(items)]
     results: list[Decoded | Exception | None] = [None] * len(items)
     short = []
     for i, (ids, sampling) in enumerate(items):

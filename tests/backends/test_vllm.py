@@ -34,6 +34,7 @@ class SamplingParams:  # the fields evalkit sets, with vLLM's defaults
     prompt_logprobs: int | None = None
     logprobs: int | None = None  # of each generated position; -1: the whole vocabulary
     detokenize: bool = True
+    ignore_eos: bool = False
 
 
 @dataclass
@@ -79,24 +80,18 @@ class StandInEngine:
                              f"(at least 1) is longer than the maximum model length of {limit}.")
         logprobs = self.hf.model(torch.tensor([ids])).logits[0].float().log_softmax(-1)
         prompt = None
-        if params.prompt_logprobs is not None:
-            prompt = [None]
-            for position in range(1, len(ids)):
-                row, token = logprobs[position - 1], ids[position]
-                rank = int((row > row[token]).sum()) + 1
-                top = int(row.argmax())
-                prompt.append({token: Logprob(float(row[token]), rank), top: Logprob(float(row[top]), 1)})
+        if params.prompt_logprobs is not None:  # each position: its own token and the top k, with ranks
+            prompt = [None] + [_entry(logprobs[p - 1], ids[p], params.prompt_logprobs) for p in range(1, len(ids))]
         tokens = self._greedy(ids, params)
         text = self.hf.tokenizer.decode(tokens, skip_special_tokens=True)
         cut = min((text.find(s) for s in params.stop or [] if s in text), default=-1)
-        reason = "stop" if cut != -1 or (tokens and tokens[-1] == self.hf.tokenizer.eos_token_id) else "length"
-        first = None
-        if params.logprobs == -1:  # the first generated position's whole distribution, with ranks
-            row = logprobs[-1]
-            ranks = torch.empty_like(row, dtype=torch.long)
-            ranks[row.argsort(descending=True)] = torch.arange(1, len(row) + 1)
-            first = [{t: Logprob(float(row[t]), int(ranks[t])) for t in range(len(row))}]
-        return RequestOutput(prompt, [Completion(text[:cut] if cut != -1 else text, tokens, reason, first)])
+        reason = "stop" if cut != -1 or (tokens and tokens[-1] == self.hf.tokenizer.eos_token_id
+                                         and not params.ignore_eos) else "length"
+        generated = None
+        if params.logprobs is not None:
+            rows = self.hf.model(torch.tensor([ids + tokens])).logits[0, len(ids) - 1:].float().log_softmax(-1)
+            generated = [_entry(row, t, params.logprobs) for row, t in zip(rows, tokens)]
+        return RequestOutput(prompt, [Completion(text[:cut] if cut != -1 else text, tokens, reason, generated)])
 
     def _greedy(self, ids, params):
         assert params.temperature == 0.0
@@ -104,9 +99,20 @@ class StandInEngine:
         for _ in range(params.max_tokens):
             logits = self.hf.model(torch.tensor([ids + tokens])).logits[0, -1]
             tokens.append(int(logits.argmax()))
-            if tokens[-1] == self.hf.tokenizer.eos_token_id:
+            if tokens[-1] == self.hf.tokenizer.eos_token_id and not params.ignore_eos:
+                break
+            text = self.hf.tokenizer.decode(tokens, skip_special_tokens=True)
+            if any(s in text for s in params.stop or []):
                 break
         return tokens
+
+
+def _entry(row, token: int, k: int) -> dict:
+    """vLLM's {token id: Logprob} of one position: the top k (all for -1) and the position's own token."""
+    ranks = torch.empty_like(row, dtype=torch.long)
+    ranks[row.argsort(descending=True)] = torch.arange(1, len(row) + 1)
+    chosen = range(len(row)) if k == -1 else row.topk(k).indices.tolist() if k > 0 else []
+    return {t: Logprob(float(row[t]), int(ranks[t])) for t in [*chosen, token]}
 
 
 @pytest.fixture

