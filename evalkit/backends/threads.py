@@ -78,7 +78,7 @@ class FreeCores:
         self.most = most or torch.get_num_threads()
         self.cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
         self.clock = clock
-        self.changes = 0  # how often the count changed: what a run's provenance shows
+        self.changes = 0  # how often the count changed (tests and benchmarks read it)
         self.threads = self.most
         self._last = self._look()
 
