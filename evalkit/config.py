@@ -63,7 +63,8 @@ BACKENDS = ("hf", "vllm")  # local weights through transformers, or through vLLM
 MODEL_KEYS = {"source", "backend", "dtype", "device", "adapter", "quantization", "chat_template", "batch_size",
               "max_length", "recipe", "parent", "description", "api_key_env", "base_url", "revision",
               "tokenizer", "concurrency", "timeout", "max_retries"}
-CONFIG_TABLES = {"project", "models", "suites", "judges"}
+CONFIG_TABLES = {"project", "models", "suites", "judges", "parallel"}
+PARALLEL_KEYS = {"ray", "workers", "cpus_per_worker", "gpus_per_worker", "ship", "start_timeout"}
 PROJECT_KEYS = {"store", "reports", "seed"}
 TASK_OPTION_KEYS = {"limit", "sample_seed", "subjects", "num_fewshot", "sources"}
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?|xpu(:\d+)?")
@@ -150,6 +151,19 @@ class JudgeConfig:
 
 
 @dataclass(frozen=True)
+class ParallelSettings:
+    """[parallel]: where the work runs past this process (docs/scaling.md). `ray` is an address as
+    `ray.init` takes it (auto, ray://HOST:10001, HOST:PORT, or local to start one here); None: this process."""
+
+    ray: str | None = None
+    workers: int | None = None  # at most this many workers (default: as many as the cluster's resources hold)
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 1.0  # on a cluster with GPUs; each worker then also takes cpus_per_worker CPUs
+    ship: bool = True  # a worker that cannot find the model itself gets the driver's copy through Ray's object store
+    start_timeout: float = 120.0  # seconds for the workers to start before the run stops and says why
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     root: Path  # relative paths in the config are relative to this folder
@@ -160,6 +174,7 @@ class Config:
     suites: dict[str, Suite]
     raw: dict[str, Any]
     judges: dict[str, JudgeConfig] = field(default_factory=dict)
+    parallel: ParallelSettings = field(default_factory=ParallelSettings)
 
     @property
     def builtin(self) -> bool:
@@ -250,7 +265,7 @@ def _load(path: Path, root: Path) -> Config:
         store=root / project.get("store", ".evalkit/evalkit.db"),
         reports=root / project.get("reports", "reports"),
         seed=_typed(project.get("seed", 1234), int, "project.seed", path),
-        models=models, suites=suites, raw=raw, judges=judges,
+        models=models, suites=suites, raw=raw, judges=judges, parallel=_parallel(_table(raw, "parallel", path), path),
     )
 
 
@@ -397,6 +412,27 @@ def _suite(name: str, spec: Any, path: Path) -> Suite:
         raise ConfigError(f"{path}: {where}.prompt_limit = {limit} is out of range; use a positive number")
     return Suite(name=name, tasks=tuple(tasks), options=options, judges=tuple(dict.fromkeys(judges or ())),
                  prompt_set=prompt_set, prompt_limit=limit)
+
+
+def _parallel(table: dict[str, Any], path: Path) -> ParallelSettings:
+    _check_keys(table, PARALLEL_KEYS, "parallel", path)
+    ray = table.get("ray")
+    if ray is not None and (not isinstance(ray, str) or not ray.strip()):
+        raise ConfigError(f"{path}: parallel.ray must be a Ray address (auto, ray://HOST:10001, HOST:PORT or local), "
+                          f"got {ray!r}")
+    workers = table.get("workers")
+    if workers is not None and _typed(workers, int, "parallel.workers", path) < 1:
+        raise ConfigError(f"{path}: parallel.workers = {workers} is out of range; use 1 or more, or remove it")
+    numbers = {}
+    for key in ("cpus_per_worker", "gpus_per_worker", "start_timeout"):
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or \
+                    (value == 0 and key != "gpus_per_worker"):
+                raise ConfigError(f"{path}: parallel.{key} = {value!r} must be a positive number")
+            numbers[key] = float(value)
+    ship = _typed(table.get("ship", True), bool, "parallel.ship", path)
+    return ParallelSettings(ray=ray, workers=workers, ship=ship, **numbers)
 
 
 def _task_options(where: str, opts: Any, path: Path) -> TaskOptions:

@@ -4,6 +4,8 @@
     handle.py     ModelHandle (the backend loads on the first cache miss) and fetch_responses, the
                   cached, committed-as-it-finishes fetch that run, answers, judges and serve all use
     parallel.py   the process world under `accelerate launch`: shards, barriers, rank 0
+    ray_cluster.py, ray_pool.py, ray_worker.py
+                  `--ray ADDRESS`: workers on a Ray cluster compute, this process alone commits
 """
 
 from evalkit.models.handle import ModelHandle, endpoint_handle, fetch_responses

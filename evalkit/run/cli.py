@@ -12,6 +12,7 @@ EXAMPLES = """examples:
               --limit 50 --num-fewshot 5 --batch-size 16 --dtype bfloat16 --device cuda
   evalkit run --models ./model.gguf:dtype=float32 --tasks ./my_task.toml
   evalkit run --models base,sft --tasks mmlu --slice-by subject,prompt_length
+  evalkit run --models base,sft --tasks mmlu,gsm8k --ray auto     # workers on the running Ray cluster
 
 A --models entry is a model of the config, or a source: a folder, a .gguf file, a hub id (org/name),
 openai:MODEL or an http(s) endpoint, embedded:smollm2-135m-instruct; `:key=value` parts set that
@@ -41,6 +42,9 @@ def add_model_flags(parser) -> None:
     parser.add_argument("--batch-size", type=int, help="batch size for every model of this run")
     parser.add_argument("--dtype", choices=DTYPES, help="weights dtype for every model of this run")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, mps or auto, for every model of this run")
+    parser.add_argument("--ray", metavar="ADDRESS", help="compute on a Ray cluster's workers, one per GPU (or per "
+                        "parallel.cpus_per_worker CPUs), while this process alone writes the store: auto (a running "
+                        "cluster), ray://HOST:10001, HOST:PORT, or local (start one here); wins over parallel.ray")
 
 
 def cmd_run(args) -> int:
@@ -51,7 +55,7 @@ def cmd_run(args) -> int:
 
     request = RunRequest(config=args.config, models=args.models, suite=args.suite, tasks=args.tasks, limit=args.limit,
                          num_fewshot=args.num_fewshot, seed=args.seed, batch_size=args.batch_size, dtype=args.dtype,
-                         device=args.device, slice_by=args.slice_by, quiet=args.quiet)
+                         device=args.device, slice_by=args.slice_by, quiet=args.quiet, ray=args.ray)
     config, store, run_id, ui = run_request(request)
     if run_id is None:  # a non-main rank of `accelerate launch`: its share is in the store, rank 0 reports
         world().leave()

@@ -9,6 +9,7 @@ from pathlib import Path
 from evalkit.config import Config
 from evalkit.models.entries import select_models
 from evalkit.models.parallel import world
+from evalkit.models.ray_pool import ray_workers
 from evalkit.report import slices
 from evalkit.report.console import ConsoleUI
 from evalkit.run import overrides
@@ -29,6 +30,7 @@ class RunRequest:
     dtype: str | None = None
     device: str | None = None
     slice_by: str | None = None  # comma-separated slice fields (evalkit/report/slices.py)
+    ray: str | None = None  # a Ray cluster's address: its workers compute, this process writes (wins over parallel.ray)
     quiet: bool = False
 
 
@@ -46,4 +48,6 @@ def run_request(request: RunRequest) -> tuple[Config, Store, int | None, Console
         ui.note(note)
     given = {k: v for k, v in asdict(request).items() if v is not None and k not in ("config", "quiet", "suite")}
     slice_by = slices.parse_fields(request.slice_by)
-    return config, store, run(config, names, suite, store, ui, command_line=given, slice_by=slice_by), ui
+    with ray_workers(config.parallel, request.ray or config.parallel.ray, ui):
+        run_id = run(config, names, suite, store, ui, command_line=given, slice_by=slice_by)
+    return config, store, run_id, ui

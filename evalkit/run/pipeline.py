@@ -14,7 +14,7 @@ from evalkit.config import Config, TaskOptions
 from evalkit.data import fewshot
 from evalkit.errors import ConfigError
 from evalkit.judge import check_judges, judge_suite
-from evalkit.models import ModelHandle, fetch_responses
+from evalkit.models import ModelHandle, fetch_responses, ray_pool
 from evalkit.models.parallel import World, world
 from evalkit.report import slices
 from evalkit.store import Store, provenance
@@ -115,7 +115,7 @@ def run(config: Config, model_names: list[str], suite_name: str, store: Store, u
     check_judges(config, config.suite(suite_name).judges)
     handles = {name: ui.step(f"preparing model {name}", prepare_model, config, name, store) for name in model_names}
     info = run_provenance(config, plan, handles, suite_name)
-    info["parallel"] = ranks.describe()
+    info["parallel"] = parallel_info(ranks)
     info["command_line"] = command_line or {}  # flags that overrode the config for this run
     run_id = None
     if ranks.is_main:
@@ -125,9 +125,9 @@ def run(config: Config, model_names: list[str], suite_name: str, store: Store, u
         computed = ranks.gather(sum(h.computed for h in handles.values()))
         if not ranks.is_main:
             return None
-        info["parallel"]["responses_by_rank"] = computed
         if config.suite(suite_name).judges:  # pairwise judging of the models' answers: evalkit/judge/run.py
             info["judge"] = judge_suite(config, model_names, config.suite(suite_name), store, ui, handles)
+        info["parallel"] = {**parallel_info(ranks), "responses_by_rank": computed}  # with the workers' counts
     except BaseException as err:  # the store says the run did not finish; its responses stay cached
         if run_id is not None:
             store.finish_run(run_id, {**info, "error": f"{type(err).__name__}: {err}"[:500]},
@@ -137,6 +137,15 @@ def run(config: Config, model_names: list[str], suite_name: str, store: Store, u
     info["environment"] = provenance.environment()  # now that the models have run: their thread count, GPU
     store.finish_run(run_id, info)
     return run_id
+
+
+def parallel_info(ranks: World) -> dict[str, Any]:
+    """How the work was spread: the launcher's process world, and the Ray cluster under --ray."""
+    info = ranks.describe()
+    pool = ray_pool.active()
+    if pool is not None:
+        info["ray"] = pool.describe()
+    return info
 
 
 def _evaluate_all(config: Config, plan: Plan, handles: dict[str, ModelHandle], store: Store, run_id: int | None, ui,

@@ -1,0 +1,267 @@
+"""The driver's side of `--ray ADDRESS`: workers on a Ray cluster answer, this process commits.
+
+    evalkit run --models base,sft --ray auto
+
+The run plans its requests as always; `fetch_responses` asks the handle's backend for what the store
+lacks, and under `--ray` that backend is a `RayBackend`: it cuts the distinct missing requests into
+batches, keeps every worker (a Ray actor holding one loaded model, ray_worker.py) two batches deep,
+and yields each batch's responses as it comes back, so the driver, the store's only writer, commits
+them at once. A worker that dies (its process killed, its node gone) loses only the batches it had
+not returned: they go back to the front of the queue, to another worker or to the replacement Ray
+starts, so every request is answered once. A driver killed mid-run resumes from the store like any run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from evalkit import __version__
+from evalkit.config import ParallelSettings
+from evalkit.errors import ConfigError, EvalkitError, ModelError
+from evalkit.models import ray_cluster
+from evalkit.models.parallel import world
+from evalkit.models.ray_worker import NEEDS_COPY, ModelNotHere, ModelTicket, Worker
+
+DEPTH = 2  # batches in flight per worker: the next one waits on the worker while the driver commits
+MAX_RESTARTS = 3  # per worker; Ray starts a replacement process (on any node with room) after each death
+BATCHES_PER_WORKER = 4  # a model's missing requests are cut so that each worker gets about this many batches
+
+_ACTIVE: RayPool | None = None
+
+
+def active() -> RayPool | None:
+    """The pool of the run in progress in this process, if it runs on a Ray cluster."""
+    return _ACTIVE
+
+
+@contextmanager
+def ray_workers(settings: ParallelSettings, address: str | None, ui=None) -> Iterator[RayPool | None]:
+    """Workers on the cluster at `address` for the duration of the block (None: nothing to do)."""
+    global _ACTIVE
+    if not address:
+        yield None
+        return
+    if world().size > 1:
+        raise ConfigError("--ray and `accelerate launch` both spread the work; run `evalkit run --ray ...` as one "
+                          "process, or drop --ray under the launcher")
+    ray = ray_cluster.connect(address)
+    try:
+        nodes = ray_cluster.alive_nodes(ray)
+        shape = ray_cluster.plan_workers(nodes, settings, address)
+        start = ui.step if ui is not None else (lambda _label, work, *args: work(*args))
+        pool = start(f"starting {shape.count} workers on the Ray cluster at {address}", RayPool, ray,
+                     ray_cluster.describe(ray, nodes, shape, address), shape, settings)
+        _ACTIVE = pool
+        try:
+            yield pool
+        finally:
+            _ACTIVE = None
+            pool.close()
+    finally:
+        ray.shutdown()
+
+
+@dataclass
+class Slot:
+    """One worker as the driver sees it: its actor, where it runs and what it answered."""
+
+    index: int
+    actor: Any
+    places: list[dict[str, Any]]  # where() of each process the worker ran in (a replacement adds one)
+    responses: int = 0
+    deaths: int = 0  # each death ends a process: its batches fail, and the next batch goes to its replacement
+    in_flight: int = 0
+    pending_where: list[Any] = field(default_factory=list)
+
+    @property
+    def alive(self) -> bool:
+        return self.deaths <= MAX_RESTARTS
+
+
+class RayPool:
+    def __init__(self, ray, cluster: dict[str, Any], shape: ray_cluster.WorkerShape, settings: ParallelSettings):
+        self.ray, self.cluster, self.settings = ray, cluster, settings
+        actor = ray.remote(max_restarts=MAX_RESTARTS, max_task_retries=0)(Worker)
+        actors = [actor.options(**shape.options()).remote(shape.cpus, shape.gpus) for _ in range(shape.count)]
+        self.slots = [Slot(i, a, [place]) for i, (a, place) in enumerate(zip(actors, self._started(actors)))]
+        self.tickets: dict[str, ModelTicket] = {}
+        self.retried_batches = 0
+
+    def _started(self, actors: list) -> list[dict[str, Any]]:
+        """Every worker's where(), or one line on why they did not start (resources taken, evalkit missing)."""
+        ray, timeout = self.ray, self.settings.start_timeout
+        refs = [a.where.remote() for a in actors]
+        ready, pending = ray.wait(refs, num_returns=len(refs), timeout=timeout)
+        if pending:
+            free = ray.available_resources()
+            raise ConfigError(f"--ray {self.cluster['address']}: {len(ready)} of {len(refs)} workers started within "
+                              f"{timeout:g} s (free now: {free.get('CPU', 0):g} CPU, {free.get('GPU', 0):g} GPU; "
+                              f"other jobs may hold the rest); set parallel.workers lower or parallel.start_timeout "
+                              f"higher")
+        try:
+            places = ray.get(refs)
+        except ray.exceptions.RayError as err:
+            raise ConfigError(f"--ray {self.cluster['address']}: a worker failed to start ({_first_line(err)}); "
+                              f"every node needs the same evalkit installed (pip install 'evalkit[ray]')") from None
+        others = {p["evalkit_version"] for p in places} - {__version__}
+        if others:
+            raise ConfigError(f"--ray {self.cluster['address']}: workers run evalkit {', '.join(sorted(others))}, this "
+                              f"process {__version__}; install the same version on every node")
+        return places
+
+    def backend(self, handle) -> RayBackend:
+        return RayBackend(self, handle)
+
+    def ticket(self, spec, folder: Path, fingerprint: str) -> ModelTicket:
+        """The model as workers receive it; asked once per model, before any worker loads it."""
+        if fingerprint not in self.tickets:
+            ticket = ModelTicket(spec, str(folder), fingerprint)
+            slots = self._alive()
+            answers = self.ray.get([s.actor.locate.remote(ticket) for s in slots])
+            lacking = [s for s, answer in zip(slots, answers) if answer == NEEDS_COPY]
+            if lacking:
+                ticket = self._shipped(ticket, lacking)
+            self.tickets[fingerprint] = ticket
+        return self.tickets[fingerprint]
+
+    def _shipped(self, ticket: ModelTicket, lacking: list[Slot]) -> ModelTicket:
+        if not self.settings.ship:
+            hosts = ", ".join(sorted({s.places[-1]["host"] for s in lacking}))
+            raise ModelError(f"model {ticket.spec.name!r}: the workers on {hosts} find no copy of it (no folder "
+                             f"{ticket.folder} with its fingerprint there, no hub id they can download) and "
+                             f"parallel.ship = false; copy the folder to the same path on every node, use a hub id, "
+                             f"or set parallel.ship = true to send the driver's copy")
+        adapter = ticket.spec.adapter
+        return replace(ticket, weights=self._packed(Path(ticket.folder)),
+                       adapter=self._packed(Path(adapter)) if adapter else None)
+
+    def _packed(self, folder: Path) -> tuple[tuple[str, Any], ...]:
+        """Every file of a folder in Ray's object store, one object per file."""
+        return tuple((p.relative_to(folder).as_posix(), self.ray.put(p.read_bytes()))
+                     for p in sorted(folder.rglob("*")) if p.is_file())
+
+    def _alive(self) -> list[Slot]:
+        slots = [s for s in self.slots if s.alive]
+        if not slots:
+            raise EvalkitError(f"every worker on the Ray cluster at {self.cluster['address']} died "
+                               f"{MAX_RESTARTS + 1} times; what finished is in the store: rerun to continue")
+        return slots
+
+    def compute(self, ticket: ModelTicket, kind: str, requests: list) -> Iterator[tuple[int, Any]]:
+        """(index, response) for every request, as the workers' batches come back."""
+        exceptions = self.ray.exceptions
+        lost_errors = (exceptions.RayActorError, exceptions.WorkerCrashedError, exceptions.NodeDiedError,
+                       exceptions.OutOfMemoryError)
+        size = batch_size(len(requests), len(self._alive()), ticket.spec.batch_size)
+        queue = deque(list(range(start, min(start + size, len(requests)))) for start in range(0, len(requests), size))
+        in_flight: dict[Any, tuple[Slot, list[int], int]] = {}  # ref → (worker, batch, the worker's deaths then)
+        while queue or in_flight:
+            for slot in self._alive():
+                while queue and slot.in_flight < DEPTH:
+                    batch = queue.popleft()
+                    ref = slot.actor.compute.remote(ticket, kind, [requests[i] for i in batch])
+                    in_flight[ref] = (slot, batch, slot.deaths)
+                    slot.in_flight += 1
+            if not in_flight:
+                continue
+            [ref], _ = self.ray.wait(list(in_flight), num_returns=1)
+            slot, batch, deaths = in_flight.pop(ref)
+            slot.in_flight -= 1
+            try:
+                answered = self.ray.get(ref)
+            except lost_errors:  # its process died: the batch goes to whoever is free first
+                self._lost(slot, batch, deaths, queue)
+                continue
+            except exceptions.RayTaskError as err:
+                if isinstance(err, ModelNotHere) and ticket.weights is None:  # a replacement on a node without it
+                    ticket = self.tickets[ticket.fingerprint] = self._shipped(ticket, [slot])
+                    queue.appendleft(batch)
+                    continue
+                raise _worker_error(err, slot, ticket) from None
+            slot.responses += len(answered)
+            for index, response in answered:
+                yield batch[index], response
+
+    def _lost(self, slot: Slot, batch: list[int], deaths_then: int, queue: deque) -> None:
+        queue.appendleft(batch)
+        self.retried_batches += 1
+        if deaths_then == slot.deaths:  # one death fails every batch its process held: counted once
+            slot.deaths += 1
+            if slot.alive:
+                slot.pending_where.append(slot.actor.where.remote())
+
+    def describe(self) -> dict[str, Any]:
+        """The cluster and what each worker did, for the run's provenance."""
+        for slot in self.slots:
+            for ref in slot.pending_where:
+                ready, _ = self.ray.wait([ref], timeout=10)
+                if ready:
+                    try:
+                        slot.places.append(self.ray.get(ref))
+                    except self.ray.exceptions.RayError:
+                        pass
+            slot.pending_where = []
+        workers = [{"worker": s.index, "responses": s.responses, "restarts": s.deaths,
+                    "processes": [{k: p[k] for k in ("host", "node_id", "pid")} for p in s.places]}
+                   for s in self.slots]
+        return {**self.cluster, "workers": workers, "retried_batches": self.retried_batches}
+
+    def close(self) -> None:
+        for slot in self.slots:
+            self.ray.kill(slot.actor)
+
+
+def batch_size(n: int, workers: int, model_batch: int) -> int:
+    """Requests per batch: about BATCHES_PER_WORKER batches for each worker (so a late worker still gets
+    work and a lost batch costs little), never fewer than the model's own batch."""
+    return max(1, model_batch, math.ceil(n / (workers * BATCHES_PER_WORKER)))
+
+
+def _worker_error(err, slot: Slot, ticket: ModelTicket) -> EvalkitError:
+    cause = getattr(err, "cause", None)
+    host = slot.places[-1]["host"]
+    if isinstance(cause, EvalkitError):
+        return type(cause)(f"{cause} (worker {slot.index} on {host})")
+    return ModelError(f"model {ticket.spec.name!r}: worker {slot.index} on {host} failed on a batch "
+                      f"({_first_line(cause or err)}); what finished is in the store: fix it and rerun")
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [line for line in str(err).splitlines() if line.strip()]
+    return f"{type(err).__name__}: {lines[-1] if lines else ''}"[:300]
+
+
+class RayBackend:
+    """The Backend protocol over a pool: the three batched calls, answered by the cluster's workers."""
+
+    def __init__(self, pool: RayPool, handle):
+        self.pool, self.handle = pool, handle
+        self._tokenizer = None
+
+    def _compute(self, kind: str, requests) -> Iterator[tuple[int, Any]]:
+        ticket = self.pool.ticket(self.handle.spec, self.handle.folder, self.handle.fingerprint)
+        return self.pool.compute(ticket, kind, list(requests))
+
+    def loglikelihood(self, requests):
+        return self._compute("loglikelihood", requests)
+
+    def loglikelihood_rolling(self, requests):
+        return self._compute("rolling", requests)
+
+    def generate(self, requests):
+        return self._compute("generate", requests)
+
+    @property
+    def tokenizer(self):
+        """The model's tokenizer on the driver (a judge renders its chat prompts with it); no weights load."""
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.handle.folder)
+        return self._tokenizer
