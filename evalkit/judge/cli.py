@@ -45,6 +45,7 @@ def _judge_name(args, config) -> str:
 
 def cmd_judge(args) -> int:
     from evalkit.judge.run import run_judge
+    from evalkit.models.ray_pool import ray_workers
     from evalkit.report.console import ConsoleUI
     from evalkit.store import open_project
 
@@ -52,7 +53,8 @@ def cmd_judge(args) -> int:
     config, names = _models(args, config)
     judge = _judge_name(args, config)
     ui = ConsoleUI(quiet=args.quiet)
-    summary = run_judge(config, names, judge, args.prompt_set, store, ui, limit=args.limit)
+    with ray_workers(config.parallel, args.ray or config.parallel.ray, ui):  # answers and a local judge model
+        summary = run_judge(config, names, judge, args.prompt_set, store, ui, limit=args.limit)
     print_judge_summary(store, summary, config.seed, ui.console)
     _rerender(store, config, ui)
     return 1 if summary.missing or summary.answer_failures else 0
@@ -115,6 +117,7 @@ def _rerender(store, config, ui) -> None:
 
 def cmd_answers(args) -> int:
     from evalkit.answers.generate import collect_answers, report_failures
+    from evalkit.models.ray_pool import ray_workers
     from evalkit.answers.promptsets import load_prompt_set
     from evalkit.report.console import ConsoleUI
     from evalkit.store import open_project
@@ -123,7 +126,8 @@ def cmd_answers(args) -> int:
     config, names = _models(args, config)
     ui = ConsoleUI(quiet=args.quiet)
     prompt_set = load_prompt_set(args.prompt_set, config.root, args.limit)
-    run = collect_answers(config, names, prompt_set, store, ui)
+    with ray_workers(config.parallel, args.ray or config.parallel.ray, ui):
+        run = collect_answers(config, names, prompt_set, store, ui)
     report_failures(run.failures, "answers", ui)
     ui.console.print(f"{len(run.answers)} answers of {', '.join(names)} to {len(prompt_set.prompts)} prompts of "
                      f"{prompt_set.name!r} are in {config.store}")

@@ -14,10 +14,11 @@ starts, so every request is answered once. A driver killed mid-run resumes from 
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from evalkit.models.ray_worker import NEEDS_COPY, ModelNotHere, ModelTicket, Wor
 
 DEPTH = 2  # batches in flight per worker: the next one waits on the worker while the driver commits
 MAX_RESTARTS = 3  # per worker; Ray starts a replacement process (on any node with room) after each death
+PROBE_PAUSE = 0.2  # seconds between asks whether a dead worker's replacement is up
 BATCHES_PER_WORKER = 4  # a model's missing requests are cut so that each worker gets about this many batches
 
 _ACTIVE: RayPool | None = None
@@ -75,13 +77,17 @@ class Slot:
     actor: Any
     places: list[dict[str, Any]]  # where() of each process the worker ran in (a replacement adds one)
     responses: int = 0
-    deaths: int = 0  # each death ends a process: its batches fail, and the next batch goes to its replacement
     in_flight: int = 0
-    pending_where: list[Any] = field(default_factory=list)
+    probe: Any = None  # a where() call after a lost batch: no new batch goes to the worker until it answers
+    dead: bool = False  # Ray will not start it again (restarts used up, or its actor was removed)
 
     @property
-    def alive(self) -> bool:
-        return self.deaths <= MAX_RESTARTS
+    def restarts(self) -> int:
+        return len(self.places) - 1
+
+    @property
+    def ready(self) -> bool:
+        return not self.dead and self.probe is None
 
 
 class RayPool:
@@ -147,67 +153,77 @@ class RayPool:
                      for p in sorted(folder.rglob("*")) if p.is_file())
 
     def _alive(self) -> list[Slot]:
-        slots = [s for s in self.slots if s.alive]
+        slots = [s for s in self.slots if not s.dead]
         if not slots:
-            raise EvalkitError(f"every worker on the Ray cluster at {self.cluster['address']} died "
-                               f"{MAX_RESTARTS + 1} times; what finished is in the store: rerun to continue")
+            raise EvalkitError(f"every worker on the Ray cluster at {self.cluster['address']} died and Ray gave up "
+                               f"restarting them; what finished is in the store: rerun to continue")
         return slots
 
     def compute(self, ticket: ModelTicket, kind: str, requests: list) -> Iterator[tuple[int, Any]]:
         """(index, response) for every request, as the workers' batches come back."""
-        exceptions = self.ray.exceptions
-        lost_errors = (exceptions.RayActorError, exceptions.WorkerCrashedError, exceptions.NodeDiedError,
-                       exceptions.OutOfMemoryError)
         size = batch_size(len(requests), len(self._alive()), ticket.spec.batch_size)
         queue = deque(list(range(start, min(start + size, len(requests)))) for start in range(0, len(requests), size))
-        in_flight: dict[Any, tuple[Slot, list[int], int]] = {}  # ref → (worker, batch, the worker's deaths then)
+        in_flight: dict[Any, tuple[Slot, list[int]]] = {}
         while queue or in_flight:
             for slot in self._alive():
-                while queue and slot.in_flight < DEPTH:
+                while queue and slot.ready and slot.in_flight < DEPTH:
                     batch = queue.popleft()
-                    ref = slot.actor.compute.remote(ticket, kind, [requests[i] for i in batch])
-                    in_flight[ref] = (slot, batch, slot.deaths)
+                    in_flight[slot.actor.compute.remote(ticket, kind, [requests[i] for i in batch])] = (slot, batch)
                     slot.in_flight += 1
-            if not in_flight:
+            probes = {s.probe: s for s in self.slots if s.probe is not None}
+            [ref], _ = self.ray.wait([*in_flight, *probes], num_returns=1)
+            if ref in probes:
+                self._probed(probes[ref])
                 continue
-            [ref], _ = self.ray.wait(list(in_flight), num_returns=1)
-            slot, batch, deaths = in_flight.pop(ref)
+            slot, batch = in_flight.pop(ref)
             slot.in_flight -= 1
-            try:
-                answered = self.ray.get(ref)
-            except lost_errors:  # its process died: the batch goes to whoever is free first
-                self._lost(slot, batch, deaths, queue)
+            answered = self._answered(ref, slot, batch, queue, ticket)
+            if answered is None:
+                ticket = self.tickets.get(ticket.fingerprint, ticket)
                 continue
-            except exceptions.RayTaskError as err:
-                if isinstance(err, ModelNotHere) and ticket.weights is None:  # a replacement on a node without it
-                    ticket = self.tickets[ticket.fingerprint] = self._shipped(ticket, [slot])
-                    queue.appendleft(batch)
-                    continue
-                raise _worker_error(err, slot, ticket) from None
             slot.responses += len(answered)
             for index, response in answered:
                 yield batch[index], response
 
-    def _lost(self, slot: Slot, batch: list[int], deaths_then: int, queue: deque) -> None:
-        queue.appendleft(batch)
-        self.retried_batches += 1
-        if deaths_then == slot.deaths:  # one death fails every batch its process held: counted once
-            slot.deaths += 1
-            if slot.alive:
-                slot.pending_where.append(slot.actor.where.remote())
+    def _answered(self, ref, slot: Slot, batch: list[int], queue: deque, ticket: ModelTicket) -> list | None:
+        """A batch's responses, or None when it went back to the queue (its worker died, or a replacement
+        on a node without the model needs the driver's copy first)."""
+        exceptions = self.ray.exceptions
+        try:
+            return self.ray.get(ref)
+        except (exceptions.RayActorError, exceptions.WorkerCrashedError, exceptions.NodeDiedError,
+                exceptions.OutOfMemoryError):
+            queue.appendleft(batch)  # to whichever worker is free first
+            self.retried_batches += 1
+            if slot.probe is None and not slot.dead:
+                slot.probe = slot.actor.where.remote()
+            return None
+        except exceptions.RayTaskError as err:
+            if isinstance(err, ModelNotHere) and ticket.weights is None:
+                self.tickets[ticket.fingerprint] = self._shipped(ticket, [slot])
+                queue.appendleft(batch)
+                return None
+            raise _worker_error(err, slot, ticket) from None
+
+    def _probed(self, slot: Slot) -> None:
+        """After a lost batch: the worker's process again (a replacement is a new one), or given up by Ray."""
+        exceptions = self.ray.exceptions
+        try:
+            place = self.ray.get(slot.probe)
+        except exceptions.ActorDiedError:  # restarts used up: its batches go to the others
+            slot.probe, slot.dead = None, True
+            return
+        except exceptions.RayActorError:  # still restarting
+            time.sleep(PROBE_PAUSE)
+            slot.probe = slot.actor.where.remote()
+            return
+        slot.probe = None
+        if place["pid"] != slot.places[-1]["pid"] or place["node_id"] != slot.places[-1]["node_id"]:
+            slot.places.append(place)
 
     def describe(self) -> dict[str, Any]:
         """The cluster and what each worker did, for the run's provenance."""
-        for slot in self.slots:
-            for ref in slot.pending_where:
-                ready, _ = self.ray.wait([ref], timeout=10)
-                if ready:
-                    try:
-                        slot.places.append(self.ray.get(ref))
-                    except self.ray.exceptions.RayError:
-                        pass
-            slot.pending_where = []
-        workers = [{"worker": s.index, "responses": s.responses, "restarts": s.deaths,
+        workers = [{"worker": s.index, "responses": s.responses, "restarts": s.restarts, "gave_up": s.dead,
                     "processes": [{k: p[k] for k in ("host", "node_id", "pid")} for p in s.places]}
                    for s in self.slots]
         return {**self.cluster, "workers": workers, "retried_batches": self.retried_batches}

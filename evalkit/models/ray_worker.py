@@ -11,7 +11,9 @@ Nothing here imports Ray; the pool wraps `Worker` as an actor.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from evalkit import __version__
 from evalkit.backends import load_backend
 from evalkit.config import ModelSpec
 from evalkit.errors import ModelError
-from evalkit.models.sources import ResolvedModel, cache_dir, fingerprint, looks_like_hub_id, resolve, staged_folder
+from evalkit.models.sources import ResolvedModel, cache_dir, fingerprint, looks_like_hub_id, resolve
 
 BACKEND_METHODS = {"loglikelihood": "loglikelihood", "rolling": "loglikelihood_rolling", "generate": "generate"}
 NEEDS_COPY = "needs-copy"
@@ -76,17 +78,27 @@ def _fingerprint(spec: ModelSpec, folder: Path) -> str:
 
 
 def _unpacked(files: tuple[tuple[str, Any], ...], name: str) -> Path:
-    """The shipped files written once into this node's cache (atomically: a killed write leaves nothing)."""
+    """The shipped files written once into this node's cache. Written beside the target and renamed into
+    place, so a killed write leaves nothing; when two workers of one node race, the first rename wins
+    and the other's copy is dropped (a folder another worker is reading is never replaced)."""
     import ray
 
     target = cache_dir() / "shipped" / name
     if target.is_dir():
         return target
-    with staged_folder(target) as tmp:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}-"))
+    try:
         for relative, ref in files:
             path = tmp / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(ray.get(ref))
+        os.rename(tmp, target)
+    except OSError:
+        if not target.is_dir():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
