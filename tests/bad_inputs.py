@@ -224,6 +224,21 @@ CLI_CASES = [
     ("cli-store-wait", {}, BASE + ["runs"], ["EVALKIT_STORE_WAIT='soon'"]),
 ]
 
-CASES = CONFIG_CASES + JUDGE_CASES + TASK_CASES + DATA_CASES + PROMPT_CASES + RECIPE_CASES + WEIGHTS_CASES + CLI_CASES
+RAY_RUN = BASE + ["run", "--models", "tiny", "--quiet", "--ray"]
+RAY_CASES = [  # --ray and [parallel]: said before any model loads and before the run starts in the store
+    ("parallel-key-typo", config(GOOD + "[parallel]\nworker = 2\n"), RUN, ["c.toml", "did you mean parallel.workers"]),
+    ("parallel-ray-number", config(GOOD + "[parallel]\nray = 6379\n"), RUN, ["parallel.ray must be a Ray address"]),
+    ("parallel-workers-zero", config(GOOD + "[parallel]\nworkers = 0\n"), RUN, ["parallel.workers = 0"]),
+    ("parallel-cpus-zero", config(GOOD + "[parallel]\ncpus_per_worker = 0\n"), RUN, ["parallel.cpus_per_worker = 0"]),
+    ("ray-not-an-address", {}, RAY_RUN + ["head-node"], ["--ray 'head-node' is not a Ray address", "ray://HOST:10001"]),
+    ("ray-nothing-there", {}, RAY_RUN + ["127.0.0.1:9"], ["--ray 127.0.0.1:9: nothing answers at 127.0.0.1:9",
+                                                           "ray start --head"]),
+    ("ray-client-nothing-there", {}, RAY_RUN + ["ray://127.0.0.1:9"], ["nothing answers at 127.0.0.1:9"]),
+    ("ray-too-small", config(GOOD + "[parallel]\nray = \"local\"\ncpus_per_worker = 4096\n"), RUN,
+     ["--ray local: no node has room for one worker (4096 CPU", "lower parallel.cpus_per_worker"]),
+]
+
+CASES = (CONFIG_CASES + JUDGE_CASES + TASK_CASES + DATA_CASES + PROMPT_CASES + RECIPE_CASES + WEIGHTS_CASES + CLI_CASES
+         + RAY_CASES)
 
 ENVIRONMENT = {"cli-store-wait": {"EVALKIT_STORE_WAIT": "soon"}}
