@@ -176,3 +176,46 @@ def test_a_run_whose_workers_cannot_get_the_model_writes_no_response(cluster, ti
     store = Store(tmp_path / "store.db")
     statuses = [row[0] for row in store.db.execute("SELECT status FROM runs")]
     assert store.count_responses() == 0 and statuses == ["failed"]
+
+
+class StopTheDriver(ConsoleUI):
+    """The driver dies (here: interrupted) once `after` responses are committed."""
+
+    def __init__(self, after):
+        super().__init__(quiet=True)
+        self.after = after
+
+    @contextmanager
+    def progress(self, label):
+        def update(done, total):
+            if done >= self.after:
+                raise KeyboardInterrupt
+
+        yield update
+
+
+def test_a_driver_stopped_mid_run_resumes_from_the_store(cluster, tiny_model_dir, tmp_path):
+    config_path = write_project(tmp_path, tiny_model_dir, batch_size=2,
+                                extra_toml='[suites.mixed]\ntasks = ["toyppl"]\n')
+    with pytest.raises(KeyboardInterrupt):
+        run_in_process(config_path, cluster.address, StopTheDriver(after=5))
+    store = Store(tmp_path / "store.db")
+    before = store.count_responses()
+    assert 5 <= before < len(DOCS)
+    run_in_process(config_path, cluster.address, ConsoleUI(quiet=True))
+    described = store.run()["provenance"]["parallel"]["ray"]
+    assert sum(w["responses"] for w in described["workers"]) == len(DOCS) - before  # only what was missing
+    assert store.count_responses() == len(DOCS)
+
+
+def test_answers_fan_out_over_the_workers(cluster, tiny_model_dir, tmp_path):
+    from answers.test_generate import write_project as answers_project
+
+    from evalkit.answers.generate import generate_answers
+
+    config = answers_project(tmp_path, tiny_model_dir, tiny_model_dir, "batch_size = 2")
+    single = generate_answers(config, ["a"], "prompts.jsonl", Store(tmp_path / "single.db"), ConsoleUI(quiet=True))
+    with ray_workers(ParallelSettings(), cluster.address) as pool:
+        spread = generate_answers(config, ["a"], "prompts.jsonl", Store(config.store), ConsoleUI(quiet=True))
+        assert sum(s.responses for s in pool.slots) == len(single) == 5
+    assert [(a.prompt_id, a.answer) for a in spread] == [(a.prompt_id, a.answer) for a in single]
