@@ -32,6 +32,7 @@ from evalkit.models.ray_worker import NEEDS_COPY, ModelNotHere, ModelTicket, Wor
 DEPTH = 2  # batches in flight per worker: the next one waits on the worker while the driver commits
 MAX_RESTARTS = 3  # per worker; Ray starts a replacement process (on any node with room) after each death
 PROBE_PAUSE = 0.2  # seconds between asks whether a dead worker's replacement is up
+SETTLE_SECONDS = 30.0  # how long the provenance waits for a replacement still starting when the work ended
 BATCHES_PER_WORKER = 4  # a model's missing requests are cut so that each worker gets about this many batches
 
 _ACTIVE: RayPool | None = None
@@ -223,10 +224,20 @@ class RayPool:
 
     def describe(self) -> dict[str, Any]:
         """The cluster and what each worker did, for the run's provenance."""
+        self._settle(SETTLE_SECONDS)
         workers = [{"worker": s.index, "responses": s.responses, "restarts": s.restarts, "gave_up": s.dead,
                     "processes": [{k: p[k] for k in ("host", "node_id", "pid")} for p in s.places]}
                    for s in self.slots]
         return {**self.cluster, "workers": workers, "retried_batches": self.retried_batches}
+
+    def _settle(self, seconds: float) -> None:
+        """Wait (a while) for the replacements the last batches left starting, so the record names them."""
+        deadline = time.monotonic() + seconds
+        while any(s.probe is not None for s in self.slots) and time.monotonic() < deadline:
+            probes = {s.probe: s for s in self.slots if s.probe is not None}
+            ready, _ = self.ray.wait(list(probes), num_returns=1, timeout=max(0.0, deadline - time.monotonic()))
+            for ref in ready:
+                self._probed(probes[ref])
 
     def close(self) -> None:
         for slot in self.slots:
