@@ -62,7 +62,7 @@ QUANTIZATIONS = ("none", "4bit", "8bit")
 BACKENDS = ("hf", "vllm")  # local weights through transformers, or through vLLM on a GPU machine
 MODEL_KEYS = {"source", "backend", "dtype", "device", "adapter", "quantization", "chat_template", "batch_size",
               "max_length", "recipe", "parent", "description", "api_key_env", "base_url", "revision",
-              "tokenizer", "concurrency", "timeout", "max_retries"}
+              "tokenizer", "concurrency", "timeout", "max_retries", "tensor_parallel_size"}
 CONFIG_TABLES = {"project", "models", "suites", "judges", "parallel"}
 PARALLEL_KEYS = {"ray", "workers", "cpus_per_worker", "gpus_per_worker", "ship", "start_timeout"}
 PROJECT_KEYS = {"store", "reports", "seed"}
@@ -104,6 +104,7 @@ class ModelSpec:
     concurrency: int = 4  # endpoints: requests in flight at once
     timeout: float = 120.0  # endpoints: seconds per request before it is retried
     max_retries: int = 4  # endpoints: retries with exponential backoff on 429, 5xx, timeouts, malformed replies
+    tensor_parallel_size: int = 1  # vllm: GPUs one copy of the model is split over (vLLM's own setting)
 
 
 @dataclass(frozen=True)
@@ -296,6 +297,10 @@ def _model(name: str, spec: Any, path: Path) -> ModelSpec:
     where = f"models.{name}"
     if not isinstance(spec, dict):
         raise ConfigError(f"{path}: [{where}] must be a table with at least `source` or `recipe`")
+    if "data_parallel_size" in spec:  # vLLM's offline engine refuses it in one process (LLM.__init__)
+        raise ConfigError(f"{path}: {where}.data_parallel_size: vLLM runs data-parallel offline only across processes; "
+                          f"remove it and run `evalkit run --ray ADDRESS` (one worker per parallel.gpus_per_worker "
+                          f"GPUs, each its own vLLM engine) or `accelerate launch`")
     _check_keys(spec, MODEL_KEYS, where, path)
     for key in MODEL_STRINGS:
         if key in spec and not isinstance(spec[key], str):
@@ -323,6 +328,10 @@ def _model(name: str, spec: Any, path: Path) -> ModelSpec:
     if not 1 <= batch_size <= 4096:
         raise ConfigError(f"{path}: {where}.batch_size = {batch_size} is out of range; use 1..4096")
     _endpoint_settings(spec, where, path)
+    tensor_parallel = _typed(spec.get("tensor_parallel_size", 1), int, f"{where}.tensor_parallel_size", path)
+    if tensor_parallel < 1 or (tensor_parallel > 1 and backend != "vllm"):
+        raise ConfigError(f"{path}: {where}.tensor_parallel_size = {tensor_parallel}: give 1 or more, and more than 1 "
+                          f"only with backend = \"vllm\" (vLLM splits the model over that many GPUs)")
     return ModelSpec(name=name, **{k: v for k, v in spec.items()})
 
 

@@ -238,6 +238,8 @@ def _engine(spec: ModelSpec, folder: Path):
         os.environ.setdefault("VLLM_ALLOW_LONG_MAX_MODEL_LEN", "1")
     if spec.quantization == "4bit":
         kwargs["quantization"] = "bitsandbytes"
+    if spec.tensor_parallel_size > 1:  # vLLM's own split of one copy over GPUs
+        kwargs["tensor_parallel_size"] = spec.tensor_parallel_size
     if _on_cpu():
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")  # GiB; vLLM's CPU default takes far more
         kwargs["enforce_eager"] = os.environ.get("EVALKIT_VLLM_EAGER", "1" if EAGER_ON_CPU else "0") != "0"

@@ -193,4 +193,6 @@ def fingerprint(spec: ModelSpec, resolved: ResolvedModel, store=None) -> str:
     settings = {k: v for k, v in asdict(spec).items() if k in ("dtype", "quantization", "chat_template", "max_length")}
     if spec.backend != "hf":  # another engine's kernels give (slightly) other numbers; hf keys stay as they were
         settings["backend"] = spec.backend
+    if spec.tensor_parallel_size > 1:  # sums split over GPUs add up in another order
+        settings["tensor_parallel_size"] = spec.tensor_parallel_size
     return stable_hash({"weights": folder_hash(resolved.folder, store), "adapter": adapter, **settings})[:24]

