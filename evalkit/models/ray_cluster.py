@@ -54,8 +54,11 @@ def probe(address: str) -> None:
 
 
 def connect(address: str):
-    """Join the cluster at `address` (`local`: start one in this process). Returns the ray module."""
+    """Join the cluster at `address` (`local`: start one in this process). Returns (ray, joined_here):
+    a process that already joined one (a notebook that called ray.init) keeps its connection."""
     ray = import_ray()
+    if ray.is_initialized():
+        return ray, False
     probe(address)
     try:
         ray.init(address=address, logging_level="ERROR", log_to_driver=False)
@@ -63,7 +66,7 @@ def connect(address: str):
         hint = "start one with `ray start --head`, or use --ray local" if address == "auto" else "check the address"
         raise ConfigError(f"--ray {address}: could not join the Ray cluster ({' '.join(str(err).split())[:200]}); "
                           f"{hint}") from None
-    return ray
+    return ray, True
 
 
 @dataclass(frozen=True)

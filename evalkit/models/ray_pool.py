@@ -53,7 +53,7 @@ def ray_workers(settings: ParallelSettings, address: str | None, ui=None) -> Ite
     if world().size > 1:
         raise ConfigError("--ray and `accelerate launch` both spread the work; run `evalkit run --ray ...` as one "
                           "process, or drop --ray under the launcher")
-    ray = ray_cluster.connect(address)
+    ray, joined_here = ray_cluster.connect(address)
     try:
         nodes = ray_cluster.alive_nodes(ray)
         shape = ray_cluster.plan_workers(nodes, settings, address)
@@ -67,7 +67,8 @@ def ray_workers(settings: ParallelSettings, address: str | None, ui=None) -> Ite
             _ACTIVE = None
             pool.close()
     finally:
-        ray.shutdown()
+        if joined_here:
+            ray.shutdown()
 
 
 @dataclass
