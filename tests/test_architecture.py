@@ -19,6 +19,7 @@ LOCAL_IMPORTS_FOR_START_UP = {
     ("evalkit.backends", "evalkit.backends.hf"), ("evalkit.backends", "evalkit.backends.openai_api"),
     ("evalkit.backends", "evalkit.backends.vllm"),
     ("evalkit.train.pipeline", "evalkit.train.progress"),  # transformers' TrainerCallback
+    ("evalkit.train.sft", "evalkit.train.prompt_weight"),  # TRL's trainer classes, subclassed at module level
     ("evalkit", "evalkit.api"),  # `import evalkit` stays cheap; evalkit.evaluate loads pandas and the pipeline
 }
 
@@ -112,3 +113,18 @@ def test_the_config_accepts_exactly_the_registered_local_backends():
     from evalkit.backends import BACKENDS
 
     assert set(config.BACKENDS) == set(BACKENDS) - {"endpoint"}
+
+
+def _assigns(tree: ast.Module, name: str) -> bool:
+    return any(isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets)
+               for node in tree.body)
+
+
+def test_each_training_stage_module_is_imported_by_the_package_that_fills_the_registry():
+    from evalkit.train.stages import STAGES
+
+    declaring = {m for m, tree in modules().items() if m.startswith("evalkit.train.") and _assigns(tree, "STAGE")}
+    assert declaring, "no module declares a training stage"
+    assert declaring <= imports(modules()["evalkit.train"], local=False)
+    registered = {m for m in declaring if __import__(m, fromlist=["STAGE"]).STAGE.name in STAGES}
+    assert registered == declaring
