@@ -18,8 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evalkit.answers import answer_texts, pair_texts
 from evalkit.judge.verdicts import JudgedPair
-from evalkit.ratings import Battle, WinRate, win_rate
+from evalkit.ratings import Battle, StyleRatings, WinRate, rate_with_style, win_rate
+from evalkit.store import Store
 from evalkit.scoring.stats import Estimate, wilson_ci
 
 OUTCOME = {"a": 1.0, "b": 0.0, "tie": 0.5}
@@ -162,3 +164,14 @@ def position_split(pairs: Sequence[JudgedPair]) -> PositionSplit:
 def battles(pairs: Sequence[JudgedPair]) -> list[Battle]:
     """One battle per scored prompt × pair: the final verdict (a tie unless both orders agree)."""
     return [Battle(p.model_a, p.model_b, p.final) for p in pairs if p.final is not None]
+
+
+def style_ratings(store: Store, pairs: Sequence[JudgedPair], rounds: int = 1000, seed: int = 0) -> StyleRatings:
+    """Style-controlled Bradley–Terry of the same battles as `battles(pairs)`, the answers' texts read from
+    the store (evalkit.answers.MissingAnswersError when one is gone)."""
+    scored = [p for p in pairs if p.final is not None]
+    prompt_sets = {p.prompt_set for p in scored}
+    texts = answer_texts(store, next(iter(prompt_sets)) if len(prompt_sets) == 1 else None)
+    texts_a, texts_b = pair_texts([(p.prompt_set, p.prompt_id, p.model_a, p.model_b) for p in scored], texts,
+                                  "judged pair", store.path)
+    return rate_with_style(battles(scored), texts_a, texts_b, bootstrap_rounds=rounds, seed=seed)

@@ -19,7 +19,15 @@ from typing import Any
 from evalkit.judge.calibration import RULE_TEXT, has_probabilities, under_rule
 from evalkit.judge.contamination import overlap_text
 from evalkit.judge.verdicts import JudgedPair, judge_infos, judged_pairs, judgment_rows
-from evalkit.report.judge_tables import bias_lines, judge_agreement_section, pair_table, ratings_table, rule_agreement
+from evalkit.report.judge_style import judge_style_lines
+from evalkit.report.judge_tables import (
+    bias_lines,
+    judge_agreement_section,
+    pair_table,
+    plain_ratings,
+    ratings_table,
+    rule_agreement,
+)
 from evalkit.store.db import Store
 
 METHOD_TEXT = {"generate": "verdict parsed from the judge's reply",
@@ -81,6 +89,7 @@ def _group(store, judge, prompt_set, rows, info, reports_dir, seed) -> tuple[lis
              _describe(info), "", f"Position rule: **{rule}** ({RULE_TEXT[rule]}; the judge's setting{shown}).{note}",
              ""]
     lines += ratings_table(by_rule, reports_dir, judge, prompt_set, seed)
+    lines += judge_style_lines(store, rule, by_rule[rule], plain_ratings(by_rule[rule], seed), seed)
     lines += pair_table(by_rule, rows, models, seed) + rule_agreement(by_rule)
     lines += [""] + bias_lines(rows, pairs) + _problems(store, judge, prompt_set, rows, info, by_rule)
     return lines + [""], (rule, by_rule)

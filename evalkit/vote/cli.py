@@ -28,6 +28,10 @@ def make_parser(commands) -> None:
     ratings.add_argument("--prior", type=float, default=0.0,
                          help="virtual ties per pair of models in the Bradley–Terry fit, e.g. 1 when some model "
                               "never lost or never won (default: %(default)s, the plain maximum-likelihood fit)")
+    ratings.add_argument("--no-style", dest="style", action="store_false",
+                         help="leave out the style-controlled ratings (Bradley–Terry with the answers' length and "
+                              "markdown as covariates, as Chatbot Arena's style control), which need every voted "
+                              "answer's text in the store")
     ratings.set_defaults(handler=cmd_ratings)
 
 
@@ -113,12 +117,14 @@ def cmd_ratings(args) -> int:
     config = load_config(args.config)
     store = Store(config.store)
     summary = summarise(store, prompt_set=args.prompt_set, models=split_names(args.models),
-                        rounds=args.rounds, seed=config.seed, prior=args.prior)
+                        rounds=args.rounds, seed=config.seed, prior=args.prior, style=args.style)
     if summary is None:
         chosen = "".join(f" {flag} {value}" for flag, value in (("--models", args.models),
                                                                   ("--prompt-set", args.prompt_set)) if value)
         raise EvalkitError(f"no current votes{' for' + chosen if chosen else ''} in {config.store} (none cast yet, "
                            "or all on answers regenerated since); cast some with `evalkit vote`")
+    if summary.style_note:
+        raise EvalkitError(summary.style_note)
     console = Console()
     print_summary(summary, console)
     if args.plots:

@@ -24,6 +24,11 @@ def print_summary(summary: VoteSummary, console: Console) -> None:
     ratings = _rich("Ratings from human votes (best first)", rows.ratings_table(summary), numeric_from=2)
     console.print(ratings)
     console.print(_rich("Win rate, row model against column model", rows.win_rate_table(summary)))
+    if summary.style is not None:
+        console.print(_rich("Style-controlled ratings (best first)",
+                            rows.style_table(summary.bradley_terry, summary.style), numeric_from=2))
+        console.print(_rich("Style coefficients", rows.coefficient_table(summary.style)))
+        console.print(f"[dim]{rows.style_line(summary.style)}[/]", highlight=False)
     agreement = rows.agreement_table(summary)
     if agreement is not None:
         console.print(_rich("Agreement", agreement))
