@@ -31,9 +31,10 @@ def _rated(pairs, seed: int):
 
 
 def plain_ratings(pairs, seed: int):
-    """The plain Bradley–Terry ratings of one rule's verdicts (as the ratings table shows them), or None."""
+    """(the plain Bradley–Terry ratings of one rule's verdicts as the ratings table shows them, whether they
+    needed a virtual tie per pair), or None."""
     rated = _rated(pairs, seed)
-    return None if rated is None else rated[0]
+    return None if rated is None else (rated[0], rated[2])
 
 
 def ratings_table(by_rule: dict[str, list], reports_dir: Path, judge: str, prompt_set: str, seed: int) -> list[str]:

@@ -89,7 +89,7 @@ def summarise(store: Store, prompt_set: str | None = None, models: Sequence[str]
                      "left out; `evalkit vote` shows the new answers.")
     decided = current
     battles = [battle(v) for v in decided]
-    bt = _bradley_terry(battles, rounds, seed, notes, prior)
+    bt, prior_used = _bradley_terry(battles, rounds, seed, notes, prior)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         elo = rate(battles, method="elo", bootstrap_rounds=rounds, seed=seed)
@@ -98,6 +98,9 @@ def summarise(store: Store, prompt_set: str | None = None, models: Sequence[str]
     inter = _inter_annotator(decided, notes)
     judge_human = _judge_human(decided, judge, counts.models, notes)
     styled, style_note = _style(store, decided, battles, answers, rounds, seed) if style else (None, "")
+    if styled is not None and prior_used > 0:
+        notes.append(f"Style-controlled ratings keep Arena's L2 penalty where the plain ones use prior={prior_used:g}: "
+                     "their “change” column holds that difference too.")
     return VoteSummary(
         n_votes=len(decided), annotators=tuple(sorted({v.annotator for v in decided})),
         n_prompts=len({(v.prompt_set, v.prompt_id) for v in decided}), counts=counts,
@@ -119,7 +122,8 @@ def _style(store: Store, decided: Sequence[Vote], battles: list[Battle], answers
 
 
 def _bradley_terry(battles: list[Battle], rounds: int, seed: int, notes: list[str],
-                   prior: float = 0.0) -> list[Rating]:
+                   prior: float = 0.0) -> tuple[list[Rating], float]:
+    """(ratings, the prior they were fitted with)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         if prior > 0:
@@ -131,10 +135,11 @@ def _bradley_terry(battles: list[Battle], rounds: int, seed: int, notes: list[st
             notes.append(f"Bradley–Terry: {err} Shown with prior={FALLBACK_PRIOR} "
                          "(one virtual tie per pair of models), which pulls ratings together.")
             ratings = rate(battles, method="bt", bootstrap_rounds=rounds, seed=seed, prior=FALLBACK_PRIOR)
+            prior = FALLBACK_PRIOR
     for warning in caught:
         if issubclass(warning.category, RuntimeWarning):
             notes.append(f"Bradley–Terry bootstrap: {warning.message}")
-    return ratings
+    return ratings, prior
 
 
 def latest_per_annotator(decided: Sequence[Vote]) -> list[Vote]:

@@ -64,8 +64,10 @@ def style_line(style: StyleRatings) -> str:
 def entangled_text(style: StyleRatings) -> str:
     if not style.entangled:
         return ""
-    names = ", ".join(STYLE_TEXT[f] for f in style.entangled)
-    return (f" ⚠ Here the difference in {names} is (almost) fixed by which two models meet, so these battles "
+    names = [STYLE_TEXT[f] for f in style.entangled]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    which = "difference in {} is" if len(names) == 1 else "differences in {} are"
+    return (f" ⚠ Here the {which.format(listed)} (almost) fixed by which two models meet, so these battles "
             "cannot tell that style from the models' strengths: the split between the two comes from the penalty, "
             "not the data. Prompts where the same models' answers differ in style would separate them.")
 
