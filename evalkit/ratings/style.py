@@ -56,7 +56,7 @@ ENTANGLED_SHARE = 0.98
 _MAX_NEWTON_STEPS = 100
 _STEP_TOLERANCE = 1e-10
 _MAX_HALVINGS = 40
-_CHUNK_CELLS = 4_000_000  # rounds x battles x parameters held at once in the bootstrap
+_CHUNK_CELLS = 2_000_000  # rounds x battles held at once in the bootstrap
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ def rate_with_style(battles: BattlesLike, texts_a: Sequence[str], texts_b: Seque
     fitted = [f for f, v in zip(STYLE_FEATURES, varies) if v]
     point = fit_style_bradley_terry(arrays, features[:, varies], np.ones((1, len(arrays))), ridge)[0]
     m = len(arrays.models)
-    intervals, coefficient_ci = _bootstrap(arrays, features[:, varies], bootstrap_rounds, seed, ridge)
+    intervals, coefficient_ci = _bootstrap(arrays, features[:, varies], bootstrap_rounds, seed, ridge, point)
     coefficients = tuple(StyleCoefficient(name, float(point[m + k]), *coefficient_ci[k])
                          for k, name in enumerate(fitted))
     return StyleRatings(ranked(pair_counts(arrays), _points(point[:m]), intervals), coefficients,
@@ -144,12 +144,13 @@ def rate_with_style(battles: BattlesLike, texts_a: Sequence[str], texts_b: Seque
 
 
 def fit_style_bradley_terry(arrays: BattleArrays, features: np.ndarray, weights: np.ndarray,
-                            ridge: float) -> np.ndarray:
+                            ridge: float, start: np.ndarray | None = None) -> np.ndarray:
     """Natural-scale strengths (summing to 0) and feature coefficients, [rounds, models + features],
     maximising each row of `weights`' (battle multiplicities) penalised log-likelihood.
 
     Strengths are penalised as Arena's ratings in 400-point units are, ridge / ln(10)^2 on the
     natural scale; ridge 0 is the plain maximum-likelihood fit (finite only when the battles allow).
+    start: parameters to start every row from (the full-data fit, for bootstrap rounds).
     """
     m, k = len(arrays.models), features.shape[1]
     x = np.concatenate([_model_design(arrays), features], axis=1)
@@ -157,7 +158,7 @@ def fit_style_bradley_terry(arrays: BattleArrays, features: np.ndarray, weights:
     penalty = np.concatenate([np.full(m, ridge / math.log(10.0) ** 2), np.full(k, float(ridge))])
     gauge = np.zeros((m + k, m + k))
     gauge[:m, :m] = 1.0 / m  # the likelihood fixes strengths only up to a common shift: pin their sum at 0
-    return _newton(x, y, np.asarray(weights, dtype=float), penalty, gauge)
+    return _newton(x, y, np.asarray(weights, dtype=float), penalty, gauge, start)
 
 
 def _model_design(arrays: BattleArrays) -> np.ndarray:
@@ -180,16 +181,21 @@ def _entangled(arrays: BattleArrays, features: np.ndarray, names: list[str]) -> 
     return tuple(name for name, share in zip(names, explained) if share >= ENTANGLED_SHARE)
 
 
-def _newton(x, y, weights, penalty, gauge) -> np.ndarray:
-    beta = np.zeros((weights.shape[0], x.shape[1]))
-    objective = _objective(x, y, weights, penalty, beta)
+def _newton(x, y, weights, penalty, gauge, start=None) -> np.ndarray:
+    """Damped Newton, every row of `weights` at once. Each battle's x x^T is formed once, so a round's
+    Hessian is one matrix product with its curvatures (the cost of a step is a few passes over
+    rounds x battles, whatever the number of models)."""
+    n, size = x.shape
+    outer = (x[:, :, None] * x[:, None, :]).reshape(n, size * size)
+    beta = np.zeros((weights.shape[0], size)) if start is None else np.repeat(start[None], len(weights), axis=0)
+    z = beta @ x.T
+    objective = _objective(z, y, weights, penalty, beta)
     for _ in range(_MAX_NEWTON_STEPS):
-        p = _sigmoid(beta @ x.T)
+        p = _sigmoid(z)
         gradient = ((y - p) * weights) @ x - penalty * beta
-        curvature = weights * p * (1.0 - p)
-        hessian = (x.T[None] * curvature[:, None, :]) @ x + np.diag(penalty) + gauge
+        hessian = ((weights * p * (1.0 - p)) @ outer).reshape(-1, size, size) + np.diag(penalty) + gauge
         step = np.linalg.solve(hessian, gradient[..., None])[..., 0]
-        beta, objective = _damped(x, y, weights, penalty, beta, objective, step)
+        beta, z, objective = _damped(x, y, weights, penalty, beta, objective, step)
         if np.abs(step).max() < _STEP_TOLERANCE:
             break
     return beta
@@ -200,18 +206,19 @@ def _damped(x, y, weights, penalty, beta, objective, step):
     scale = np.ones(len(beta))
     for _ in range(_MAX_HALVINGS):
         candidate = beta + scale[:, None] * step
-        new = _objective(x, y, weights, penalty, candidate)
+        z = candidate @ x.T
+        new = _objective(z, y, weights, penalty, candidate)
         worse = new < objective - 1e-12 * np.abs(objective)
         if not worse.any():
             break
         scale[worse] /= 2
-    return candidate, new
+    return candidate, z, new
 
 
-def _objective(x, y, weights, penalty, beta) -> np.ndarray:
-    z = beta @ x.T
-    loglik = -(y * np.logaddexp(0.0, -z) + (1.0 - y) * np.logaddexp(0.0, z))
-    return (weights * loglik).sum(axis=1) - 0.5 * (penalty * beta**2).sum(axis=1)
+def _objective(z, y, weights, penalty, beta) -> np.ndarray:
+    """Penalised log-likelihood; log(1 - sigmoid z) = log sigmoid z - z saves a second logarithm."""
+    log_p = np.minimum(z, 0.0) - np.log1p(np.exp(-np.abs(z)))  # log sigmoid z, stable and faster than logaddexp
+    return (weights * (log_p - (1.0 - y) * z)).sum(axis=1) - 0.5 * (penalty * beta**2).sum(axis=1)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -222,18 +229,20 @@ def _points(theta: np.ndarray) -> np.ndarray:
     return INIT_RATING + POINTS_PER_NAT * (theta - theta.mean(axis=-1, keepdims=True))
 
 
-def _bootstrap(arrays, features, rounds, seed, ridge):
+def _bootstrap(arrays, features, rounds, seed, ridge, start):
     """(BootstrapIntervals of the ratings or None, [(2.5th, 97.5th percentile)] per coefficient)."""
     m, k, n = len(arrays.models), features.shape[1], len(arrays)
     if rounds == 0:
         return None, [(math.nan, math.nan)] * k
     rng = np.random.default_rng(seed)
-    chunk = max(1, _CHUNK_CELLS // (n * (m + k)))
+    chunk = max(1, _CHUNK_CELLS // n)
     fits = []
-    for start in range(0, rounds, chunk):
-        size = min(chunk, rounds - start)
-        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)
-        fits.append(fit_style_bradley_terry(arrays, features, weights, ridge))
+    for done in range(0, rounds, chunk):
+        size = min(chunk, rounds - done)
+        # n draws with replacement per round, counted: multinomial(n, 1/n each), without its per-battle loop
+        drawn = rng.integers(0, n, size=(size, n)) + n * np.arange(size)[:, None]
+        weights = np.bincount(drawn.ravel(), minlength=size * n).reshape(size, n).astype(float)
+        fits.append(fit_style_bradley_terry(arrays, features, weights, ridge, start))
     fits = np.concatenate(fits)
     low, median, high = np.percentile(_points(fits[:, :m]), [2.5, 50, 97.5], axis=0)
     coefficient_low, coefficient_high = np.percentile(fits[:, m:], [2.5, 97.5], axis=0)

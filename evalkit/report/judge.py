@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from evalkit.judge.calibration import RULE_TEXT, has_probabilities, under_rule
+from evalkit.judge.calibration import RULE_TEXT, rules_for
 from evalkit.judge.contamination import overlap_text
 from evalkit.judge.verdicts import JudgedPair, judge_infos, judged_pairs, judgment_rows
 from evalkit.report.judge_style import judge_style_lines
@@ -59,23 +59,6 @@ def judge_section(store: Store, run: dict[str, Any], reports_dir: Path) -> list[
                                                             seed)
         lines += group_lines
     return lines + judge_agreement_section(decided)
-
-
-def rules_for(info: dict, pairs: list[JudgedPair]) -> tuple[str, dict[str, list[JudgedPair]], str]:
-    """(the rule the judge asked for, {rule: pairs decided by it} with that rule first, a note on the choice)."""
-    wanted = info.get("position", "strict")
-    band = float(info.get("tie_band") or 0.0)
-    by_rule = {"strict": list(pairs)}
-    note = ""
-    if has_probabilities(pairs):
-        by_rule["calibrated"] = under_rule(pairs, "calibrated", band)
-        note = f" Calibrated tie band: a preference within {band:g} of 0.5 is a tie."
-    elif wanted == "calibrated":
-        wanted, note = "strict", (" The judge asks for the calibrated rule, but no stored judgment has verdict "
-                                  "probabilities (judged before they were stored: `evalkit judge` re-judges them); "
-                                  "the strict rule is shown.")
-    ordered = {wanted: by_rule[wanted], **by_rule}
-    return wanted, ordered, note
 
 
 def _group(store, judge, prompt_set, rows, info, reports_dir, seed) -> tuple[list[str], tuple[str, dict]]:

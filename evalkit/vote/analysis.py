@@ -89,7 +89,7 @@ def summarise(store: Store, prompt_set: str | None = None, models: Sequence[str]
                      "left out; `evalkit vote` shows the new answers.")
     decided = current
     battles = [battle(v) for v in decided]
-    bt, prior_used = _bradley_terry(battles, rounds, seed, notes, prior)
+    bt, prior_used = bradley_terry_ratings(battles, rounds, seed, notes, prior)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         elo = rate(battles, method="elo", bootstrap_rounds=rounds, seed=seed)
@@ -99,8 +99,7 @@ def summarise(store: Store, prompt_set: str | None = None, models: Sequence[str]
     judge_human = _judge_human(decided, judge, counts.models, notes)
     styled, style_note = _style(store, decided, battles, answers, rounds, seed) if style else (None, "")
     if styled is not None and prior_used > 0:
-        notes.append(f"Style-controlled ratings keep Arena's L2 penalty where the plain ones use prior={prior_used:g}: "
-                     "their “change” column holds that difference too.")
+        notes.append(style_prior_note(prior_used))
     return VoteSummary(
         n_votes=len(decided), annotators=tuple(sorted({v.annotator for v in decided})),
         n_prompts=len({(v.prompt_set, v.prompt_id) for v in decided}), counts=counts,
@@ -121,9 +120,15 @@ def _style(store: Store, decided: Sequence[Vote], battles: list[Battle], answers
     return rate_with_style(battles, left, right, bootstrap_rounds=rounds, seed=seed), ""
 
 
-def _bradley_terry(battles: list[Battle], rounds: int, seed: int, notes: list[str],
-                   prior: float = 0.0) -> tuple[list[Rating], float]:
-    """(ratings, the prior they were fitted with)."""
+def style_prior_note(prior: float) -> str:
+    return (f"Style-controlled ratings keep Arena's L2 penalty where the plain ones use prior={prior:g}: "
+            "their “change” column holds that difference too.")
+
+
+def bradley_terry_ratings(battles: list[Battle], rounds: int, seed: int, notes: list[str],
+                          prior: float = 0.0) -> tuple[list[Rating], float]:
+    """(ratings, the prior they were fitted with): one virtual tie per pair where the plain fit has no
+    maximum, with what the reader must know added to `notes`."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         if prior > 0:

@@ -35,6 +35,11 @@ def ratings_table(summary: VoteSummary) -> Table:
     return header, rows
 
 
+def judge_ratings_table(ratings: list[Rating]) -> Table:
+    header = ["rank", "model", "Bradley–Terry [95% CI]", "verdicts"]
+    return header, [[str(r.rank), r.model, rating_text(r, 0), str(r.n_battles)] for r in ratings]
+
+
 STYLE_TEXT = {"length": "length (characters)", "headers": "markdown headers", "lists": "list items",
               "bold": "bold spans"}
 

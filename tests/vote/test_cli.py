@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from judged_store import list_loving_store
 from voting_project import add_answers, write_project
 
 from evalkit.cli import main
@@ -126,6 +127,45 @@ def test_style_control_on_votes_whose_answers_are_gone_is_one_line(tmp_path, cap
         assert fragment in lines[0]
     assert main(["--config", str(config), "ratings", "--rounds", "50", "--no-style"]) == 0
     assert "Bradley–Terry" in capsys.readouterr().out
+
+
+def test_ratings_of_a_judge_show_its_verdicts_plain_and_style_controlled(tmp_path, capsys):
+    config = empty_project(tmp_path)
+    list_loving_store(tmp_path).close()
+    assert main(["--config", str(config), "ratings", "--judge", "j", "--rounds", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "judge j · prompt set chat · 180 scored verdicts (strict rule)" in out
+    for heading in ("Judge ratings", "Bradley–Terry [95% CI]", "Style-controlled ratings", "list items"):
+        assert heading in out
+    assert main(["--config", str(config), "ratings", "--judge", "j", "--rounds", "50", "--no-style"]) == 0
+    assert "Style-controlled" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["--judge", "nobody"], ["no current verdicts of judge 'nobody'", "judges with verdicts: j", "evalkit judge"]),
+    (["--judge", "j", "--plots", "png"], ["--plots", "evalkit report"]),
+])
+def test_ratings_of_a_judge_bad_input_is_one_line(tmp_path, capsys, argv, fragments):
+    config = empty_project(tmp_path)
+    list_loving_store(tmp_path).close()
+    assert main(["--config", str(config), "ratings", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    for fragment in fragments:
+        assert fragment in err
+
+
+def test_ratings_of_a_judge_whose_answers_are_gone_is_one_line(tmp_path, capsys):
+    config = empty_project(tmp_path)
+    # A verdict is current only while its answers are stored, so the texts can only go missing together
+    # with the verdicts: the judge then has nothing left to rate, and says so.
+    store = list_loving_store(tmp_path)
+    with store.transaction() as db:
+        db.execute("DELETE FROM answers WHERE model='sft'")
+    store.close()
+    assert main(["--config", str(config), "ratings", "--judge", "j", "--models", "sft,base", "--rounds", "50"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no scored verdict" in err and "evalkit judge --judge j" in err
 
 
 def test_voting_never_imports_torch(tmp_path):
