@@ -20,7 +20,7 @@ import numpy as np
 
 from evalkit.answers import answer_texts, pair_texts
 from evalkit.judge.verdicts import JudgedPair
-from evalkit.ratings import Battle, StyleRatings, WinRate, rate_with_style, win_rate
+from evalkit.ratings import Battle, StyleRatings, WinRate, fit_logistic, rate_with_style, win_rate
 from evalkit.store import Store
 from evalkit.scoring.stats import Estimate, wilson_ci
 
@@ -28,7 +28,6 @@ OUTCOME = {"a": 1.0, "b": 0.0, "tie": 0.5}
 # Ridge penalties of the length model: small on the intercept (finite when one model wins every
 # prompt), larger on the length slope (no length effect unless the data show one).
 THETA_PENALTY, PHI_PENALTY = 0.1, 1.0
-NEWTON_STEPS = 30
 
 
 @dataclass(frozen=True)
@@ -99,22 +98,9 @@ def length_controlled_win_rate(outcomes: Sequence[float], length_diffs: Sequence
 
 
 def _fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Penalised logistic regression with fractional outcomes, Newton's method vectorised over the rows
-    of `weights` (one bootstrap resample each). Returns [rounds, 2] coefficients."""
-    penalty = np.array([THETA_PENALTY, PHI_PENALTY])
-    beta = np.zeros((weights.shape[0], 2))
-    for _ in range(NEWTON_STEPS):
-        p = _sigmoid(beta @ x.T)  # [rounds, n]
-        grad = ((y - p) * weights) @ x - penalty * beta
-        curvature = weights * p * (1 - p)
-        h00 = curvature @ (x[:, 0] ** 2) + penalty[0]
-        h01 = curvature @ (x[:, 0] * x[:, 1])
-        h11 = curvature @ (x[:, 1] ** 2) + penalty[1]
-        det = h00 * h11 - h01**2
-        step0 = (h11 * grad[:, 0] - h01 * grad[:, 1]) / det
-        step1 = (h00 * grad[:, 1] - h01 * grad[:, 0]) / det
-        beta = beta + np.stack([step0, step1], axis=1)
-    return beta
+    """Penalised logistic regression with fractional outcomes, one row of `weights` per bootstrap
+    resample (evalkit.ratings.fit_logistic). Returns [rounds, 2] coefficients."""
+    return fit_logistic(x, y, weights, np.array([THETA_PENALTY, PHI_PENALTY]))
 
 
 def _sigmoid(z):

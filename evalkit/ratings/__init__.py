@@ -38,6 +38,7 @@ from evalkit.ratings.bt import (
     fit_bradley_terry,
 )
 from evalkit.ratings.elo import bootstrap_online_elo, online_elo
+from evalkit.ratings.logistic import fit_logistic
 from evalkit.ratings.ranked import Rating, interval_ranks, ranked
 from evalkit.ratings.style import (
     ARENA_RIDGE,
@@ -62,7 +63,7 @@ __all__ = [
     "expected_win_rate", "inter_annotator_agreement", "interval_ranks",
     "judge_human_agreement", "pair_counts", "pair_win_rate", "rate",
     "win_rate", "win_rate_matrix", "ARENA_RIDGE", "STYLE_FEATURES", "StyleCoefficient",
-    "StyleRatings", "rate_with_style", "style_counts",
+    "StyleRatings", "fit_logistic", "rate_with_style", "style_counts",
 ]  # fmt: skip
 
 METHODS = ("bt", "elo")

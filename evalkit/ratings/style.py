@@ -37,6 +37,7 @@ import numpy as np
 
 from evalkit.ratings.battles import B_WINS, TIE, BattleArrays, BattleError, BattlesLike, encode_battles, pair_counts
 from evalkit.ratings.bt import INIT_RATING, POINTS_PER_NAT, BootstrapIntervals
+from evalkit.ratings.logistic import fit_logistic
 from evalkit.ratings.ranked import Rating, ranked
 
 STYLE_FEATURES = ("length", "headers", "lists", "bold")
@@ -53,9 +54,6 @@ _BOLD = (re.compile(r"\*\*[^*\n]+\*\*"), re.compile(r"__[^_\n]+__"))
 # A feature is entangled with the models when a model-difference fit explains this share of it.
 ENTANGLED_SHARE = 0.98
 
-_MAX_NEWTON_STEPS = 100
-_STEP_TOLERANCE = 1e-10
-_MAX_HALVINGS = 40
 _CHUNK_CELLS = 2_000_000  # rounds x battles held at once in the bootstrap
 
 
@@ -158,7 +156,7 @@ def fit_style_bradley_terry(arrays: BattleArrays, features: np.ndarray, weights:
     penalty = np.concatenate([np.full(m, ridge / math.log(10.0) ** 2), np.full(k, float(ridge))])
     gauge = np.zeros((m + k, m + k))
     gauge[:m, :m] = 1.0 / m  # the likelihood fixes strengths only up to a common shift: pin their sum at 0
-    return _newton(x, y, np.asarray(weights, dtype=float), penalty, gauge, start)
+    return fit_logistic(x, y, np.asarray(weights, dtype=float), penalty, gauge, start)
 
 
 def _model_design(arrays: BattleArrays) -> np.ndarray:
@@ -179,50 +177,6 @@ def _entangled(arrays: BattleArrays, features: np.ndarray, names: list[str]) -> 
     fitted = design @ np.linalg.lstsq(design, features, rcond=None)[0]
     explained = 1.0 - ((features - fitted) ** 2).sum(axis=0) / (features**2).sum(axis=0)
     return tuple(name for name, share in zip(names, explained) if share >= ENTANGLED_SHARE)
-
-
-def _newton(x, y, weights, penalty, gauge, start=None) -> np.ndarray:
-    """Damped Newton, every row of `weights` at once. Each battle's x x^T is formed once, so a round's
-    Hessian is one matrix product with its curvatures (the cost of a step is a few passes over
-    rounds x battles, whatever the number of models)."""
-    n, size = x.shape
-    outer = (x[:, :, None] * x[:, None, :]).reshape(n, size * size)
-    beta = np.zeros((weights.shape[0], size)) if start is None else np.repeat(start[None], len(weights), axis=0)
-    z = beta @ x.T
-    objective = _objective(z, y, weights, penalty, beta)
-    for _ in range(_MAX_NEWTON_STEPS):
-        p = _sigmoid(z)
-        gradient = ((y - p) * weights) @ x - penalty * beta
-        hessian = ((weights * p * (1.0 - p)) @ outer).reshape(-1, size, size) + np.diag(penalty) + gauge
-        step = np.linalg.solve(hessian, gradient[..., None])[..., 0]
-        beta, z, objective = _damped(x, y, weights, penalty, beta, objective, step)
-        if np.abs(step).max() < _STEP_TOLERANCE:
-            break
-    return beta
-
-
-def _damped(x, y, weights, penalty, beta, objective, step):
-    """Halve a round's step until its penalised likelihood does not drop (as bt.py does)."""
-    scale = np.ones(len(beta))
-    for _ in range(_MAX_HALVINGS):
-        candidate = beta + scale[:, None] * step
-        z = candidate @ x.T
-        new = _objective(z, y, weights, penalty, candidate)
-        worse = new < objective - 1e-12 * np.abs(objective)
-        if not worse.any():
-            break
-        scale[worse] /= 2
-    return candidate, z, new
-
-
-def _objective(z, y, weights, penalty, beta) -> np.ndarray:
-    """Penalised log-likelihood; log(1 - sigmoid z) = log sigmoid z - z saves a second logarithm."""
-    log_p = np.minimum(z, 0.0) - np.log1p(np.exp(-np.abs(z)))  # log sigmoid z, stable and faster than logaddexp
-    return (weights * (log_p - (1.0 - y) * z)).sum(axis=1) - 0.5 * (penalty * beta**2).sum(axis=1)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
 def _points(theta: np.ndarray) -> np.ndarray:
