@@ -4,6 +4,7 @@ do not overlap, as Chatbot Arena reports them.
 
     ratings = rate(battles)                  # list[Rating], best first
     ratings = rate(battles, method="elo")
+    styled = rate_with_style(battles, texts_a, texts_b)   # Arena's style control: ratings + coefficients
 
 The pieces live in ratings_*.py (battles and counts, the BT fit, online Elo,
 win rates, agreement); this module is the public surface.
