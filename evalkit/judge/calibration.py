@@ -63,3 +63,20 @@ def under_rule(pairs: Sequence[JudgedPair], rule: str, tie_band: float = 0.0) ->
     if rule == "strict":
         return list(pairs)
     return [replace(p, final=calibrated_verdict(p.probs_ab, p.probs_ba, tie_band)) for p in pairs]
+
+
+def rules_for(info: dict, pairs: list[JudgedPair]) -> tuple[str, dict[str, list[JudgedPair]], str]:
+    """(the rule the judge asked for, {rule: pairs decided by it} with that rule first, a note on the choice)."""
+    wanted = info.get("position", "strict")
+    band = float(info.get("tie_band") or 0.0)
+    by_rule = {"strict": list(pairs)}
+    note = ""
+    if has_probabilities(pairs):
+        by_rule["calibrated"] = under_rule(pairs, "calibrated", band)
+        note = f" Calibrated tie band: a preference within {band:g} of 0.5 is a tie."
+    elif wanted == "calibrated":
+        wanted, note = "strict", (" The judge asks for the calibrated rule, but no stored judgment has verdict "
+                                  "probabilities (judged before they were stored: `evalkit judge` re-judges them); "
+                                  "the strict rule is shown.")
+    ordered = {wanted: by_rule[wanted], **by_rule}
+    return wanted, ordered, note

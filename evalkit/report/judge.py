@@ -16,10 +16,18 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from evalkit.judge.calibration import RULE_TEXT, has_probabilities, under_rule
+from evalkit.judge.calibration import RULE_TEXT, rules_for
 from evalkit.judge.contamination import overlap_text
 from evalkit.judge.verdicts import JudgedPair, judge_infos, judged_pairs, judgment_rows
-from evalkit.report.judge_tables import bias_lines, judge_agreement_section, pair_table, ratings_table, rule_agreement
+from evalkit.report.judge_style import judge_style_lines
+from evalkit.report.judge_tables import (
+    bias_lines,
+    judge_agreement_section,
+    pair_table,
+    plain_ratings,
+    ratings_table,
+    rule_agreement,
+)
 from evalkit.store.db import Store
 
 METHOD_TEXT = {"generate": "verdict parsed from the judge's reply",
@@ -53,23 +61,6 @@ def judge_section(store: Store, run: dict[str, Any], reports_dir: Path) -> list[
     return lines + judge_agreement_section(decided)
 
 
-def rules_for(info: dict, pairs: list[JudgedPair]) -> tuple[str, dict[str, list[JudgedPair]], str]:
-    """(the rule the judge asked for, {rule: pairs decided by it} with that rule first, a note on the choice)."""
-    wanted = info.get("position", "strict")
-    band = float(info.get("tie_band") or 0.0)
-    by_rule = {"strict": list(pairs)}
-    note = ""
-    if has_probabilities(pairs):
-        by_rule["calibrated"] = under_rule(pairs, "calibrated", band)
-        note = f" Calibrated tie band: a preference within {band:g} of 0.5 is a tie."
-    elif wanted == "calibrated":
-        wanted, note = "strict", (" The judge asks for the calibrated rule, but no stored judgment has verdict "
-                                  "probabilities (judged before they were stored: `evalkit judge` re-judges them); "
-                                  "the strict rule is shown.")
-    ordered = {wanted: by_rule[wanted], **by_rule}
-    return wanted, ordered, note
-
-
 def _group(store, judge, prompt_set, rows, info, reports_dir, seed) -> tuple[list[str], tuple[str, dict]]:
     pairs = judged_pairs(store, prompt_set, judge)
     models = _model_order(info, pairs)
@@ -81,6 +72,7 @@ def _group(store, judge, prompt_set, rows, info, reports_dir, seed) -> tuple[lis
              _describe(info), "", f"Position rule: **{rule}** ({RULE_TEXT[rule]}; the judge's setting{shown}).{note}",
              ""]
     lines += ratings_table(by_rule, reports_dir, judge, prompt_set, seed)
+    lines += judge_style_lines(store, rule, by_rule[rule], plain_ratings(by_rule[rule], seed), seed)
     lines += pair_table(by_rule, rows, models, seed) + rule_agreement(by_rule)
     lines += [""] + bias_lines(rows, pairs) + _problems(store, judge, prompt_set, rows, info, by_rule)
     return lines + [""], (rule, by_rule)

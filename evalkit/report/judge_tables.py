@@ -30,6 +30,13 @@ def _rated(pairs, seed: int):
         return rate(fights, bootstrap_rounds=BOOTSTRAP_ROUNDS, seed=seed, prior=1.0), fights, True
 
 
+def plain_ratings(pairs, seed: int):
+    """(the plain Bradley–Terry ratings of one rule's verdicts as the ratings table shows them, whether they
+    needed a virtual tie per pair), or None."""
+    rated = _rated(pairs, seed)
+    return None if rated is None else (rated[0], rated[2])
+
+
 def ratings_table(by_rule: dict[str, list], reports_dir: Path, judge: str, prompt_set: str, seed: int) -> list[str]:
     """One Bradley–Terry table with a column pair per rule; the plots are of the first (the judge's own) rule."""
     rated = {rule: _rated(pairs, seed) for rule, pairs in by_rule.items()}

@@ -3,7 +3,8 @@
 Both rating methods are reported: Bradley–Terry by maximum likelihood (order-free,
 the one to trust) and online Elo in vote order exactly as Chatbot Arena first
 computed it (K=4, initial 1000, a tie or "both bad" scores half), each with 95%
-bootstrap intervals and Arena's interval ranks.
+bootstrap intervals and Arena's interval ranks; and beside them the style-controlled
+Bradley–Terry fit (evalkit.ratings.style), read from the texts the votes were cast on.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evalkit.answers import MissingAnswersError, pair_texts
 from evalkit.ratings import (
     Agreement,
     Battle,
@@ -21,10 +23,12 @@ from evalkit.ratings import (
     NoFiniteRatingsError,
     PairCounts,
     Rating,
+    StyleRatings,
     inter_annotator_agreement,
     judge_human_agreement,
     pair_counts,
     rate,
+    rate_with_style,
     win_rate_matrix,
 )
 from evalkit.store.db import Store
@@ -57,6 +61,8 @@ class VoteSummary:
     judge_human: tuple[JudgeAgreement, ...]
     rounds: int
     notes: tuple[str, ...]  # caveats the reader must see next to the numbers
+    style: StyleRatings | None = None  # style-controlled Bradley–Terry; None when not asked for or not possible
+    style_note: str = ""  # why `style` is None although it was asked for (an answer text is missing)
 
 
 def battle(vote: Vote) -> Battle:
@@ -65,11 +71,14 @@ def battle(vote: Vote) -> Battle:
 
 def summarise(store: Store, prompt_set: str | None = None, models: Sequence[str] | None = None,
               rounds: int = 1000, seed: int = 0, judge: JudgeData | None = None,
-              prior: float = 0.0) -> VoteSummary | None:
-    """Everything the ratings table and the leaderboard show; None when there are no votes."""
+              prior: float = 0.0, style: bool = True) -> VoteSummary | None:
+    """Everything the ratings table and the leaderboard show; None when there are no votes.
+    style: also fit the style-controlled ratings (left out, with the reason in style_note, when
+    an answer a vote was cast on is no longer stored)."""
     decided = [v for v in vote_store.votes(store, prompt_set=prompt_set)
                if models is None or (v.model_left in models and v.model_right in models)]
-    hashes = vote_store.answer_hashes(stored_answers(store, prompt_set=prompt_set))
+    answers = stored_answers(store, prompt_set=prompt_set)
+    hashes = vote_store.answer_hashes(answers)
     current = [v for v in decided if vote_store.is_current(v, hashes)]
     if not current:
         return None
@@ -80,7 +89,7 @@ def summarise(store: Store, prompt_set: str | None = None, models: Sequence[str]
                      "left out; `evalkit vote` shows the new answers.")
     decided = current
     battles = [battle(v) for v in decided]
-    bt = _bradley_terry(battles, rounds, seed, notes, prior)
+    bt, prior_used = bradley_terry_ratings(battles, rounds, seed, notes, prior)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         elo = rate(battles, method="elo", bootstrap_rounds=rounds, seed=seed)
@@ -88,15 +97,38 @@ def summarise(store: Store, prompt_set: str | None = None, models: Sequence[str]
     judge = judge if judge is not None else judge_verdicts(store, prompt_set)
     inter = _inter_annotator(decided, notes)
     judge_human = _judge_human(decided, judge, counts.models, notes)
+    styled, style_note = _style(store, decided, battles, answers, rounds, seed) if style else (None, "")
+    if styled is not None and prior_used > 0:
+        notes.append(style_prior_note(prior_used))
     return VoteSummary(
         n_votes=len(decided), annotators=tuple(sorted({v.annotator for v in decided})),
         n_prompts=len({(v.prompt_set, v.prompt_id) for v in decided}), counts=counts,
         win_matrix=win_rate_matrix(counts), bradley_terry=bt, elo=elo, inter_annotator=inter,
-        judge_human=judge_human, rounds=rounds, notes=tuple(notes))
+        judge_human=judge_human, rounds=rounds, notes=tuple(notes), style=styled, style_note=style_note)
 
 
-def _bradley_terry(battles: list[Battle], rounds: int, seed: int, notes: list[str],
-                   prior: float = 0.0) -> list[Rating]:
+def _style(store: Store, decided: Sequence[Vote], battles: list[Battle], answers, rounds: int,
+           seed: int) -> tuple[StyleRatings | None, str]:
+    """Current votes were cast on the stored texts (same hash) or on texts no longer stored: the latter
+    cannot be featurised, and the whole fit is left out rather than fitted on a different set of votes."""
+    texts = {(a.prompt_set, a.prompt_id, a.model): a.answer for a in answers}
+    items = [(v.prompt_set, v.prompt_id, v.model_left, v.model_right) for v in decided]
+    try:
+        left, right = pair_texts(items, texts, "vote", store.path)
+    except MissingAnswersError as err:
+        return None, str(err)
+    return rate_with_style(battles, left, right, bootstrap_rounds=rounds, seed=seed), ""
+
+
+def style_prior_note(prior: float) -> str:
+    return (f"Style-controlled ratings keep Arena's L2 penalty where the plain ones use prior={prior:g}: "
+            "their “change” column holds that difference too.")
+
+
+def bradley_terry_ratings(battles: list[Battle], rounds: int, seed: int, notes: list[str],
+                          prior: float = 0.0) -> tuple[list[Rating], float]:
+    """(ratings, the prior they were fitted with): one virtual tie per pair where the plain fit has no
+    maximum, with what the reader must know added to `notes`."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         if prior > 0:
@@ -108,10 +140,11 @@ def _bradley_terry(battles: list[Battle], rounds: int, seed: int, notes: list[st
             notes.append(f"Bradley–Terry: {err} Shown with prior={FALLBACK_PRIOR} "
                          "(one virtual tie per pair of models), which pulls ratings together.")
             ratings = rate(battles, method="bt", bootstrap_rounds=rounds, seed=seed, prior=FALLBACK_PRIOR)
+            prior = FALLBACK_PRIOR
     for warning in caught:
         if issubclass(warning.category, RuntimeWarning):
             notes.append(f"Bradley–Terry bootstrap: {warning.message}")
-    return ratings
+    return ratings, prior
 
 
 def latest_per_annotator(decided: Sequence[Vote]) -> list[Vote]:

@@ -20,7 +20,8 @@ def make_parser(commands) -> None:
     vote.add_argument("--repeat", action="store_true", help="also show pairs you already voted on, after new ones")
     vote.set_defaults(handler=cmd_vote)
 
-    ratings = commands.add_parser("ratings", help="Elo and Bradley-Terry ratings from the human votes")
+    ratings = commands.add_parser("ratings", help="Elo and Bradley-Terry ratings, plain and style-controlled, from the "
+                                                  "human votes (or an LLM judge's verdicts)")
     ratings.add_argument("--models", help="comma-separated models to rate (default: all with votes)")
     ratings.add_argument("--prompt-set", help="only votes on this prompt set (default: all)")
     ratings.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds (default: %(default)s)")
@@ -28,6 +29,13 @@ def make_parser(commands) -> None:
     ratings.add_argument("--prior", type=float, default=0.0,
                          help="virtual ties per pair of models in the Bradley–Terry fit, e.g. 1 when some model "
                               "never lost or never won (default: %(default)s, the plain maximum-likelihood fit)")
+    ratings.add_argument("--judge", metavar="NAME",
+                         help="rate this LLM judge's final verdicts (under its own position rule) instead of the "
+                              "human votes")
+    ratings.add_argument("--no-style", dest="style", action="store_false",
+                         help="leave out the style-controlled ratings (Bradley–Terry with the answers' length and "
+                              "markdown as covariates, as Chatbot Arena's style control), which need every voted "
+                              "answer's text in the store")
     ratings.set_defaults(handler=cmd_ratings)
 
 
@@ -112,13 +120,17 @@ def cmd_ratings(args) -> int:
         raise ConfigError(f"--prior must be >= 0 (virtual ties per pair), got {args.prior}")
     config = load_config(args.config)
     store = Store(config.store)
+    if args.judge:
+        return _judge_ratings(args, config, store)
     summary = summarise(store, prompt_set=args.prompt_set, models=split_names(args.models),
-                        rounds=args.rounds, seed=config.seed, prior=args.prior)
+                        rounds=args.rounds, seed=config.seed, prior=args.prior, style=args.style)
     if summary is None:
         chosen = "".join(f" {flag} {value}" for flag, value in (("--models", args.models),
                                                                   ("--prompt-set", args.prompt_set)) if value)
         raise EvalkitError(f"no current votes{' for' + chosen if chosen else ''} in {config.store} (none cast yet, "
                            "or all on answers regenerated since); cast some with `evalkit vote`")
+    if summary.style_note:
+        raise EvalkitError(summary.style_note)
     console = Console()
     print_summary(summary, console)
     if args.plots:
@@ -126,4 +138,19 @@ def cmd_ratings(args) -> int:
 
         for name in write_plots(summary, Path(args.plots)):
             console.print(f"plot: {Path(args.plots) / name}")
+    return 0
+
+
+def _judge_ratings(args, config, store: Store) -> int:
+    from rich.console import Console
+
+    from evalkit.vote.judged import judge_ratings
+    from evalkit.vote.table import print_judge_ratings
+
+    if args.plots:
+        raise ConfigError("--plots draws the human votes' plots; a judge's are written with the leaderboard "
+                          "(`evalkit report`). Leave out --plots or --judge")
+    result = judge_ratings(store, args.judge, args.prompt_set, split_names(args.models), args.rounds, config.seed,
+                           prior=args.prior, style=args.style)
+    print_judge_ratings(result, Console())
     return 0
