@@ -69,9 +69,14 @@ TASK_OPTION_KEYS = {"limit", "sample_seed", "subjects", "num_fewshot", "sources"
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?|xpu(:\d+)?")
 MODEL_STRINGS = ("source", "device", "adapter", "recipe", "parent", "description", "revision")
 SUITE_KEYS = {"tasks", "options", "description", "judge", "prompt_set", "prompt_limit"}
-JUDGE_METHODS = ("generate", "logprobs", "reward")
 JUDGE_KEYS = {"prompt", "model", "method", "description", "prompt_set", "tie_margin", "position", "tie_band"}
+# The names of evalkit.judge's registered methods and position rules, for reading a config before any judge
+# code loads (the config sits below the packages that register them); tests/test_architecture.py keeps
+# them equal to the registries. Which give / need verdict probabilities, likewise.
+JUDGE_METHODS = ("generate", "logprobs", "reward")
 JUDGE_POSITION_RULES = ("strict", "calibrated")  # how a pair's two single-order verdicts become one
+JUDGE_METHODS_WITHOUT_PROBABILITIES = ("generate",)
+JUDGE_RULES_NEEDING_PROBABILITIES = ("calibrated",)
 
 
 @dataclass(frozen=True)
@@ -354,9 +359,11 @@ def _judge(name: str, spec: Any, models: dict[str, ModelSpec], path: Path) -> Ju
     position = spec.get("position", "strict")
     if position not in JUDGE_POSITION_RULES:
         raise ConfigError(f"{path}: {where}.position = {position!r}; choose one of {', '.join(JUDGE_POSITION_RULES)}")
-    if position == "calibrated" and method == "generate":
-        raise ConfigError(f"{path}: {where}.position = \"calibrated\" needs verdict probabilities, which method "
-                          f"\"generate\" does not give; use method = \"logprobs\" or \"reward\", or position = \"strict\"")
+    if position in JUDGE_RULES_NEEDING_PROBABILITIES and method in JUDGE_METHODS_WITHOUT_PROBABILITIES:
+        giving = [m for m in JUDGE_METHODS if m not in JUDGE_METHODS_WITHOUT_PROBABILITIES]
+        raise ConfigError(f"{path}: {where}.position = {position!r} needs verdict probabilities, which method "
+                          f"{method!r} does not give; use method = " + " or ".join(f'"{m}"' for m in giving)
+                          + f", or position = \"{JUDGE_POSITION_RULES[0]}\"")
     return JudgeConfig(name=name, prompt=prompt, model=judge_model, method=method,
                        description=_typed(spec.get("description", ""), str, f"{where}.description", path),
                        prompt_set=_typed(spec.get("prompt_set", "default"), str, f"{where}.prompt_set", path),

@@ -115,6 +115,17 @@ def test_the_config_accepts_exactly_the_registered_local_backends():
     assert set(config.BACKENDS) == set(BACKENDS) - {"endpoint"}
 
 
+def test_the_config_reads_the_registered_judge_methods_and_position_rules():
+    from evalkit import config
+    from evalkit.judge.calibration import DEFAULT_RULE, RULES
+    from evalkit.judge.methods import METHODS
+
+    assert set(config.JUDGE_METHODS) == set(METHODS) and set(config.JUDGE_POSITION_RULES) == set(RULES)
+    assert config.JUDGE_POSITION_RULES[0] == DEFAULT_RULE
+    assert set(config.JUDGE_METHODS_WITHOUT_PROBABILITIES) == {n for n, m in METHODS.items() if not m.gives_probabilities}
+    assert set(config.JUDGE_RULES_NEEDING_PROBABILITIES) == {n for n, r in RULES.items() if r.needs_probabilities}
+
+
 def _assigns(tree: ast.Module, name: str) -> bool:
     return any(isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets)
                for node in tree.body)

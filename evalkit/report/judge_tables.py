@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from evalkit.judge.agreement import verdict_agreement
+from evalkit.judge.calibration import DEFAULT_RULE, RULES
 from evalkit.judge.stats import battles, pair_stats, position_bias, position_split
 from evalkit.ratings import NoFiniteRatingsError, pair_counts, rate, win_rate_matrix
 from evalkit.report.format import fmt
@@ -102,9 +103,11 @@ def agreement_cells(first, second) -> str:
 def rule_agreement(by_rule: dict[str, list]) -> list[str]:
     if len(by_rule) < 2:
         return []
-    return ["", "Agreement of the two rules on the same items (with ties; without: items either rule called a "
-            "tie left out):", "", "| rules | with ties | without ties |", "|---|---|---|",
-            f"| strict vs calibrated | {agreement_cells(by_rule['strict'], by_rule['calibrated'])} |"]
+    names = [name for name in RULES if name in by_rule]  # registry order, whichever rule the judge asked for
+    pairs = [(names[x], names[y]) for x in range(len(names)) for y in range(x + 1, len(names))]
+    return ["", f"Agreement of the {'two' if len(names) == 2 else len(names)} rules on the same items (with ties; "
+            "without: items either rule called a tie left out):", "", "| rules | with ties | without ties |",
+            "|---|---|---|"] + [f"| {a} vs {b} | {agreement_cells(by_rule[a], by_rule[b])} |" for a, b in pairs]
 
 
 def bias_lines(rows, pairs) -> list[str]:
@@ -143,9 +146,9 @@ def judge_agreement_section(groups: dict[tuple[str, str], tuple[str, dict[str, l
             (rule_1, rules_1), (rule_2, rules_2) = groups[names[x]], groups[names[y]]
             lines.append(f"| `{judge_1}` ({rule_1}) vs `{judge_2}` ({rule_2}) | {set_1} | "
                          f"{agreement_cells(rules_1[rule_1], rules_2[rule_2])} |")
-            if (rule_1, rule_2) != ("strict", "strict"):
-                lines.append(f"| `{judge_1}` (strict) vs `{judge_2}` (strict) | {set_1} | "
-                             f"{agreement_cells(rules_1['strict'], rules_2['strict'])} |")
+            if (rule_1, rule_2) != (DEFAULT_RULE, DEFAULT_RULE):
+                lines.append(f"| `{judge_1}` ({DEFAULT_RULE}) vs `{judge_2}` ({DEFAULT_RULE}) | {set_1} | "
+                             f"{agreement_cells(rules_1[DEFAULT_RULE], rules_2[DEFAULT_RULE])} |")
     if not lines:
         return []
     return ["### Judge–judge agreement", "",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from evalkit.answers import MissingAnswersError, pair_texts
+from evalkit.judge.calibration import DEFAULT_RULE, RULES
 from evalkit.ratings import (
     Agreement,
     Battle,
@@ -45,7 +46,7 @@ FALLBACK_PRIOR = 1.0
 class JudgeAgreement:
     judge: str
     agreement: Agreement
-    rule: str = "strict"  # how the judge's two single-order verdicts became one (evalkit/judge/calibration.py)
+    rule: str = DEFAULT_RULE  # how the judge's two single-order verdicts became one (evalkit/judge/calibration.py)
 
 
 @dataclass(frozen=True)
@@ -182,9 +183,8 @@ def _judge_human(decided: Sequence[Vote], judge: JudgeData, models: Sequence[str
         if unusable:
             notes.append(f"Judge–human agreement: judge {name!r} gave no usable final verdict on {unusable} "
                          f"pair{'' if unusable == 1 else 's'}; left out.")
-        rules = {"strict": [(v, v.winner) for v in mine]}
-        if any(v.calibrated is not None for v in mine):  # verdict probabilities stored: both rules, as the report
-            rules["calibrated"] = [(v, v.calibrated) for v in mine]
+        rules = {name: [(v, v.under(name)) for v in mine] for name in RULES  # the rules the report shows
+                 if name == DEFAULT_RULE or any(v.under(name) is not None for v in mine)}
         for rule, decided in rules.items():
             verdicts = [(f"{v.prompt_set}/{v.prompt_id}", Battle(v.model_a, v.model_b, winner))
                         for v, winner in decided if winner is not None]

@@ -147,8 +147,8 @@ def test_judge_human_agreement_is_given_under_both_rules_where_the_calibrated_on
     vote(store, "alice", "p1", "sft", "base", "left")   # human: sft
     vote(store, "alice", "p2", "sft", "base", "left")   # human: sft
     judge = JudgeData((  # a first-position-biased judge: strict ties, calibrated picks sft
-        JudgeVerdict("tiny", "chat", "p1", "base", "sft", "tie", True, "b"),
-        JudgeVerdict("tiny", "chat", "p2", "base", "sft", "tie", True, "a"),
+        JudgeVerdict("tiny", "chat", "p1", "base", "sft", "tie", True, {"calibrated": "b"}),
+        JudgeVerdict("tiny", "chat", "p2", "base", "sft", "tie", True, {"calibrated": "a"}),
     ), "")
     summary = summarise(store, rounds=0, judge=judge)
     by_rule = {j.rule: j.agreement for j in summary.judge_human}
