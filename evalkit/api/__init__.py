@@ -92,11 +92,12 @@ def evaluate(models: Sequence[str] | str | None = None, tasks: Sequence[str] | s
              suite: str | None = None, limit: int | None = None, num_fewshot: int | None = None,
              seed: int | None = None, batch_size: int | None = None, dtype: str | None = None,
              device: str | None = None, slice_by: Sequence[str] | str | None = None,
-             config: str | Path | None = None, quiet: bool = True) -> Results:
+             formats: Sequence[str] | str | None = None, config: str | Path | None = None,
+             quiet: bool = True) -> Results:
     """Evaluate `models` (configured names or sources) on `tasks` (or a suite); returns the run's Results."""
     request = RunRequest(config=config, models=_joined(models), suite=suite, tasks=_joined(tasks), limit=limit,
                          num_fewshot=num_fewshot, seed=seed, batch_size=batch_size, dtype=dtype, device=device,
-                         slice_by=_joined(slice_by), quiet=quiet)
+                         slice_by=_joined(slice_by), formats=_joined(formats), quiet=quiet)
     _, store, run_id, _ = run_request(request)
     if run_id is None:
         raise EvalkitError("this process is not the main rank of a data-parallel launch; read results on rank 0")
