@@ -53,8 +53,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
            formulation="cloze", headline="acc"),
     Format("cloze-norm", "cloze, read by lm-eval's acc_norm: log-likelihood per character of the answer", CHOICE,
            formulation="cloze", headline="acc_norm"),
-    Format("cloze-smollm2", "SmolLM2's evaluation (lighteval mmlu_cf): its cloze prompt, log-likelihood per "
-           "character of the continuation without its leading space (acc_norm_nospace)", CHOICE,
+    Format("cloze-smollm2", "SmolLM2's cloze (lighteval mmlu_cf prompt), per character without the leading "
+           "space (acc_norm_nospace)", CHOICE,
            formulation="cloze-smollm2", headline="acc_norm_nospace"),
     Format("chat", "the prompt in the model's chat template; few-shot examples in the one user turn", PROMPTED,
            chat=True),

@@ -8,6 +8,7 @@ from typing import Any
 
 from evalkit.backends import load_backend
 from evalkit.config import ModelSpec
+from evalkit.errors import ConfigError
 from evalkit.models.parallel import World
 from evalkit.store import Store
 from evalkit.types import Request, request_key, stable_hash
@@ -76,8 +77,6 @@ def endpoint_handle(spec: ModelSpec) -> ModelHandle:
 def chat_renderer(handle: ModelHandle):
     """messages → the model's prompt text through its own chat template, ready for the reply (prompt
     formats that run in the chat template); raises ConfigError where the model has none to apply."""
-    from evalkit.errors import ConfigError
-
     where = handle.folder or handle.spec.tokenizer
     if where is None or not handle.spec.chat_template:
         why = "chat_template = false in its config" if where else "no local tokenizer to render it with"
