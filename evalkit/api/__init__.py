@@ -6,6 +6,7 @@
     results.samples()              # one row per item and model: prompt, response, target, score.*
     results.compare("sft", "base") # paired differences on the same items, with intervals and p-values
     results.slices("subject")      # per slice: each model's metrics, and the paired comparisons per slice
+    results.formats()              # per prompt format (--formats): each model's metric, spread, comparisons
     results.token_frequency()      # perplexity tasks: log-likelihood per token, rare vs common tokens
     evalkit.open_store(".evalkit/evalkit.db").runs()
 
@@ -25,6 +26,8 @@ import pandas as pd
 from evalkit.errors import EvalkitError
 from evalkit.report import leaderboard
 from evalkit.report.board import build
+from evalkit.report.format_frames import format_comparisons, format_results
+from evalkit.report.format_frames import plan as format_plan
 from evalkit.report.frames import comparison_rows, comparisons_frame, results_frame, samples_frame
 from evalkit.report.frequency_section import frequency_frame
 from evalkit.report.slice_frames import plan, slice_comparisons, slice_results
@@ -77,6 +80,16 @@ class Results:
                       parse_fields(fields) if isinstance(fields, str) else list(fields))
         pairs = leaderboard.comparison_pairs(board.models)
         return slice_results(self.store, board, chosen.parts), slice_comparisons(self.store, board, chosen.parts, pairs)
+
+    def formats(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(metrics, comparisons) per prompt format of a run with `formats`: each model × task × format on
+        the format's headline metric with n, interval and `spread` (the model's highest minus lowest value
+        across the task's formats), and the paired comparisons per format, `sign_depends` marking a pair
+        ahead in one format and behind in another: the frames the Format sensitivity section shows."""
+        board = build(self.store, self.run_id)
+        parts = [p for p in format_plan(board) if p.rows]
+        pairs = leaderboard.comparison_pairs(board.models)
+        return format_results(board, parts), format_comparisons(self.store, board, parts, pairs)
 
     def token_frequency(self) -> pd.DataFrame:
         """Each perplexity task's mean log-likelihood per token by token-frequency bucket, per model."""
