@@ -32,9 +32,16 @@ def format_section(store: Store, board: Board, pairs: list[tuple[str, str]]) -> 
             lines += comparison_table(mine) + [""] + sign_notes(mine)
     skipped_only = [p for p in parts if not p.rows]
     if skipped_only:
-        lines += ["Not run in other formats: " + "; ".join(
-            f"{p.task} ({', '.join(p.skipped)}: {next(iter(p.skipped.values()))})" for p in skipped_only), ""]
+        lines += ["Not run in other formats: " + "; ".join(_why_none(board, p) for p in skipped_only) + ".", ""]
     return lines[:-1] if lines[-1] == "" else lines
+
+
+def _why_none(board: Board, part: TaskFormats) -> str:
+    """A task no asked format applies to: its kind where that is the reason, else each format's reason."""
+    kind = board.task_info(part.task)["kind"]
+    if all(why.endswith(f" is a {kind} task") for why in part.skipped.values()):
+        return f"{part.task} (a {kind} task)"
+    return f"{part.task} (" + "; ".join(f"{name}: {why}" for name, why in part.skipped.items()) + ")"
 
 
 def intro(n_tests: int) -> str:
