@@ -104,6 +104,8 @@ JUDGE_CASES = [  # a judge file's mistake stops the run before models load and a
 ]
 
 TASK_CASES = [
+    ("task-formats-on-perplexity", task(TASK + '[formats.cloze]\nprompt = "x"\n'), TASK_RUN,
+     ["bad.toml", "[formats] declares formulations", "kind choice take (this one is perplexity)"]),
     ("task-kind-typo", task(TASK.replace('"perplexity"\nid', '"perplexty"\nid')), TASK_RUN, ["bad.toml", "did you mean 'perplexity'"]),
     ("task-version-zero", task(TASK.replace("version = 1", "version = 0")), TASK_RUN, ["bad.toml", "version = 0"]),
     ("task-version-string", task(TASK.replace("version = 1", 'version = "1"')), TASK_RUN, ["bad.toml", "`version` is required"]),
@@ -217,6 +219,10 @@ CLI_CASES = [
     ("cli-suite-and-tasks", {}, BASE + ["run", "--models", "tiny", "--suite", "default", "--tasks", "toyppl"], ["--tasks", "--suite"]),
     ("cli-batch-size-zero", {}, BASE + ["run", "--models", "tiny", "--quiet", "--batch-size", "0"], ["batch_size = 0"]),
     ("cli-unknown-flag", {}, BASE + ["run", "--limt", "3"], ["unrecognized arguments: --limt"]),
+    ("cli-unknown-format", {}, BASE + ["run", "--models", "tiny", "--quiet", "--formats", "mc,clozze"],
+     ["--formats: unknown format 'clozze'", "known: mc, cloze"]),
+    ("cli-format-no-task-takes", {}, BASE + ["run", "--models", "tiny", "--quiet", "--formats", "chat"],
+     ["--formats chat: no task of this run can take it", "toyppl is a perplexity task"]),
     ("cli-report-missing-run", {}, BASE + ["report", "--run", "999"], ["999"]),
     ("cli-export-missing-run", {}, BASE + ["export", "--run", "999", "--out", "{root}/x.jsonl"], ["no run 999"]),
     ("cli-config-missing", {}, ["--config", "{root}/missing.toml", "run"], ["missing.toml", "not found"]),

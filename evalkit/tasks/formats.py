@@ -43,8 +43,8 @@ def validate(task) -> None:
                           "that change")
     check_keys(table, {"native", *formats.FORMULATIONS}, str(task.path), prefix="formats.")
     if task.kind not in formats.FORMATS["mc"].kinds:
-        raise ConfigError(f"{task.path}: [formats] declares formulations, which only {task.kind!r} tasks of kind "
-                          f"choice take; remove the table (chat and fewshot-multiturn need none)")
+        raise ConfigError(f"{task.path}: [formats] declares formulations, which only tasks of kind choice take "
+                          f"(this one is {task.kind}); remove the table (chat and fewshot-multiturn need none)")
     if table.get("native", formats.NATIVE) not in (formats.NATIVE, *formats.FORMULATIONS):
         raise ConfigError(f"{task.path}: formats.native = {table['native']!r}; use one of "
                           f"{', '.join(formats.FORMULATIONS)} (what the [{task.kind}] table already is)")
