@@ -192,13 +192,27 @@ def probability_mass(lls: list[float], golds: list[int]) -> float:
     return sum(weights[g] for g in golds) / sum(weights)
 
 
+def _pick(task, lls: list[float], choices: list[str]) -> int:
+    """The option the task's headline metric picks (its first primary): the most likely one, or the
+    most likely per character where a normalised accuracy leads (a cloze format read as lm-eval's
+    acc_norm or SmolLM2's acc_norm_nospace), so the response and the report's pick counts are that one."""
+    lead = _section(task).get("primary", metric_names(task)[:1])[0]
+    if lead == "acc_norm":
+        lengths = [len(c) for c in choices]
+    elif lead == "acc_norm_nospace":
+        lengths = [len(c) - 1 if c.startswith(" ") else len(c) for c in (_delimiter(task) + c for c in choices)]
+    else:
+        lengths = [1] * len(choices)
+    return max(range(len(lls)), key=lambda i: lls[i] / max(lengths[i], 1))
+
+
 def score(task, samples, responses, options):
     records, names = [], metric_names(task)
     for sample, answers in zip(samples, responses):
         choices = _choices(task, sample.row)
         gold = _gold(task, sample.row, len(choices))
         lls = [a.logprob for a in answers]
-        picked = max(range(len(lls)), key=lls.__getitem__)
+        picked = _pick(task, lls, choices)
         golds = [gold] if isinstance(gold, int) else gold
         scores: dict[str, Any] = {}
         if "acc" in names:

@@ -18,6 +18,9 @@ native = "mc"
 [formats.cloze]
 prompt = "Q: {{ q }}\\nA:"
 choices = "options"
+[formats.cloze-smollm2]
+prompt = "Q: {{ q }}\\nA:"
+choices = "options"
 
 [fewshot]""").replace('choices = "options"\ngold', 'choices = "[\'A\', \'B\']"\ngold')
 
@@ -123,3 +126,16 @@ def test_builtin_tasks_declare_their_formulations():
     assert (first.context, first.continuation) == (
         "The following are questions about anatomy.\nQuestion:  Why? \nAnswer:", " a")
     assert smollm.section("choice")["primary"] == ["acc_norm_nospace"]
+
+
+def test_the_pick_follows_the_format_s_headline_metric(quiz):
+    from evalkit.types import Loglikelihood
+
+    sample = quiz.load_samples(TaskOptions())[0]  # cloze options "4" and "five"
+    answers = [[Loglikelihood(-3.0, False, 1), Loglikelihood(-4.0, False, 2)]]  # per character "five" wins
+    picks = {}
+    for name in ("cloze", "cloze-norm", "cloze-smollm2"):
+        task = variant(quiz, name)
+        (record,), _ = task.handler.score(task, [sample], answers, {})
+        picks[name] = (record["response"], record["scores"]["chosen"])
+    assert picks == {"cloze": ("4", 0), "cloze-norm": ("five", 1), "cloze-smollm2": ("five", 1)}
