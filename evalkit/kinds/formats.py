@@ -64,17 +64,18 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
 FORMULATIONS = sorted({f.formulation for f in FORMATS.values() if f.formulation})
 
 
-def parse(spec: str) -> Format:
-    """One --formats entry ("cloze", "cloze+chat") as one Format; an unknown or clashing part is one line."""
+def parse(spec: str, where: str = "--formats") -> Format:
+    """One --formats entry ("cloze", "cloze+chat") as one Format; an unknown or clashing part is one line
+    naming `where` it was asked (the flag, or a suite's `formats` key)."""
     parts = [p.strip() for p in spec.split("+")]
     unknown = [p for p in parts if p not in FORMATS]
     if not spec.strip() or unknown:
-        raise ConfigError(f"--formats: unknown format {(unknown or [spec])[0]!r}; known: {', '.join(FORMATS)} "
+        raise ConfigError(f"{where}: unknown format {(unknown or [spec])[0]!r}; known: {', '.join(FORMATS)} "
                           "(combine with +, e.g. cloze+chat; `evalkit run --help` describes them)")
     chosen = [FORMATS[p] for p in parts]
     formulations = [f for f in chosen if f.formulation]
     if len(formulations) > 1:
-        raise ConfigError(f"--formats {spec}: {formulations[0].name} and {formulations[1].name} both say how the "
+        raise ConfigError(f"{where} {spec}: {formulations[0].name} and {formulations[1].name} both say how the "
                           "options are put; combine one formulation with chat or fewshot-multiturn")
     if len(chosen) == 1:
         return chosen[0]
@@ -85,15 +86,14 @@ def parse(spec: str) -> Format:
                   chat=any(f.chat for f in chosen), fewshot_turns=any(f.fewshot_turns for f in chosen))
 
 
-def parse_list(text: str | None) -> list[Format]:
+def parse_list(text: str | None, where: str = "--formats") -> list[Format]:
     """--formats a,b,c → Formats in the order given, once each."""
     if text is None:
         return []
     names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
     if not names:
-        raise ConfigError("--formats is empty; name formats such as mc,cloze,chat "
-                          f"(known: {', '.join(FORMATS)})")
-    return [parse(name) for name in names]
+        raise ConfigError(f"{where} is empty; name formats such as mc,cloze,chat (known: {', '.join(FORMATS)})")
+    return [parse(name, where) for name in names]
 
 
 def of(task) -> Format | None:

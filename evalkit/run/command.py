@@ -48,6 +48,16 @@ def run_request(request: RunRequest) -> tuple[Config, Store, int | None, Console
         ui.note(note)
     given = {k: v for k, v in asdict(request).items() if v is not None and k not in ("config", "quiet", "suite")}
     slice_by = slices.parse_fields(request.slice_by)
-    asked = formats.parse_list(request.formats)
+    asked = _formats(config, suite, request.formats, ui)
     return config, store, run(config, names, suite, store, ui, command_line=given, slice_by=slice_by,
                               asked_formats=asked), ui
+
+
+def _formats(config: Config, suite: str, flag: str | None, ui) -> list[formats.Format]:
+    """The prompt formats of this run: --formats, else the suite's `formats` key (opt-in per suite)."""
+    declared = config.suite(suite).formats
+    if flag is None:
+        return formats.parse_list(",".join(declared), f"{config.path}: suites.{suite}.formats") if declared else []
+    if declared and formats.parse_list(flag) != formats.parse_list(",".join(declared)):
+        ui.note(f"--formats {flag} wins over the suite's formats = {list(declared)}")
+    return formats.parse_list(flag)

@@ -130,3 +130,14 @@ def test_unknown_format_and_one_no_task_takes_are_one_line(tmp_path, tiny_model_
         assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
         assert expected in " ".join(result.stderr.split()), result.stderr
     assert responses(tmp_path) == 0
+
+
+def test_a_suite_opts_into_formats_and_the_flag_wins(tmp_path, tiny_model_dir):
+    suite = '\n[suites.quiz]\ntasks = ["quiz"]\nformats = ["cloze"]\n'
+    config = write_project(tmp_path, tiny_model_dir, extra_toml=suite)
+    write_tasks(tmp_path)
+    _, store, run_id, _ = run_request(RunRequest(config=config, models="tiny", suite="quiz", quiet=True))
+    assert store.run(run_id)["provenance"]["tasks"]["quiz"]["formats"]["rows"] == {"mc": "quiz", "cloze": "quiz@cloze"}
+    _, store, run_id, _ = run_request(RunRequest(config=config, models="tiny", suite="quiz", formats="chat", quiet=True))
+    tasks = store.run(run_id)["provenance"]["tasks"]
+    assert tasks["quiz"]["formats"]["rows"] == {"mc": "quiz", "chat": "quiz@chat"} and "quiz@cloze" not in tasks
