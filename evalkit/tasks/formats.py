@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from evalkit.config import check_keys
+from evalkit.data import fewshot
 from evalkit.errors import ConfigError
 from evalkit.kinds import formats
 from evalkit.kinds.formats import Format
@@ -89,3 +90,11 @@ def variant(task, fmt: Format):
     settings[task.kind] = section
     return replace(task, name=f"{task.name}@{fmt.name}", settings=settings, format=fmt.name,
                    content_hash=stable_hash([task.content_hash, fmt.name])[:16])
+
+
+def takes(task) -> list[str]:
+    """The formats the task can run in (its own formulation marked), for `evalkit tasks`; fewshot-multiturn
+    also needs a few-shot run."""
+    shots = 0 if task.handler.own_data else min(1, fewshot.settings(task).max_fewshot)
+    names = [name for name, fmt in formats.FORMATS.items() if cannot_take(task, fmt, num_fewshot=shots) is None]
+    return [f"{name} (own)" if is_native(task, formats.FORMATS[name]) else name for name in names]

@@ -139,3 +139,12 @@ def test_the_pick_follows_the_format_s_headline_metric(quiz):
         (record,), _ = task.handler.score(task, [sample], answers, {})
         picks[name] = (record["response"], record["scores"]["chosen"])
     assert picks == {"cloze": ("4", 0), "cloze-norm": ("five", 1), "cloze-smollm2": ("five", 1)}
+
+
+def test_evalkit_tasks_lists_the_formats_each_task_takes():
+    assert task_formats.takes(load_task("mmlu")) == ["mc (own)", "cloze", "cloze-norm", "cloze-smollm2", "chat",
+                                                     "fewshot-multiturn"]
+    assert task_formats.takes(load_task("gsm8k")) == ["chat", "fewshot-multiturn"]
+    assert task_formats.takes(load_task("truthfulqa_gen")) == ["chat"]  # zero-shot only: no turns to make
+    assert task_formats.takes(load_task("winogrande")) == []  # partial scoring, no declared formulation
+    assert task_formats.takes(load_task("wikitext")) == []
