@@ -55,12 +55,23 @@ def expand(tasks: list[Task], samples: dict[str, list[Sample]], options: dict[st
         if rows:  # the task as its file defines it is a row of its own, labelled by its formulation
             rows = {_native_label(task, rows): task.name, **{k: v for k, v in rows.items() if v != task.name}}
         out.formats[task.name] = {"rows": rows, "skipped": skipped}
-        out.notes += [f"--formats {name}: {task.name} skipped: {why}" for name, why in skipped.items()]
+        if skipped:
+            out.notes.append(_skipped_note(task, skipped, len(asked)))
     for name, used in taken.items():
         if not used:
             whys = [f"{t}: {info['skipped'][name]}" for t, info in out.formats.items() if name in info["skipped"]]
             raise ConfigError(f"--formats {name}: no task of this run can take it ({'; '.join(whys)})")
     return out
+
+
+def _skipped_note(task: Task, skipped: dict[str, str], asked: int) -> str:
+    """One line per task: the formats it skips, grouped by the reason."""
+    if len(skipped) == asked and all(why.endswith(f"is a {task.kind} task") for why in skipped.values()):
+        return f"--formats: {task.name} is a {task.kind} task, which takes none of them"
+    by_reason: dict[str, list[str]] = {}
+    for name, why in skipped.items():
+        by_reason.setdefault(why, []).append(name)
+    return f"--formats: {task.name} skips " + "; ".join(f"{', '.join(names)}: {why}" for why, names in by_reason.items())
 
 
 def _native_label(task: Task, rows: dict[str, str]) -> str:

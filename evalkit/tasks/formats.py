@@ -59,14 +59,14 @@ def validate(task) -> None:
 def cannot_take(task, fmt: Format, num_fewshot: int) -> str | None:
     """Why the task cannot run in this format (one line), or None."""
     if task.kind not in fmt.kinds:
-        return f"{fmt.name} is for {'/'.join(sorted(fmt.kinds))} tasks and {task.name} is a {task.kind} task"
+        return f"for {'/'.join(sorted(fmt.kinds))} tasks, and {task.name} is a {task.kind} task"
     if fmt.formulation and fmt.formulation != native(task) and fmt.formulation not in declared(task):
-        return (f"{task.path} declares no [formats.{fmt.formulation}] (the [{task.kind}] keys that put its "
-                f"questions as {fmt.formulation})")
+        return (f"{task.path} declares no [formats.{fmt.formulation}], the [{task.kind}] keys that put its "
+                f"questions as {fmt.formulation}")
     if fmt.chat and "contexts" in task.section("choice"):
         return f"{task.name} scores a shared suffix after each option (partial scoring), which has no chat form"
     if fmt.fewshot_turns and num_fewshot == 0:
-        return f"{task.name} runs 0-shot here, so there are no examples to make turns of (it would repeat chat)"
+        return f"{task.name} runs 0-shot here, so there are no examples to make turns of: it would repeat chat"
     return None
 
 

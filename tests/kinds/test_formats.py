@@ -86,13 +86,13 @@ def test_chat_formats_lay_out_examples_as_lm_eval_does(quiz):
 def test_what_a_task_cannot_take_says_why(quiz, tmp_path):
     plain = load_task(str(write_task(tmp_path, TASK)))
     assert task_formats.cannot_take(plain, formats.parse("cloze"), 0).endswith(
-        "declares no [formats.cloze] (the [choice] keys that put its questions as cloze)")
+        "declares no [formats.cloze], the [choice] keys that put its questions as cloze")
     assert task_formats.cannot_take(quiz, formats.parse("fewshot-multiturn"), 0).startswith("quiz runs 0-shot here")
     assert task_formats.cannot_take(quiz, formats.parse("fewshot-multiturn"), 2) is None
     assert task_formats.cannot_take(quiz, formats.parse("chat"), 0) is None
     ppl = load_task("wikitext")
     assert task_formats.cannot_take(ppl, formats.parse("chat"), 0) == (
-        "chat is for choice/generate tasks and wikitext is a perplexity task")
+        "for choice/generate tasks, and wikitext is a perplexity task")
 
 
 @pytest.mark.parametrize("edit, message", [

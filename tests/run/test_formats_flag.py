@@ -108,7 +108,7 @@ def test_each_task_runs_in_each_format_on_the_same_items_and_is_cached(tmp_path,
     section = text.split("## Format sensitivity")[1].split("## All metrics")[0]
     assert "| mc (as defined) | acc ↑ |" in section and "| cloze | acc ↑ |" in section
     assert "| spread (max − min) |" in section and "tiny16 − tiny" in section
-    assert "- not run: mc (mc is for choice tasks and sums is a generate task)" in section
+    assert "- not run: mc (for choice tasks, and sums is a generate task)" in section
     # a second run with the same formats asks the backend for nothing
     again = RunRequest(config=config, models="tiny,tiny16", tasks="quiz,sums,toyppl", formats=FORMATS, quiet=True)
     _, _, second, _ = run_request(again)
@@ -121,7 +121,7 @@ def test_unknown_format_and_one_no_task_takes_are_one_line(tmp_path, tiny_model_
     write_tasks(tmp_path)
     for formats, expected in (("mc,chatt", "--formats: unknown format 'chatt'; known: mc, cloze"),
                               ("cloze-smollm2", "--formats cloze-smollm2: no task of this run can take it (quiz: "),
-                              ("mc", "--formats mc: no task of this run can take it (sums: mc is for choice tasks")):
+                              ("mc", "--formats mc: no task of this run can take it (sums: for choice tasks, and sums is a generate task")):
         tasks = "quiz" if formats == "cloze-smollm2" else "sums" if formats == "mc" else "quiz"
         result = evalkit("--config", str(config), "run", "--models", "tiny", "--tasks", tasks, "--formats", formats,
                          "--quiet", cwd=tmp_path)
