@@ -141,3 +141,7 @@ def test_a_suite_opts_into_formats_and_the_flag_wins(tmp_path, tiny_model_dir):
     _, store, run_id, _ = run_request(RunRequest(config=config, models="tiny", suite="quiz", formats="chat", quiet=True))
     tasks = store.run(run_id)["provenance"]["tasks"]
     assert tasks["quiz"]["formats"]["rows"] == {"mc": "quiz", "chat": "quiz@chat"} and "quiz@cloze" not in tasks
+    import evalkit  # the Python API takes the same formats, served here from the two runs' cache
+
+    metrics, _ = evalkit.evaluate(models="tiny", tasks=["quiz"], formats=["cloze", "chat"], config=config).formats()
+    assert list(metrics["format"]) == ["mc", "cloze", "chat"] and (metrics["n"] == 8).all()
