@@ -52,7 +52,7 @@ stop = ["\\n"]
 num_fewshot = 1
 sampler = "first_n"
 """
-FORMATS = "mc,cloze,chat,fewshot-multiturn"
+FORMATS = "mc,cloze,cloze-norm,chat,fewshot-multiturn"
 
 
 def write_tasks(root) -> None:
@@ -80,12 +80,12 @@ def test_each_task_runs_in_each_format_on_the_same_items_and_is_cached(tmp_path,
     request = RunRequest(config=config, models="tiny,tiny16", tasks="quiz,sums,toyppl", formats=FORMATS, quiet=True)
     _, store, run_id, _ = run_request(request)
     tasks = store.run(run_id)["provenance"]["tasks"]
-    assert tasks["quiz"]["formats"] == {"rows": {"mc": "quiz", "cloze": "quiz@cloze", "chat": "quiz@chat",
-                                                 "fewshot-multiturn": "quiz@fewshot-multiturn"},
+    assert tasks["quiz"]["formats"] == {"rows": {"mc": "quiz", "cloze": "quiz@cloze", "cloze-norm": "quiz@cloze-norm",
+                                                 "chat": "quiz@chat", "fewshot-multiturn": "quiz@fewshot-multiturn"},
                                         "skipped": {}}
     assert tasks["sums"]["formats"]["rows"] == {"default": "sums", "chat": "sums@chat",
                                                 "fewshot-multiturn": "sums@fewshot-multiturn"}
-    assert set(tasks["sums"]["formats"]["skipped"]) == {"mc", "cloze"}
+    assert set(tasks["sums"]["formats"]["skipped"]) == {"mc", "cloze", "cloze-norm"}
     assert set(tasks["toyppl"]["formats"]["skipped"]) == set(FORMATS.split(","))
     assert tasks["quiz@cloze"]["format_of"] == "quiz" and tasks["quiz@cloze"]["data_hash"] == tasks["quiz"]["data_hash"]
     ids = {t: [r["sample_id"] for r in store.samples(run_id, "tiny", t)] for t in ("quiz", "quiz@cloze", "quiz@chat")}
@@ -94,14 +94,14 @@ def test_each_task_runs_in_each_format_on_the_same_items_and_is_cached(tmp_path,
     assert chat.count("<|im_start|>assistant\n") == 3 and chat.endswith("<|im_start|>assistant\n")  # 2 shots + reply
     generated = store.samples(run_id, "tiny", "sums@chat")[0]["prompt"]
     assert generated.startswith("<|im_start|>user\n") and "0 + 1 =" in generated
-    # every format asks its own requests: 2 models × (4 choice formats × 8 items × 2 options + 3 × 4 generations
-    # + 24 documents), none shared, so each format has its own cache keys
+    # every format with its own prompts asks its own requests: 2 models × (4 choice prompt formats × 8 items ×
+    # 2 options + 3 × 4 generations + 24 documents); cloze-norm reads cloze's requests, so it adds none
     assert responses(tmp_path) == 2 * (4 * 8 * 2 + 3 * 4 + 24)
     results = Results(store, run_id)
     metrics, compared = results.formats()
-    assert set(metrics["format"]) == {"mc", "cloze", "chat", "fewshot-multiturn", "default"}
+    assert set(metrics["format"]) == {"mc", "cloze", "cloze-norm", "chat", "fewshot-multiturn", "default"}
     assert (metrics[metrics["task"] == "quiz"]["n"] == 8).all() and metrics["spread"].notna().all()
-    assert set(compared["model_a"]) == {"tiny16"} and len(compared) == 4 + 3 and "sign_depends" in compared
+    assert set(compared["model_a"]) == {"tiny16"} and len(compared) == 5 + 3 and "sign_depends" in compared
     text = leaderboard.render(store, run_id, tmp_path / "reports")
     main = text.split("## Results")[1].split("##")[0]
     assert "quiz · acc" in main and "quiz@" not in main  # the formats stay out of the main table
