@@ -68,7 +68,7 @@ PROJECT_KEYS = {"store", "reports", "seed"}
 TASK_OPTION_KEYS = {"limit", "sample_seed", "subjects", "num_fewshot", "sources"}
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?|xpu(:\d+)?")
 MODEL_STRINGS = ("source", "device", "adapter", "recipe", "parent", "description", "revision")
-SUITE_KEYS = {"tasks", "options", "description", "judge", "prompt_set", "prompt_limit"}
+SUITE_KEYS = {"tasks", "options", "description", "judge", "prompt_set", "prompt_limit", "formats"}
 JUDGE_KEYS = {"prompt", "model", "method", "description", "prompt_set", "tie_margin", "position", "tie_band"}
 # The names of evalkit.judge's registered methods and position rules, for reading a config before any judge
 # code loads (the config sits below the packages that register them); tests/test_architecture.py keeps
@@ -129,6 +129,7 @@ class Suite:
     judges: tuple[str, ...] = ()  # [judges.NAME] entries: pairwise judging of the models' answers, one after another
     prompt_set: str | None = None  # the prompts the judges' answers come from (default: each judge's own)
     prompt_limit: int | None = None  # the first N prompts only
+    formats: tuple[str, ...] = ()  # prompt formats each task also runs in (evalkit/kinds/formats.py); --formats wins
 
 
 @dataclass(frozen=True)
@@ -402,8 +403,12 @@ def _suite(name: str, spec: Any, path: Path) -> Suite:
         raise ConfigError(f"{path}: {where}.prompt_set is set but no {where}.judge; add judge = \"NAME\" or remove it")
     if limit is not None and _typed(limit, int, f"{where}.prompt_limit", path) < 1:
         raise ConfigError(f"{path}: {where}.prompt_limit = {limit} is out of range; use a positive number")
+    formats = spec.get("formats", [])
+    if not isinstance(formats, list) or not all(isinstance(f, str) and f.strip() for f in formats):
+        raise ConfigError(f"{path}: {where}.formats must be a list of prompt formats, e.g. formats = [\"cloze\"], "
+                          f"got {formats!r}")
     return Suite(name=name, tasks=tuple(tasks), options=options, judges=tuple(dict.fromkeys(judges or ())),
-                 prompt_set=prompt_set, prompt_limit=limit)
+                 prompt_set=prompt_set, prompt_limit=limit, formats=tuple(formats))
 
 
 def _task_options(where: str, opts: Any, path: Path) -> TaskOptions:

@@ -11,8 +11,10 @@ of the choice. The task file's [choice] table:
     choices           expression: the list of answer strings (doc_to_choice)
     gold              expression: the index of the right choice, or a list of them (doc_to_target)
     target_delimiter  between prompt and choice, default " "
-    metrics           which of acc, acc_norm, mc2 to report (default acc, acc_norm); mc2 is
-                      TruthfulQA's normalised probability mass on the gold choices
+    metrics           which of acc, acc_norm, acc_norm_nospace, mc2 to report (default acc, acc_norm);
+                      acc_norm_nospace is lighteval's (SmolLM2's) per-character normalisation of the
+                      continuation without its leading space; mc2 is TruthfulQA's normalised
+                      probability mass on the gold choices
     primary           the metrics in the leaderboard's main table (default: the first)
 
 Partial scoring (lm-eval's multiple inputs, Winogrande): the option is in the context and
@@ -22,6 +24,9 @@ the shared suffix is scored. Instead of `prompt` and `choices`, give
 A few-shot example is then the gold context + target_delimiter + continuation.
 
 With a subject_field, every metric also gets one row per subject: `acc/<subject>`.
+
+In a chat format (evalkit/kinds/formats.py) the prompt is rendered by the model's chat template and
+each choice follows the assistant header with no delimiter, as lm-eval's --apply_chat_template does.
 """
 
 from __future__ import annotations
@@ -35,13 +40,13 @@ from evalkit.config import check_keys
 from evalkit.data import fewshot
 from evalkit.data.templates import compile_template, environment, render
 from evalkit.errors import ConfigError, DataError
-from evalkit.kinds import metric_rows
+from evalkit.kinds import formats, metric_rows
 from evalkit.kinds.base import TaskKind
 from evalkit.scoring import metrics as scoring
 from evalkit.scoring import stats
 from evalkit.types import LoglikelihoodRequest
 
-METRICS = ("acc", "acc_norm", "mc2")
+METRICS = ("acc", "acc_norm", "acc_norm_nospace", "mc2")
 DEFAULT_METRICS = ["acc", "acc_norm"]
 SECTION_KEYS = {"description", "prompt", "choices", "gold", "target_delimiter", "contexts", "continuation",
                 "metrics", "primary"}
@@ -148,14 +153,24 @@ def context(task, sample, options: dict[str, Any]) -> str:
     else:
         text_of = lambda row: render(section["prompt"], row)
         answer_of = lambda row: _answer_of(task, row)
-    return fewshot.build_prompt(task, sample, options, description=render(section.get("description", ""), sample.row),
-                                text_of=text_of, answer_of=answer_of,
-                                target_delimiter=section.get("target_delimiter", " "))
+    description = render(section.get("description", ""), sample.row)
+    fmt = formats.of(task)
+    if fmt is not None and fmt.chat:
+        return formats.chat_prompt(task, sample, options, fmt, description, text_of, answer_of,
+                                   section.get("target_delimiter", " "))
+    return fewshot.build_prompt(task, sample, options, description=description, text_of=text_of,
+                                answer_of=answer_of, target_delimiter=section.get("target_delimiter", " "))
+
+
+def _delimiter(task) -> str:
+    """Between the prompt and a choice; nothing after a chat template's assistant header."""
+    fmt = formats.of(task)
+    return "" if fmt is not None and fmt.chat else _section(task).get("target_delimiter", " ")
 
 
 def requests(task, sample, options) -> list[LoglikelihoodRequest]:
     prompt = context(task, sample, options)
-    delimiter = _section(task).get("target_delimiter", " ")
+    delimiter = _delimiter(task)
     if _partial(task):
         suffix = delimiter + _continuation(task, sample.row)
         return [LoglikelihoodRequest(prompt + option, suffix) for option in _choices(task, sample.row)]
@@ -177,19 +192,35 @@ def probability_mass(lls: list[float], golds: list[int]) -> float:
     return sum(weights[g] for g in golds) / sum(weights)
 
 
+def _pick(task, lls: list[float], choices: list[str]) -> int:
+    """The option the task's headline metric picks (its first primary): the most likely one, or the
+    most likely per character where a normalised accuracy leads (a cloze format read as lm-eval's
+    acc_norm or SmolLM2's acc_norm_nospace), so the response and the report's pick counts are that one."""
+    lead = _section(task).get("primary", metric_names(task)[:1])[0]
+    if lead == "acc_norm":
+        lengths = [len(c) for c in choices]
+    elif lead == "acc_norm_nospace":
+        lengths = [len(c) - 1 if c.startswith(" ") else len(c) for c in (_delimiter(task) + c for c in choices)]
+    else:
+        lengths = [1] * len(choices)
+    return max(range(len(lls)), key=lambda i: lls[i] / max(lengths[i], 1))
+
+
 def score(task, samples, responses, options):
     records, names = [], metric_names(task)
     for sample, answers in zip(samples, responses):
         choices = _choices(task, sample.row)
         gold = _gold(task, sample.row, len(choices))
         lls = [a.logprob for a in answers]
-        picked = max(range(len(lls)), key=lls.__getitem__)
+        picked = _pick(task, lls, choices)
         golds = [gold] if isinstance(gold, int) else gold
         scores: dict[str, Any] = {}
         if "acc" in names:
             scores["acc"] = scoring.choice_accuracy(lls, gold)
         if "acc_norm" in names:
             scores["acc_norm"] = scoring.acc_norm(lls, gold, choices)
+        if "acc_norm_nospace" in names:
+            scores["acc_norm_nospace"] = scoring.acc_norm_nospace(lls, gold, [_delimiter(task) + c for c in choices])
         if "mc2" in names:
             scores["mc2"] = probability_mass(lls, golds)
         # chosen and gold option positions: what the report's health checks count (picks, majority baseline)

@@ -6,7 +6,7 @@
     parallel.py   the process world under `accelerate launch`: shards, barriers, rank 0
 """
 
-from evalkit.models.handle import ModelHandle, endpoint_handle, fetch_responses
+from evalkit.models.handle import ModelHandle, chat_renderer, endpoint_handle, fetch_responses
 from evalkit.models.sources import ResolvedModel, fingerprint, resolve
 
-__all__ = ["ModelHandle", "ResolvedModel", "endpoint_handle", "fetch_responses", "fingerprint", "resolve"]
+__all__ = ["ModelHandle", "ResolvedModel", "chat_renderer", "endpoint_handle", "fetch_responses", "fingerprint", "resolve"]

@@ -8,6 +8,7 @@ from typing import Any
 
 from evalkit.backends import load_backend
 from evalkit.config import ModelSpec
+from evalkit.errors import ConfigError
 from evalkit.models.parallel import World
 from evalkit.store import Store
 from evalkit.types import Request, request_key, stable_hash
@@ -71,3 +72,27 @@ def endpoint_handle(spec: ModelSpec) -> ModelHandle:
     its responses are (the API key never does: it is not stored)."""
     return ModelHandle(spec, None, stable_hash({"endpoint": spec.source, "model": spec.name, "base_url": spec.base_url,
                                                 "tokenizer": spec.tokenizer, "max_length": spec.max_length})[:24])
+
+
+def chat_renderer(handle: ModelHandle):
+    """messages → the model's prompt text through its own chat template, ready for the reply (prompt
+    formats that run in the chat template); raises ConfigError where the model has none to apply."""
+    where = handle.folder or handle.spec.tokenizer
+    if where is None or not handle.spec.chat_template:
+        why = "chat_template = false in its config" if where else "no local tokenizer to render it with"
+        raise ConfigError(f"model {handle.spec.name!r}: a chat format needs its chat template, and it has {why}; "
+                          "drop chat and fewshot-multiturn from --formats for it")
+    backend = handle._backend
+    tokenizer = getattr(backend, "tokenizer", None)
+    if tokenizer is None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(where)
+    if not tokenizer.chat_template:
+        raise ConfigError(f"model {handle.spec.name!r}: its tokenizer ({where}) has no chat template, which a chat "
+                          "format needs; drop chat and fewshot-multiturn from --formats, or give it one")
+
+    def render(messages: list[dict[str, str]]) -> str:
+        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    return render

@@ -15,6 +15,7 @@ from evalkit.kinds import KINDS, TaskKind
 from evalkit.report import health
 from evalkit.report.board import Board, build, when
 from evalkit.report.format import cell, fmt, p_text
+from evalkit.report.format_section import format_section
 from evalkit.report.frames import comparison_rows, comparisons_frame
 from evalkit.report.judge import judge_section
 from evalkit.report.lineage import lineage_section
@@ -35,9 +36,10 @@ def task_kind(run: dict[str, Any], task: str) -> TaskKind:
 
 
 def primary_metrics(run: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """The metrics each task shows in the main table: those its own metric rows mark primary."""
+    """The metrics each task shows in the main table: those its own metric rows mark primary. A task in
+    another prompt format (`task@format`) is left to the Format sensitivity section."""
     return {task: task_kind(run, task).primary_metrics([r for r in results if r["task"] == task])
-            for task in run["provenance"].get("tasks", {})}
+            for task, info in run["provenance"].get("tasks", {}).items() if "format_of" not in info}
 
 
 def model_order(run: dict[str, Any]) -> list[str]:
@@ -207,6 +209,9 @@ def render(store: Store, run_id: int | None = None, reports_dir: Path = Path("re
         lines += ["", "## Paired comparisons", "", comparisons_intro(len(compared) - 2), ""] + compared
     if sliced:
         lines += [""] + sliced
+    formatted = format_section(store, board, comparison_pairs(board.models))
+    if formatted:
+        lines += [""] + formatted
     for section in SECTIONS:
         extra = section(store, board.as_run(), reports_dir)
         if extra:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from evalkit.config import Config
+from evalkit.kinds import formats
 from evalkit.models.entries import select_models
 from evalkit.models.parallel import world
 from evalkit.report import slices
@@ -29,6 +30,7 @@ class RunRequest:
     dtype: str | None = None
     device: str | None = None
     slice_by: str | None = None  # comma-separated slice fields (evalkit/report/slices.py)
+    formats: str | None = None  # comma-separated prompt formats (evalkit/kinds/formats.py)
     quiet: bool = False
 
 
@@ -46,4 +48,16 @@ def run_request(request: RunRequest) -> tuple[Config, Store, int | None, Console
         ui.note(note)
     given = {k: v for k, v in asdict(request).items() if v is not None and k not in ("config", "quiet", "suite")}
     slice_by = slices.parse_fields(request.slice_by)
-    return config, store, run(config, names, suite, store, ui, command_line=given, slice_by=slice_by), ui
+    asked = _formats(config, suite, request.formats, ui)
+    return config, store, run(config, names, suite, store, ui, command_line=given, slice_by=slice_by,
+                              asked_formats=asked), ui
+
+
+def _formats(config: Config, suite: str, flag: str | None, ui) -> list[formats.Format]:
+    """The prompt formats of this run: --formats, else the suite's `formats` key (opt-in per suite)."""
+    declared = config.suite(suite).formats
+    if flag is None:
+        return formats.parse_list(",".join(declared), f"{config.path}: suites.{suite}.formats") if declared else []
+    if declared and formats.parse_list(flag) != formats.parse_list(",".join(declared)):
+        ui.note(f"--formats {flag} wins over the suite's formats = {list(declared)}")
+    return formats.parse_list(flag)
