@@ -104,3 +104,26 @@ def test_the_run_summary_prints_the_flags(tmp_path):
     out = io.StringIO()
     print_summary(store, run_id, Console(file=out, width=300))
     assert "⚠ base · toymc: picks option A on 20 of 20 items" in out.getvalue()
+
+
+def test_a_task_whose_gold_never_moves_is_flagged_for_every_model():
+    """A constant predictor scores 100% where the right answer always sits in one position: the task
+    measures the position, whatever a model's accuracy shows (factual_pairs before its options were shuffled)."""
+    records = choice_records(GOLDS)
+    for record in records:
+        record["scores"]["gold"] = [0]
+    found = health.check("m", "t", "choice", records)
+    assert found.majority_baseline == 1.0
+    assert found.flags == ["the right answer is option A on all 20 items: always answering A scores 100%, so "
+                           "accuracy here measures the position as much as the model"]
+    other = health.check("n", "t", "choice", records)
+    lines = health.flags_lines([found, other])
+    assert lines[0].startswith("**⚠ Health flags (1)**")
+    assert "- every model (m, n) · t: the right answer is option A on all 20 items" in lines[2]
+
+
+def test_a_few_items_with_one_gold_position_are_not_flagged():
+    records = choice_records(GOLDS)[:health.MIN_GOLD_ITEMS - 1]
+    for record in records:
+        record["scores"]["gold"] = [0]
+    assert health.check("m", "t", "choice", records).flags == []
