@@ -21,6 +21,7 @@ from evalkit.judge.contamination import overlap_text
 from evalkit.judge.verdicts import JudgedPair, judge_infos, judged_pairs, judgment_rows
 from evalkit.report.judge_tables import bias_lines, judge_agreement_section, pair_table, ratings_table, rule_agreement
 from evalkit.store.db import Store
+from evalkit.types import shown_path
 
 METHOD_TEXT = {"generate": "verdict parsed from the judge's reply",
                "logprobs": "verdict = the most probable verdict token after the judge prompt (no text generated)",
@@ -98,7 +99,8 @@ def _describe(info: dict) -> str:
     prompt = f"prompt `{info['prompt']}` v{info['prompt_version']}"
     if info.get("reference_prompt"):
         prompt += f" (`{info['reference_prompt']}` for prompts with a reference answer)"
-    text = (f"Judge model `{info['model']}` ({info['source']}, fingerprint `{info['fingerprint']}`), {prompt}; "
+    source = shown_path(info["source"])
+    text = (f"Judge model `{info['model']}` ({source}, fingerprint `{info['fingerprint']}`), {prompt}; "
             f"{METHOD_TEXT.get(info['method'], info['method'])}.")
     text += overlap_text(info.get("prompt_set_overlap"))
     if info.get("description"):

@@ -22,6 +22,7 @@ from evalkit.report.slice_section import slices_section
 from evalkit.report.verdict import verdict_section
 from evalkit.report.votes import human_votes_section
 from evalkit.store import Store
+from evalkit.types import shown_path
 
 Section = Callable[[Store, dict[str, Any], Path], list[str]]
 
@@ -137,12 +138,13 @@ def provenance_section(run: dict[str, Any]) -> list[str]:
              "|---|---|---|---|---|"]
     for name, model in info.get("models", {}).items():
         spec = model["spec"]
-        lines.append(f"| {name} | `{model['fingerprint']}` | {spec['source'] or spec.get('recipe')} | {spec['dtype']} "
-                     f"| {spec['quantization']} |")
+        source = shown_path(spec["source"] or spec.get("recipe"))
+        lines.append(f"| {name} | `{model['fingerprint']}` | {source} | {spec['dtype']} | {spec['quantization']} |")
     lines += ["", "| task | version | kind | samples | data | data hash | options |", "|---|---|---|---|---|---|---|"]
     for name, task in info.get("tasks", {}).items():
         options = {k: v for k, v in task["options"].items() if v not in (None, [], (), {})}
-        lines.append(f"| {name} | {task['version']} | {task['kind']} | {task['n_samples']} | {task['data_origin']} "
+        origin = shown_path(task["data_origin"])
+        lines.append(f"| {name} | {task['version']} | {task['kind']} | {task['n_samples']} | {origin} "
                      f"| `{task['data_hash']}` | {_inline(options) or 'all'} |")
     timings = info.get("timings_s", {})
     if timings:
