@@ -17,7 +17,8 @@ from evalkit.report.board import Board, build, when
 from evalkit.report.format import cell, fmt, p_text
 from evalkit.report.frames import ALPHA, comparison_rows, comparisons_frame, results_frame
 from evalkit.report.judge import judge_section
-from evalkit.report.lineage import lineage_section
+from evalkit.report.lineage import lineage_section, run_heldout_measures
+from evalkit.report.notes import measures_section
 from evalkit.report.slice_section import slices_section
 from evalkit.report.verdict import verdict_section
 from evalkit.report.votes import human_votes_section
@@ -228,6 +229,9 @@ def render(store: Store, run_id: int | None = None, reports_dir: Path = Path("re
     compared = comparisons(frame)
     if compared:
         lines += ["", "## Paired comparisons", "", comparisons_intro(len(compared) - 2), ""] + compared
+    measured = measures_section([r["metric"] for r in board.results], run_heldout_measures(store, board.as_run()))
+    if measured:
+        lines += [""] + measured
     if sliced:
         lines += [""] + sliced
     for section in SECTIONS:
