@@ -52,7 +52,7 @@ __all__ = [
     "WINNERS", "Agreement", "Battle", "BattleArrays", "BattleError", "BootstrapIntervals",
     "NoFiniteRatingsError", "PairCounts", "Rating", "WinRate", "agreement",
     "bradley_terry", "cohen_kappa", "compute_online_elo", "encode_battles",
-    "expected_win_rate", "inter_annotator_agreement", "interval_ranks",
+    "expected_win_rate", "inter_annotator_agreement", "interval_ranks", "RANK_NOTE",
     "judge_human_agreement", "pair_counts", "pair_win_rate", "rate",
     "win_rate", "win_rate_matrix",
 ]  # fmt: skip
@@ -131,6 +131,10 @@ def compute_online_elo(
     arrays = encode_battles(battles)
     ratings = online_elo(arrays, k=k, scale=scale, base=base, init_rating=init_rating)
     return dict(zip(arrays.models, ratings.tolist()))
+
+
+RANK_NOTE = ("Rank is 1 + the number of models whose 95% interval lies wholly above this model's: models whose 95% "
+             "intervals overlap share a rank, however far apart their ratings, since the data cannot order them.")
 
 
 def interval_ranks(low: np.ndarray, high: np.ndarray) -> np.ndarray:

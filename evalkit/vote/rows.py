@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from evalkit.ratings import Agreement, Rating
+from evalkit.ratings import RANK_NOTE, Agreement, Rating
 from evalkit.vote.analysis import VoteSummary
 
 Table = tuple[list[str], list[list[str]]]
@@ -74,4 +74,4 @@ def counts_line(summary: VoteSummary) -> str:
             f"{'' if len(summary.annotators) == 1 else 's'} ({', '.join(summary.annotators)}) "
             f"on {summary.n_prompts} prompts; 95% intervals from {summary.rounds} bootstrap rounds. "
             f"Ties and “both bad” count half a win each; a model with fewer than {MIN_VOTES} votes gets no "
-            "rating or rank (too few votes).")
+            f"rating or rank (too few votes). {RANK_NOTE}")
