@@ -255,3 +255,4 @@ class ChoiceKind(TaskKind):
     requests = staticmethod(requests)
     score = staticmethod(score)
     compare = staticmethod(compare)
+    reported_metrics = staticmethod(metric_names)
