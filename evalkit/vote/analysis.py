@@ -32,6 +32,10 @@ from evalkit.vote import votes as vote_store
 from evalkit.vote.sources import JudgeData, judge_verdicts, stored_answers
 from evalkit.vote.votes import Vote
 
+# Below this many votes a model's rating says little: online Elo from 2 votes is 1004 [1000, 1006] only
+# because K=4 cannot move further, and a bootstrap over a handful of votes understates its spread.
+MIN_VOTES = 10
+
 _SIDE = {"left": "a", "right": "b", "tie": "tie", "both_bad": "both_bad"}
 # Used only when the plain fit has no maximum (some model never lost or never won).
 FALLBACK_PRIOR = 1.0
@@ -97,6 +101,16 @@ def summarise(store: Store, prompt_set: str | None = None, models: Sequence[str]
 
 def _bradley_terry(battles: list[Battle], rounds: int, seed: int, notes: list[str],
                    prior: float = 0.0) -> list[Rating]:
+    fitted: list[str] = []  # how the ratings were fitted: said only when some rating is shown
+    ratings = _fit(battles, rounds, seed, fitted, prior)
+    if any(r.n_battles >= MIN_VOTES for r in ratings):
+        notes += fitted
+    else:
+        notes.append(f"Bradley–Terry: no rating is shown until a model has {MIN_VOTES} votes.")
+    return ratings
+
+
+def _fit(battles: list[Battle], rounds: int, seed: int, notes: list[str], prior: float) -> list[Rating]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         if prior > 0:

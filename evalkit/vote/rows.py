@@ -6,12 +6,9 @@ from __future__ import annotations
 import math
 
 from evalkit.ratings import RANK_NOTE, Agreement, Rating
-from evalkit.vote.analysis import VoteSummary
+from evalkit.vote.analysis import MIN_VOTES, VoteSummary
 
 Table = tuple[list[str], list[list[str]]]
-# Below this many votes a model's rating says little: online Elo from 2 votes is 1004 [1000, 1006] only
-# because K=4 cannot move further, and a bootstrap over a handful of votes understates its spread.
-MIN_VOTES = 10
 
 
 def rating_text(rating: Rating) -> str:
