@@ -67,6 +67,9 @@ def test_constant_predictor_and_empty_outputs_are_flagged_at_the_top(tmp_path, m
     assert "sft · toymc" not in top and "base · toygen" not in top
     assert "| base | toymc | 20 | A 100% | 0.2500 | 0.2500 | ⚠ |" in text
     assert "| sft | toygen | 20 | 12/20 (base 0/20, mcnemar exact p = 0.00049) | 1/20 (base 1/20" in text
+    verdict = text.split("## Verdict")[1].split("## Results")[0]  # flagged results are not read as evidence
+    assert "  - toymc · acc: base health-flagged (picks option A on 20 of 20 items" in verdict
+    assert "  - toygen · exact_match: sft health-flagged (12/20 outputs are empty)" in verdict
 
 
 def test_healthy_models_get_no_flag(tmp_path):
