@@ -206,9 +206,10 @@ def flags_lines(found: list[Health]) -> list[str]:
     flagged = _flag_list(found)
     if not flagged:
         return ["**Health checks:** no flags (option picks, right-answer positions, empty, truncated and unscored "
-                "outputs; see Health checks below)." if found else "**Health checks:** nothing to check in these tasks."]
-    return [f"**⚠ Health flags ({len(flagged)})** — numbers that may mean nothing; see Health checks below:", ""] + \
-        flagged
+                "outputs; see Health checks below)." if found else
+                "**Health checks:** nothing to check in these tasks."]
+    heading = f"**⚠ Health flags ({len(flagged)})** — numbers that may mean nothing; see Health checks below:"
+    return [heading, ""] + flagged
 
 
 def _picks_text(health: Health) -> str:

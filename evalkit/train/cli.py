@@ -17,7 +17,8 @@ STAGES = (("sft", "supervised fine-tuning on chat / instruction data"),
 
 
 def make_parser(commands) -> None:
-    train = commands.add_parser("train", help="train a candidate from a recipe (SFT, DPO, ORPO, reward model; LoRA, QLoRA or full)")
+    train = commands.add_parser("train", help="train a candidate from a recipe (SFT, DPO, ORPO, reward model; "
+                                              "LoRA, QLoRA or full)")
     stages = train.add_subparsers(dest="stage", metavar="STAGE", required=True)
     for stage, text in STAGES:
         stage_parser = stages.add_parser(stage, help=text)

@@ -73,7 +73,8 @@ def test_each_candidate_against_its_configured_parent_or_the_model_before_it():
     assert [(f.model, f.parent, f.configured) for f in found] == [
         ("sft", "base", True), ("dpo", "sft", True), ("other", "dpo", False)]
     # dpo against base is also in the comparisons table, but the verdict reads dpo against sft only
-    rows = [comparison("quiz", "acc", "sft", "base", 0.2, 0.0001), comparison("quiz", "acc", "dpo", "base", 0.2, 0.0001)]
+    rows = [comparison("quiz", "acc", "sft", "base", 0.2, 0.0001),
+            comparison("quiz", "acc", "dpo", "base", 0.2, 0.0001)]
     lines = verdict.verdict_section(comparisons_frame(rows), RESULTS, ["base", "sft", "dpo"], {"dpo": "sft"}, {})
     text = "\n".join(lines)
     assert "**sft** against base (the model listed before it; no parent configured):" in text
