@@ -77,7 +77,8 @@ def _choice_health(health: Health, records: list[dict[str, Any]]) -> None:
     if len(golds) == 1 and len(records) >= MIN_GOLD_ITEMS:
         only = option_name(next(iter(golds)))
         health.flags.append(f"the right answer is option {only} on all {len(records)} items: always answering "
-                            f"{only} scores 100%, so accuracy here measures the position as much as the model")
+                            f"{only} would score 100%, and a pull toward one position cannot be told from accuracy "
+                            "(shuffle the options: [choice].shuffle_choices)")
     top, count = health.picks.most_common(1)[0] if health.picks else (None, 0)
     if top is not None and count / len(records) >= ONE_OPTION_SHARE:
         baseline = f"; majority-class baseline {health.majority_baseline:.2f}" if golds else ""

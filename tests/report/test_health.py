@@ -110,15 +110,16 @@ def test_the_run_summary_prints_the_flags(tmp_path):
 
 
 def test_a_task_whose_gold_never_moves_is_flagged_for_every_model():
-    """A constant predictor scores 100% where the right answer always sits in one position: the task
-    measures the position, whatever a model's accuracy shows (factual_pairs before its options were shuffled)."""
+    """A constant predictor scores 100% where the right answer always sits in one position, and the picks by option
+    cannot tell a position bias from accuracy (factual_pairs before its options were shuffled)."""
     records = choice_records(GOLDS)
     for record in records:
         record["scores"]["gold"] = [0]
     found = health.check("m", "t", "choice", records)
     assert found.majority_baseline == 1.0
-    assert found.flags == ["the right answer is option A on all 20 items: always answering A scores 100%, so "
-                           "accuracy here measures the position as much as the model"]
+    assert found.flags == ["the right answer is option A on all 20 items: always answering A would score 100%, and "
+                           "a pull toward one position cannot be told from accuracy (shuffle the options: "
+                           "[choice].shuffle_choices)"]
     other = health.check("n", "t", "choice", records)
     lines = health.flags_lines([found, other])
     assert lines[0].startswith("**⚠ Health flags (1)**")
