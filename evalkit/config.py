@@ -183,7 +183,8 @@ class Config:
     def model(self, name: str) -> ModelSpec:
         if name not in self.models:
             known = ", ".join(sorted(self.models)) or "(none)"
-            raise ConfigError(f"unknown model {name!r} in --models; {self.path} defines: {known}. "
+            raise ConfigError(f"unknown model {name!r} in --models; {did_you_mean(name, self.models)}"
+                              f"{self.path} defines: {known}. "
                               f"Add a [models.{name}] table or pick one of those.")
         return self.models[name]
 
@@ -429,6 +430,14 @@ def _task_options(where: str, opts: Any, path: Path) -> TaskOptions:
     if not isinstance(subjects, list) or not all(isinstance(x, str) and x for x in subjects):
         raise ConfigError(f"{path}: {where}.subjects must be a list of names, got {subjects!r}")
     return TaskOptions(limit=limit, sample_seed=seed, subjects=tuple(subjects), num_fewshot=shots, extra=opts)
+
+
+def did_you_mean(name: str, known) -> str:
+    """"did you mean X? " for a near miss among `known` names (a typo), else ""."""
+    import difflib
+
+    near = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.5)
+    return f"did you mean {', '.join(near)}? " if near else ""
 
 
 def split_names(text: str | None, flag: str = "--models") -> list[str] | None:

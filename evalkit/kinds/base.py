@@ -59,6 +59,10 @@ class TaskKind(ABC):
     def lower_is_better(self, metric: str) -> bool:
         return False
 
+    def reported_metrics(self, task) -> list[str]:
+        """The metrics a task of this kind reports, before any run (what `evalkit tasks` lists)."""
+        return list(self.default_primary)
+
     def primary_metrics(self, results: list[dict[str, Any]]) -> list[str]:
         """The metrics of one task × model set shown in the leaderboard's main table: those the
         task's own metric rows mark primary (a generation task's validated [generate].primary),

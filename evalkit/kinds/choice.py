@@ -16,6 +16,9 @@ of the choice. The task file's [choice] table:
                       continuation without its leading space; mc2 is TruthfulQA's normalised
                       probability mass on the gold choices
     primary           the metrics in the leaderboard's main table (default: the first)
+    shuffle_choices   an integer seed: each row's options are put in an order drawn from this seed and
+                      the row's content, the gold following its option (for data that always puts the
+                      right answer in one position, where a constant predictor would score 100 %)
 
 Partial scoring (lm-eval's multiple inputs, Winogrande): the option is in the context and
 the shared suffix is scored. Instead of `prompt` and `choices`, give
@@ -32,6 +35,7 @@ each choice follows the assistant header with no delimiter, as lm-eval's --apply
 from __future__ import annotations
 
 import math
+import random
 from collections import defaultdict
 from functools import lru_cache
 from typing import Any
@@ -44,12 +48,12 @@ from evalkit.kinds import formats, metric_rows
 from evalkit.kinds.base import TaskKind
 from evalkit.scoring import metrics as scoring
 from evalkit.scoring import stats
-from evalkit.types import LoglikelihoodRequest
+from evalkit.types import LoglikelihoodRequest, stable_hash
 
 METRICS = ("acc", "acc_norm", "acc_norm_nospace", "mc2")
 DEFAULT_METRICS = ["acc", "acc_norm"]
 SECTION_KEYS = {"description", "prompt", "choices", "gold", "target_delimiter", "contexts", "continuation",
-                "metrics", "primary"}
+                "metrics", "primary", "shuffle_choices"}
 EXAMPLES = {"prompt": '"{{ question }}\\nAnswer:"', "choices": '"[\\"A\\", \\"B\\"]" or "options"',
             "contexts": '"context_options"', "continuation": '"{{ continuation }}"',
             "gold": '"answer" or "[\\"A\\", \\"B\\"].index(label)"'}
@@ -88,6 +92,10 @@ def validate(task) -> None:
     primary = section.get("primary", chosen[:1])
     if not isinstance(primary, list) or not primary or not set(primary) <= set(chosen):
         raise ConfigError(f"{task.path}: [choice].primary = {primary!r} must list some of the metrics {chosen}")
+    seed = section.get("shuffle_choices")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise ConfigError(f"{task.path}: [choice].shuffle_choices = {seed!r}; give an integer seed, e.g. "
+                          "shuffle_choices = 1234, or leave it out to keep the data's order")
     fewshot.settings(task)
 
 
@@ -101,13 +109,24 @@ def evaluate(source: str, row: dict[str, Any]):
     return _expression(source)(**row)
 
 
+def _order(task, row: dict[str, Any], n_choices: int) -> list[int]:
+    """Which data option sits at each position: the data's order, or with shuffle_choices one drawn from the
+    seed and the row's content (the same on every load and machine, whatever the rows' order)."""
+    seed = _section(task).get("shuffle_choices")
+    order = list(range(n_choices))
+    if seed is not None:
+        content = {k: v for k, v in row.items() if not k.startswith("_")}  # not which file it came from
+        random.Random(f"{seed}:{stable_hash(content)}").shuffle(order)
+    return order
+
+
 def _choices(task, row: dict[str, Any]) -> list[str]:
     """The options: answer strings, or with partial scoring the contexts that hold them."""
     key = "contexts" if _partial(task) else "choices"
     choices = evaluate(_section(task)[key], row)
     if not isinstance(choices, (list, tuple)) or len(choices) < 2 or not all(isinstance(c, str) for c in choices):
         raise ValueError(f"`{key}` must give a list of at least 2 strings, got {choices!r}")
-    return list(choices)
+    return [choices[i] for i in _order(task, row, len(choices))]
 
 
 def _gold(task, row: dict[str, Any], n_choices: int) -> int | list[int]:
@@ -115,7 +134,8 @@ def _gold(task, row: dict[str, Any], n_choices: int) -> int | list[int]:
     golds = gold if isinstance(gold, (list, tuple)) else [gold]
     if not golds or not all(isinstance(g, int) and not isinstance(g, bool) and 0 <= g < n_choices for g in golds):
         raise ValueError(f"`gold` must give an index 0..{n_choices - 1} (or a list of them), got {gold!r}")
-    return gold if isinstance(gold, int) else list(gold)
+    order = _order(task, row, n_choices)
+    return order.index(gold) if isinstance(gold, int) else [order.index(g) for g in golds]
 
 
 def _answer_of(task, row: dict[str, Any]) -> str:
@@ -266,3 +286,4 @@ class ChoiceKind(TaskKind):
     requests = staticmethod(requests)
     score = staticmethod(score)
     compare = staticmethod(compare)
+    reported_metrics = staticmethod(metric_names)

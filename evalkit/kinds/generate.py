@@ -295,9 +295,15 @@ def compare(metric, records_a, records_b, seed=0) -> stats.Comparison:
                          seed=seed)
 
 
+def reported_metrics(task) -> list[str]:
+    """Its scorers' metrics, then the contrast metrics (TruthfulQA's BLEU/ROUGE against true vs false)."""
+    return scorer_names(task) + contrast.metric_names(contrast_metrics(task))
+
+
 class GenerateKind(TaskKind):
     name = "generate"
     default_primary = ("gsm8k_strict", "gsm8k_flexible")
+    reported_metrics = staticmethod(reported_metrics)
     validate = staticmethod(validate)
     check_sample = staticmethod(check_sample)
     requests = staticmethod(requests)

@@ -40,7 +40,7 @@ from evalkit.ratings.bt import (
 )
 from evalkit.ratings.elo import bootstrap_online_elo, online_elo
 from evalkit.ratings.logistic import fit_logistic
-from evalkit.ratings.ranked import Rating, interval_ranks, ranked
+from evalkit.ratings.ranked import RANK_NOTE, Rating, interval_ranks, ranked
 from evalkit.ratings.style import (
     ARENA_RIDGE,
     STYLE_FEATURES,
@@ -58,10 +58,11 @@ from evalkit.ratings.winrate import (
 )
 
 __all__ = [
+    "RANK_NOTE",
     "WINNERS", "Agreement", "Battle", "BattleArrays", "BattleError", "BootstrapIntervals",
     "NoFiniteRatingsError", "PairCounts", "Rating", "WinRate", "agreement",
     "bradley_terry", "cohen_kappa", "compute_online_elo", "encode_battles",
-    "expected_win_rate", "inter_annotator_agreement", "interval_ranks",
+    "expected_win_rate", "inter_annotator_agreement", "interval_ranks", "RANK_NOTE",
     "judge_human_agreement", "pair_counts", "pair_win_rate", "rate",
     "win_rate", "win_rate_matrix", "ARENA_RIDGE", "STYLE_FEATURES", "StyleCoefficient",
     "StyleRatings", "fit_logistic", "rate_with_style", "style_counts",

@@ -25,6 +25,10 @@ class Rating:
     n_battles: int
 
 
+RANK_NOTE = ("Rank is 1 + the number of models whose 95% interval lies wholly above this model's: models whose 95% "
+             "intervals overlap share a rank, however far apart their ratings, since the data cannot order them.")
+
+
 def interval_ranks(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """Arena's rank: 1 + the number of models whose lower bound is above my
     upper bound, so models with overlapping intervals can share a rank."""

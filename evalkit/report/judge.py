@@ -30,6 +30,7 @@ from evalkit.report.judge_tables import (
     rule_agreement,
 )
 from evalkit.store.db import Store
+from evalkit.types import shown_path
 
 
 def judge_section(store: Store, run: dict[str, Any], reports_dir: Path) -> list[str]:
@@ -92,7 +93,8 @@ def _describe(info: dict) -> str:
     prompt = f"prompt `{info['prompt']}` v{info['prompt_version']}"
     if info.get("reference_prompt"):
         prompt += f" (`{info['reference_prompt']}` for prompts with a reference answer)"
-    text = (f"Judge model `{info['model']}` ({info['source']}, fingerprint `{info['fingerprint']}`), {prompt}; "
+    source = shown_path(info["source"])
+    text = (f"Judge model `{info['model']}` ({source}, fingerprint `{info['fingerprint']}`), {prompt}; "
             f"{_method_text(info['method'])}.")
     text += overlap_text(info.get("prompt_set_overlap"))
     if info.get("description"):

@@ -9,7 +9,7 @@ from pathlib import Path
 from evalkit.judge.agreement import verdict_agreement
 from evalkit.judge.calibration import DEFAULT_RULE, RULES
 from evalkit.judge.stats import battles, pair_stats, position_bias, position_split
-from evalkit.ratings import NoFiniteRatingsError, pair_counts, rate, win_rate_matrix
+from evalkit.ratings import RANK_NOTE, NoFiniteRatingsError, pair_counts, rate, win_rate_matrix
 from evalkit.report.format import fmt
 from evalkit.report.plots import plot_ratings, plot_win_matrix
 
@@ -49,7 +49,8 @@ def ratings_table(by_rule: dict[str, list], reports_dir: Path, judge: str, promp
              for rule, (_, _, prior) in rated.items() if prior]
     header = "| model | " + " | ".join(f"{rule}: rating [95% CI] | rank | verdicts" for rule in rated) + " |"
     lines = [f"Bradley–Terry ratings from the final verdicts (mean 1000; {BOOTSTRAP_ROUNDS} bootstrap rounds), "
-             f"by rule:", "", *notes, *([""] if notes else []), header, "|---|" + "---|---|---|" * len(rated)]
+             f"by rule. {RANK_NOTE}", "", *notes, *([""] if notes else []), header,
+             "|---|" + "---|---|---|" * len(rated)]
     by_model = {rule: {r.model: r for r in ratings} for rule, (ratings, _, _) in rated.items()}
     order = [r.model for r in next(iter(rated.values()))[0]]
     for model in order + sorted({m for table in by_model.values() for m in table} - set(order)):

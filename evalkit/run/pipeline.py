@@ -36,7 +36,8 @@ def evaluate_task(handle: ModelHandle, task: Task, samples: list[Sample], option
         opts["chat_template"] = chat_template
     per_sample = [handler.requests(task, sample, opts) for sample in samples]
     flat = [request for requests in per_sample for request in requests]
-    responses = fetch_responses(handle, flat, store, progress, ranks)
+    item_of = [index for index, requests in enumerate(per_sample) for _ in requests]  # progress counts items
+    responses = fetch_responses(handle, flat, store, progress, ranks, items=item_of)
     if not ranks.is_main:  # the main rank scores and records; this rank's responses are in the store
         return []
     grouped, start = [], 0

@@ -63,8 +63,7 @@ def cmd_lm_eval_tasks() -> int:
 
 
 def metric_names(task) -> list[str]:
-    scorers = task.settings.get("scorers") or task.section("generate").get("scorers")
-    return list(scorers) if scorers else list(task.handler.default_primary)
+    return task.handler.reported_metrics(task)
 
 
 def availability(task, count: bool) -> str:

@@ -10,7 +10,8 @@ from evalkit.errors import ConfigError
 def make_parser(commands) -> None:
     from evalkit.train.stages import STAGES  # the registry: importing evalkit.train registers every stage
 
-    train = commands.add_parser("train", help="train a candidate from a recipe (QLoRA SFT, DPO, ORPO, reward model)")
+    train = commands.add_parser("train", help="train a candidate from a recipe (SFT, DPO, ORPO, reward model; "
+                                              "LoRA, QLoRA or full)")
     stages = train.add_subparsers(dest="stage", metavar="STAGE", required=True)
     for stage in STAGES.values():
         stage_parser = stages.add_parser(stage.name, help=stage.help)

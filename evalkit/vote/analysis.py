@@ -37,6 +37,10 @@ from evalkit.vote import votes as vote_store
 from evalkit.vote.sources import JudgeData, judge_verdicts, stored_answers
 from evalkit.vote.votes import Vote
 
+# Below this many votes a model's rating says little: online Elo from 2 votes is 1004 [1000, 1006] only
+# because K=4 cannot move further, and a bootstrap over a handful of votes understates its spread.
+MIN_VOTES = 10
+
 _SIDE = {"left": "a", "right": "b", "tie": "tie", "both_bad": "both_bad"}
 # Used only when the plain fit has no maximum (some model never lost or never won).
 FALLBACK_PRIOR = 1.0
@@ -130,6 +134,16 @@ def bradley_terry_ratings(battles: list[Battle], rounds: int, seed: int, notes: 
                           prior: float = 0.0) -> tuple[list[Rating], float]:
     """(ratings, the prior they were fitted with): one virtual tie per pair where the plain fit has no
     maximum, with what the reader must know added to `notes`."""
+    fitted: list[str] = []  # how the ratings were fitted: said only when some rating is shown
+    ratings, prior = _fit(battles, rounds, seed, fitted, prior)
+    if any(r.n_battles >= MIN_VOTES for r in ratings):
+        notes += fitted
+    else:
+        notes.append(f"Bradley–Terry: no rating is shown until a model has {MIN_VOTES} votes.")
+    return ratings, prior
+
+
+def _fit(battles: list[Battle], rounds: int, seed: int, notes: list[str], prior: float) -> tuple[list[Rating], float]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         if prior > 0:
@@ -183,8 +197,8 @@ def _judge_human(decided: Sequence[Vote], judge: JudgeData, models: Sequence[str
         if unusable:
             notes.append(f"Judge–human agreement: judge {name!r} gave no usable final verdict on {unusable} "
                          f"pair{'' if unusable == 1 else 's'}; left out.")
-        rules = {name: [(v, v.under(name)) for v in mine] for name in RULES  # the rules the report shows
-                 if name == DEFAULT_RULE or any(v.under(name) is not None for v in mine)}
+        rules = {rule: [(v, v.under(rule)) for v in mine] for rule in RULES  # the rules the report shows
+                 if rule == DEFAULT_RULE or any(v.under(rule) is not None for v in mine)}
         for rule, decided in rules.items():
             verdicts = [(f"{v.prompt_set}/{v.prompt_id}", Battle(v.model_a, v.model_b, winner))
                         for v, winner in decided if winner is not None]

@@ -59,8 +59,19 @@ def order_note(judge: JudgeData) -> str:
     return f"next pairs: overlapping ratings first · no judge priority: {judge.note}"
 
 
-def voting_pool(store: Store, store_path: Path, prompt_set: str | None, models: list[str] | None):
-    """Every pair there is to vote on, or an error that says how to make some."""
+def answers_hint(root: Path | None) -> str:
+    """The command that makes answers, with the prompt sets NAME can be here."""
+    from evalkit.answers.promptsets import known_prompt_sets
+
+    names = known_prompt_sets(root or Path.cwd())
+    return (f"`{ANSWERS_COMMAND}` (prompt sets here: {', '.join(names) or 'none'}; or a .jsonl file of prompts, "
+            "one {\"prompt\": ...} per line)")
+
+
+def voting_pool(store: Store, store_path: Path, prompt_set: str | None, models: list[str] | None,
+                root: Path | None = None):
+    """Every pair there is to vote on, or an error that says how to make some (`root`: the project's folder,
+    where its own prompt sets are)."""
     from evalkit.vote.pairs import candidates
     from evalkit.vote.sources import stored_answers
 
@@ -71,12 +82,13 @@ def voting_pool(store: Store, store_path: Path, prompt_set: str | None, models: 
     where = f" for prompt set {prompt_set!r}" if prompt_set else ""
     if not answers:
         raise EvalkitError(f"nothing to vote on: no stored answers{where} in {store_path} yet; "
-                           f"generate them first with `{ANSWERS_COMMAND}`")
+                           f"generate them first with {answers_hint(root)}")
     answered = sorted({a.model for a in answers})
     missing = sorted(set(models or ()) - set(answered))
     if missing:
         raise EvalkitError(f"no stored answers{where} for model(s) {', '.join(missing)}; models with answers: "
-                           f"{', '.join(answered)}. Generate them with `{ANSWERS_COMMAND}` or drop them from --models")
+                           f"{', '.join(answered)}. Generate them with {answers_hint(root)} or drop them from "
+                           "--models")
     if models:
         answers = [a for a in answers if a.model in models]
         answered = sorted(models)
@@ -84,7 +96,7 @@ def voting_pool(store: Store, store_path: Path, prompt_set: str | None, models: 
     if not pool:
         raise EvalkitError(f"nothing to vote on: only {', '.join(answered)} answered the prompts{where}; a vote "
                            f"compares two models' answers to the same prompt. Generate answers for a second "
-                           f"model with `{ANSWERS_COMMAND}`")
+                           f"model with {answers_hint(root)}")
     return pool
 
 
@@ -95,7 +107,7 @@ def cmd_vote(args) -> int:
     config = load_config(args.config)
     store = Store(config.store)
     annotator = annotator_name(args.annotator)
-    pool = voting_pool(store, config.store, args.prompt_set, split_names(args.models))
+    pool = voting_pool(store, config.store, args.prompt_set, split_names(args.models), config.root)
     judge = judge_verdicts(store, args.prompt_set)
     picker = PairPicker(store, annotator, pool, judge, repeat=args.repeat, seed=config.seed)
     if picker.next() is None:

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import math
 
-from evalkit.ratings import Agreement, Rating, StyleRatings
-from evalkit.vote.analysis import VoteSummary
+from evalkit.ratings import RANK_NOTE, Agreement, Rating, StyleRatings
+from evalkit.vote.analysis import MIN_VOTES, VoteSummary
 
 Table = tuple[list[str], list[list[str]]]
-# Below this many votes a model's rating says little: online Elo from 2 votes is 1004 [1000, 1006] only
-# because K=4 cannot move further, and a bootstrap over a handful of votes understates its spread.
-MIN_VOTES = 10
 
 
 def rating_text(rating: Rating, min_battles: int = MIN_VOTES) -> str:
@@ -130,4 +127,4 @@ def counts_line(summary: VoteSummary) -> str:
             f"{'' if len(summary.annotators) == 1 else 's'} ({', '.join(summary.annotators)}) "
             f"on {summary.n_prompts} prompts; 95% intervals from {summary.rounds} bootstrap rounds. "
             f"Ties and “both bad” count half a win each; a model with fewer than {MIN_VOTES} votes gets no "
-            "rating or rank (too few votes).")
+            f"rating or rank (too few votes). {RANK_NOTE}")

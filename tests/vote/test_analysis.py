@@ -63,7 +63,7 @@ def test_ratings_are_evalkit_ratings_of_the_votes_in_order(store):
 
 
 def test_a_model_that_never_lost_gets_a_regularised_fit_and_a_note(store):
-    for i in range(6):
+    for i in range(12):  # enough votes for a rating to be shown, so how it was fitted is said
         vote(store, "alice", f"p{i}", "sft", "base", "left")
     summary = summarise(store, rounds=100, judge=NO_JUDGE)
     assert all(math.isfinite(r.rating) for r in summary.bradley_terry)

@@ -32,6 +32,7 @@ def test_vote_without_answers_names_the_command_that_makes_them(tmp_path, capsys
     assert main(["--config", str(config), "vote", "--annotator", "alice"]) == 2
     err = capsys.readouterr().err
     assert "no stored answers" in err and ANSWERS_COMMAND.split(" --")[0] in err
+    assert "prompt sets here: alpaca_eval, default, mtbench" in " ".join(err.split())  # what NAME can be
 
 
 def test_vote_with_one_model_says_a_second_is_needed(tmp_path, capsys):
