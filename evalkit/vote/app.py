@@ -17,23 +17,10 @@ from textual.widgets import Footer, Header, Markdown, Static
 
 from evalkit.store.db import Store
 from evalkit.vote import votes as vote_store
+from evalkit.vote.keys import KEYS, MIN_VIEW_S, VOTE_LABELS
 from evalkit.vote.pairs import PairPicker
 from evalkit.vote.votes import Matchup
 
-VOTE_LABELS = {"left": "A is better", "right": "B is better", "tie": "tie", "both_bad": "both bad",
-               vote_store.SKIP: "skipped"}
-
-KEYS = [
-    ("a", "answer A (left) is better"),
-    ("b", "answer B (right) is better"),
-    ("t", "tie: both equally good"),
-    ("x", "both bad"),
-    ("s", "skip this pair (it comes back after the others)"),
-    ("u", "undo your last vote or skip, and show that pair again"),
-    ("tab", "move between prompt, A and B; arrows, PgUp, PgDn scroll"),
-    ("?", "this help"),
-    ("q", "quit (every vote is already saved)"),
-]
 HELP_TEXT = "\n".join(
     ["[b]Keys[/b]", ""] + [f"  [b]{key:<4}[/b] {does}" for key, does in KEYS]
     + ["", "A and B are two models' answers in a random order. Judge which one serves",
@@ -53,11 +40,6 @@ class HelpScreen(ModalScreen[None]):
     def on_key(self, event) -> None:
         event.stop()
         self.dismiss()
-
-
-# A vote key pressed sooner than this after a pair appears is ignored: a held-down key (auto-repeat)
-# or a double press must not cast votes on pairs nobody has read.
-MIN_VIEW_S = 0.3
 
 
 class VoteApp(App[None]):

@@ -1,0 +1,114 @@
+"""`evalkit view`'s web app: the pages of site.py, items.py and verdicts.py behind FastAPI, and the
+voting page when it is on. A bad URL gets a page saying what is missing and what there is; an
+unexpected failure gets one line in the page and its traceback in the server's log, never in the page.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from evalkit.errors import EvalkitError
+from evalkit.store import Store
+from evalkit.view import items, verdicts
+from evalkit.view.site import STATIC, NotFound, Site
+from evalkit.view.voting import Forbidden, WebVoting
+
+log = logging.getLogger("evalkit.view")
+PAGES: dict[str, Callable[[Site, dict[str, str]], str]] = {
+    "run": lambda site, query: site.run_page(query.get("run")),
+    "samples": items.samples_page,
+    "diff": items.diff_page,
+    "judge": verdicts.judge_page,
+    "verdict": verdicts.verdict_page,
+}
+
+
+def make_app(site: Site, voting: WebVoting | None = None) -> FastAPI:
+    app = FastAPI(title="evalkit view", docs_url=None, redoc_url=None, openapi_url=None)
+    lock = threading.Lock()  # one SQLite connection: pages are built one at a time
+
+    def page(build: Callable[[], str]) -> Response:
+        try:
+            with lock:
+                return HTMLResponse(build())
+        except NotFound as err:
+            return error_page(site, str(err), 404)
+        except Forbidden as err:
+            return error_page(site, str(err), 403)
+        except EvalkitError as err:
+            return error_page(site, str(err), 400)
+        except Exception as err:  # the boundary: the page says what failed, the log keeps the traceback
+            log.exception("evalkit view: building %s failed", build)
+            return error_page(site, f"this page failed: {type(err).__name__}: {err}; the server's log has the "
+                                    "traceback", 500)
+
+    @app.get("/")
+    def runs() -> Response:
+        return page(site.runs_page)
+
+    @app.get("/static/{name}")
+    def static(name: str) -> Response:
+        path = STATIC / name
+        if "/" in name or not path.is_file():
+            return error_page(site, f"no file {name!r} here", 404)
+        return FileResponse(path)
+
+    @app.get("/plot")
+    def plot(request: Request) -> Response:
+        query = dict(request.query_params)
+        try:
+            with lock:
+                return FileResponse(site.plot_path(query.get("run"), query.get("name", "")), media_type="image/png")
+        except NotFound as err:
+            return error_page(site, str(err), 404)
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status_code=204)
+
+    if voting is not None:
+        @app.get("/vote")
+        def vote_page(request: Request) -> Response:
+            query = dict(request.query_params)
+            return page(lambda: voting.page(query.get("token", ""), query.get("said", ""), query.get("undone", "")))
+
+        @app.post("/vote")
+        async def vote_cast(request: Request) -> Response:
+            form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+            try:
+                with lock:
+                    token, said, undone = voting.submit(form)
+            except Forbidden as err:
+                return error_page(site, str(err), 403)
+            except EvalkitError as err:
+                return error_page(site, str(err), 400)
+            return RedirectResponse(voting.page_url(token, said, undone), status_code=303)
+
+    @app.get("/{name}")
+    def named(name: str, request: Request) -> Response:
+        if name not in PAGES:
+            return error_page(site, f"no page {name!r}; the pages are the runs (/), "
+                                    f"{', '.join(PAGES)}{' and vote' if voting else ''}", 404)
+        query = dict(request.query_params)
+        return page(lambda: PAGES[name](site, query))
+
+    return app
+
+
+def build_app(store: Store, store_path: Path, votes: bool = False, prompt_set: str | None = None,
+              seed: int = 0) -> FastAPI:
+    site = Site(store, votes_enabled=votes)
+    voting = WebVoting(store, Path(store_path), site.render, seed=seed, prompt_set=prompt_set) if votes else None
+    return make_app(site, voting)
+
+
+def error_page(site: Site, message: str, status: int) -> HTMLResponse:
+    return HTMLResponse(site.render("error.html", title="Not found" if status == 404 else "Error", message=message),
+                        status_code=status)

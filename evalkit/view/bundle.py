@@ -1,0 +1,85 @@
+"""`evalkit view --bundle DIR`: the view's pages as static files, to attach to a pull request or host.
+
+The same page functions as the server, with file links. A bundle cannot filter, so it holds each
+model's samples unfiltered (the first BUNDLE_SAMPLE_PAGES pages: the server pages through all of
+them) and each diff on the items where one model is right and the other wrong, all of them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from evalkit.judge.verdicts import judged_pairs
+from evalkit.report import leaderboard
+from evalkit.report.console import ConsoleUI
+from evalkit.store import Store
+from evalkit.view import items, queries, verdicts
+from evalkit.view.links import Links
+from evalkit.view.site import STATIC, Site
+
+BUNDLE_SAMPLE_PAGES = 4
+
+
+@dataclass
+class Written:
+    pages: int
+    bytes: int
+
+
+Job = tuple[str, dict[str, object], Callable[[Site, dict[str, str]], str]]
+
+
+def _pages(name: str, params: dict[str, object], build, count: int) -> list[Job]:
+    return [(name, {**params, "page": n}, build) for n in range(1, count + 1)]
+
+
+def jobs(site: Site) -> list[Job]:
+    """Every page of the bundle: (name, params, builder)."""
+    found: list[Job] = [("runs", {}, lambda s, q: s.runs_page()), ("judge", {}, verdicts.judge_page)]
+    for run in site.store.list_runs():
+        run = site.run(run["id"])
+        found.append(("run", {"run": run["id"]}, lambda s, q: s.run_page(q["run"])))
+        models = leaderboard.model_order(run)
+        for task in run["provenance"].get("tasks", {}):
+            metric = site.primary_metric(run, task)
+            for model in models:
+                total = queries.Samples(site.store, run["id"], task, model, metric).count()
+                found += _pages("samples", {"run": run["id"], "task": task, "model": model}, items.samples_page,
+                                min(queries.page_count(total), BUNDLE_SAMPLE_PAGES))
+            for a, b in itertools.permutations(models, 2):
+                split = queries.Filter(split="disagree" if metric else "all")
+                total = queries.Pairs(site.store, run["id"], task, a, b, metric).count(split)
+                found += _pages("diff", {"run": run["id"], "task": task, "a": a, "b": b}, items.diff_page,
+                                queries.page_count(total))
+    for p in judged_pairs(site.store):
+        found.append(("verdict", {"judge": p.judge, "set": p.prompt_set, "prompt": p.prompt_id, "a": p.model_a,
+                                  "b": p.model_b}, verdicts.verdict_page))
+    return found
+
+
+def write_bundle(store: Store, out: Path) -> Written:
+    site = Site(store, links=Links(bundle=True), max_sample_pages=BUNDLE_SAMPLE_PAGES)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "static").mkdir(exist_ok=True)
+    shutil.copy(STATIC / "view.css", out / "static" / "view.css")
+    todo = jobs(site)
+    with ConsoleUI().progress("writing the bundle") as update:
+        for done, (name, params, build) in enumerate(todo, 1):
+            query = {k: str(v) for k, v in params.items()}
+            (out / site.links.page(name, **params)).write_text(build(site, query), encoding="utf-8")
+            update(done, len(todo))
+    _copy_plots(site, out)
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    return Written(len(todo), size)
+
+
+def _copy_plots(site: Site, out: Path) -> None:
+    (out / "plots").mkdir(exist_ok=True)
+    for folder in site.plots_dir.glob("run-*"):
+        run_id = int(folder.name.split("-", 1)[1])
+        for png in folder.glob("*.png"):
+            shutil.copy(png, out / site.links.plot(run_id, png.name))

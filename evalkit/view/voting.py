@@ -1,0 +1,106 @@
+"""The web voting page: the same pairs, order, sides and keys as `evalkit vote`, writing the same table.
+
+The pair, its left/right order and its priority come from evalkit.vote.pairs (PairPicker, read from the
+store on every request, so votes from the terminal app and other browsers count at once); a vote is
+written by evalkit.vote.votes.cast_once, which refuses a second vote by one annotator on one pair in
+the same transaction as the write. Annotators are known only by the token the owner gave them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+from evalkit.errors import EvalkitError
+from evalkit.store import Store
+from evalkit.view import annotators
+from evalkit.vote import votes as vote_store
+from evalkit.vote.keys import KEYS, MIN_VIEW_S, UNDO_KEY, VOTE_KEYS, VOTE_LABELS
+from evalkit.vote.pairs import Candidate, PairPicker, candidates
+from evalkit.vote.sources import ANSWERS_COMMAND, judge_verdicts, stored_answers
+from evalkit.vote.votes import Matchup
+
+NO_TOKEN = ("voting needs your own link: ask the owner of this evalkit project for one "
+            "(`evalkit view --add-annotator NAME` makes it)")
+WEB_KEYS = [(key, does) for key, does in KEYS if key in VOTE_KEYS or key == UNDO_KEY]
+
+
+class Forbidden(EvalkitError):
+    """A vote or voting page without a known token."""
+
+
+@dataclass
+class WebVoting:
+    store: Store
+    store_path: Path
+    render: Callable[..., str]  # Site.render
+    seed: int = 0
+    prompt_set: str | None = None
+
+    def annotator(self, token: str) -> str:
+        if not token:
+            raise Forbidden(f"no token: {NO_TOKEN}")
+        name = annotators.annotator(self.store_path, token)
+        if name is None:
+            raise Forbidden(f"this token is not known (mistyped, or replaced by a newer link): {NO_TOKEN}")
+        return name
+
+    def pool(self) -> list[Candidate]:
+        return candidates(stored_answers(self.store, prompt_set=self.prompt_set))
+
+    def picker(self, annotator: str, pool: list[Candidate]) -> PairPicker:
+        return PairPicker(self.store, annotator, pool, judge_verdicts(self.store, self.prompt_set), seed=self.seed)
+
+    def page_url(self, token: str, said: str, undone: int | None = None) -> str:
+        return "vote?" + urlencode({k: v for k, v in (("token", token), ("said", said), ("undone", undone)) if v})
+
+    def page(self, token: str, said: str = "", undone: str = "") -> str:
+        name = self.annotator(token)
+        pool = self.pool()
+        if not pool:
+            raise EvalkitError(f"nothing to vote on yet: no two models answered the same prompt; the owner "
+                               f"generates answers with `{ANSWERS_COMMAND}`")
+        picker = self.picker(name, pool)
+        again = vote_store.by_id(self.store, int(undone)) if undone.isdigit() else None
+        matchup = picker.matchup_for(again) if again is not None and again.annotator == name else None
+        matchup = matchup or picker.next()
+        return self.render("vote.html", title="Vote", annotator=name, token=token, said=said, matchup=matchup,
+                           progress=picker.progress(), keys=WEB_KEYS, vote_keys=VOTE_KEYS, labels=VOTE_LABELS,
+                           min_view_ms=int(MIN_VIEW_S * 1000), sha=vote_store.text_sha)
+
+    def submit(self, form: dict[str, str]) -> tuple[str, str, int | None]:
+        """Cast (or undo) what the form says; returns (token, what to tell the annotator, undone vote id)."""
+        token = form.get("token", "")
+        name = self.annotator(token)
+        choice = form.get("vote", "")
+        if choice == "undo":
+            undone = vote_store.undo_last(self.store, name)
+            if undone is None:
+                return token, "nothing to undo", None
+            return token, f"undid #{undone.id} ({VOTE_LABELS[undone.winner]})", undone.id
+        if choice not in VOTE_LABELS:
+            raise EvalkitError(f"unknown vote {choice!r}; the page sends one of {', '.join(VOTE_LABELS)} or undo")
+        matchup = self._matchup(form)
+        if matchup is None:
+            return token, "those answers changed or are gone since the page was drawn; vote on the next pair", None
+        vote_id = vote_store.cast_once(self.store, name, matchup, choice)
+        if vote_id is None:
+            return token, "you already voted on that pair (in another window); it counts once", None
+        return token, f"saved #{vote_id}: {VOTE_LABELS[choice]}", None
+
+    def _matchup(self, form: dict[str, str]) -> Matchup | None:
+        """The pair the form was drawn with, if its answers are still the stored ones."""
+        left, right = form.get("left", ""), form.get("right", "")
+        pair = (form.get("prompt_set", ""), form.get("prompt_id", ""), *sorted((left, right)))
+        for candidate in self.pool():
+            if candidate.pair != pair or left == right:
+                continue
+            answer = {candidate.model_x: candidate.answer_x, candidate.model_y: candidate.answer_y}
+            if (vote_store.text_sha(answer[left]), vote_store.text_sha(answer[right])) != (
+                    form.get("sha_left"), form.get("sha_right")):
+                return None
+            return Matchup(candidate.prompt_set, candidate.prompt_id, candidate.prompt, left, right,
+                           answer[left], answer[right])
+        return None
