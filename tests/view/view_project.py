@@ -14,7 +14,7 @@ from voting_project import MODELS, write_project
 
 N_GEN, N_CODE = 60, 12
 SKILL = {"base": 0.3, "sft": 0.55, "dpo": 0.6}  # share of items each model gets right
-OFFSET = {"base": 11, "sft": 23, "dpo": 29}  # which items: each model's own, so either side of a diff can win
+OFFSET = {"base": 11, "sft": 61, "dpo": 37}  # which items: each model's own, so either side of a diff can win
 
 
 def right(model: str, i: int) -> bool:
