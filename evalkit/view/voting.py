@@ -8,8 +8,11 @@ the same transaction as the write. Annotators are known only by the token the ow
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -38,6 +41,13 @@ class WebVoting:
     render: Callable[..., str]  # Site.render
     seed: int = 0
     prompt_set: str | None = None
+    # signs which model is on which side, so the page never names the models (the pairs are anonymous);
+    # a page drawn before a restart is answered with the next pair
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+
+    def sides(self, matchup: Matchup) -> str:
+        text = "\x00".join((matchup.prompt_set, matchup.prompt_id, matchup.model_left, matchup.model_right))
+        return hmac.new(self.secret, text.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
     def annotator(self, token: str) -> str:
         if not token:
@@ -68,7 +78,8 @@ class WebVoting:
         matchup = matchup or picker.next()
         return self.render("vote.html", title="Vote", annotator=name, token=token, said=said, matchup=matchup,
                            progress=picker.progress(), keys=WEB_KEYS, vote_keys=VOTE_KEYS, labels=VOTE_LABELS,
-                           min_view_ms=int(MIN_VIEW_S * 1000), sha=vote_store.text_sha)
+                           min_view_ms=int(MIN_VIEW_S * 1000), sha=vote_store.text_sha,
+                           sides=self.sides(matchup) if matchup else "")
 
     def submit(self, form: dict[str, str]) -> tuple[str, str, int | None]:
         """Cast (or undo) what the form says; returns (token, what to tell the annotator, undone vote id)."""
@@ -84,23 +95,26 @@ class WebVoting:
             raise EvalkitError(f"unknown vote {choice!r}; the page sends one of {', '.join(VOTE_LABELS)} or undo")
         matchup = self._matchup(form)
         if matchup is None:
-            return token, "those answers changed or are gone since the page was drawn; vote on the next pair", None
+            return token, ("those answers changed, or the view restarted, since the page was drawn; vote on the "
+                           "pair below"), None
         vote_id = vote_store.cast_once(self.store, name, matchup, choice)
         if vote_id is None:
             return token, "you already voted on that pair (in another window); it counts once", None
         return token, f"saved #{vote_id}: {VOTE_LABELS[choice]}", None
 
     def _matchup(self, form: dict[str, str]) -> Matchup | None:
-        """The pair the form was drawn with, if its answers are still the stored ones."""
-        left, right = form.get("left", ""), form.get("right", "")
-        pair = (form.get("prompt_set", ""), form.get("prompt_id", ""), *sorted((left, right)))
+        """The pair the form was drawn with, in its order, if its answers are still the stored ones."""
         for candidate in self.pool():
-            if candidate.pair != pair or left == right:
+            if (candidate.prompt_set, candidate.prompt_id) != (form.get("prompt_set"), form.get("prompt_id")):
                 continue
             answer = {candidate.model_x: candidate.answer_x, candidate.model_y: candidate.answer_y}
-            if (vote_store.text_sha(answer[left]), vote_store.text_sha(answer[right])) != (
-                    form.get("sha_left"), form.get("sha_right")):
-                return None
-            return Matchup(candidate.prompt_set, candidate.prompt_id, candidate.prompt, left, right,
-                           answer[left], answer[right])
+            for left, right in ((candidate.model_x, candidate.model_y), (candidate.model_y, candidate.model_x)):
+                matchup = Matchup(candidate.prompt_set, candidate.prompt_id, candidate.prompt, left, right,
+                                  answer[left], answer[right])
+                if not hmac.compare_digest(self.sides(matchup), form.get("sides", "")):
+                    continue
+                if (vote_store.text_sha(answer[left]), vote_store.text_sha(answer[right])) != (
+                        form.get("sha_left"), form.get("sha_right")):
+                    return None
+                return matchup
         return None

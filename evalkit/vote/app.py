@@ -137,8 +137,12 @@ class VoteApp(App[None]):
             self.last_action = "key ignored: the pair had only just appeared"
             self.refresh_status()
             return
-        vote_id = vote_store.cast(self.store, self.annotator, self.current, winner)
-        self.last_action = f"saved #{vote_id}: {VOTE_LABELS[winner]}"
+        if self.picker.repeat:  # voting again on a pair is what --repeat asks for
+            vote_id = vote_store.cast(self.store, self.annotator, self.current, winner)
+        else:  # the same annotator in the web page may have voted on this pair since it was drawn
+            vote_id = vote_store.cast_once(self.store, self.annotator, self.current, winner)
+        self.last_action = (f"saved #{vote_id}: {VOTE_LABELS[winner]}" if vote_id is not None else
+                            "already voted on this pair in another window; it counts once")
         await self.show(self.picker.next())
 
     async def action_undo(self) -> None:
