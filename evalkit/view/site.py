@@ -108,6 +108,7 @@ class Site:
                 text = leaderboard.render(self.store, run["id"], folder)
             except LookupError as err:
                 text = f"No leaderboard for this run: {err}"
+            text = re.sub(r"^(#{1,5}) ", r"#\1 ", text, flags=re.M)  # under the page's own heading
             text = _IMAGE.sub(lambda m: f"![{m.group(1)}]({self.links.plot(run['id'], m.group(2))})", text)
             self._boards = {key: MarkdownIt("commonmark", {"html": False}).enable("table").render(text)}
         return Markup(self._boards[key])

@@ -20,7 +20,7 @@ from evalkit.errors import EvalkitError
 from evalkit.store import Store
 from evalkit.view import annotators
 from evalkit.vote import votes as vote_store
-from evalkit.vote.keys import KEYS, MIN_VIEW_S, UNDO_KEY, VOTE_KEYS, VOTE_LABELS
+from evalkit.vote.keys import KEY_LABELS, KEYS, MIN_VIEW_S, UNDO_KEY, VOTE_KEYS, VOTE_LABELS
 from evalkit.vote.pairs import Candidate, PairPicker, candidates
 from evalkit.vote.sources import ANSWERS_COMMAND, judge_verdicts, stored_answers
 from evalkit.vote.votes import Matchup
@@ -77,7 +77,7 @@ class WebVoting:
         matchup = picker.matchup_for(again) if again is not None and again.annotator == name else None
         matchup = matchup or picker.next()
         return self.render("vote.html", title="Vote", annotator=name, token=token, said=said, matchup=matchup,
-                           progress=picker.progress(), keys=WEB_KEYS, vote_keys=VOTE_KEYS, labels=VOTE_LABELS,
+                           progress=picker.progress(), keys=WEB_KEYS, vote_keys=VOTE_KEYS, labels=KEY_LABELS,
                            min_view_ms=int(MIN_VIEW_S * 1000), sha=vote_store.text_sha,
                            sides=self.sides(matchup) if matchup else "")
 

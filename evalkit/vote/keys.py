@@ -8,6 +8,7 @@ VOTE_LABELS = {"left": "A is better", "right": "B is better", "tie": "tie", "bot
                SKIP: "skipped"}
 VOTE_KEYS = {"a": "left", "b": "right", "t": "tie", "x": "both_bad", "s": SKIP}  # key → vote cast
 UNDO_KEY = "u"
+KEY_LABELS = {"a": "A better", "b": "B better", "t": "tie", "x": "both bad", "s": "skip", "u": "undo"}  # on buttons
 
 KEYS = [
     ("a", "answer A (left) is better"),

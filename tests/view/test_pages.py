@@ -150,7 +150,7 @@ def test_an_unknown_run_task_or_model_is_named_with_what_there_is(site, query, m
 def test_the_run_page_holds_the_leaderboard_and_the_judges_verdicts_both_orders(site, project):
     _, run_id = project
     page = site.run_page(str(run_id))
-    assert "<h2>Paired comparisons</h2>" in page and "<h2>Provenance</h2>" in page and "<table>" in page
+    assert "<h3>Paired comparisons</h3>" in page and "<h3>Provenance</h3>" in page and "<table>" in page
     plot = re.search(r'src="plot\?run=1&amp;name=([^"]+\.png)"', page).group(1)
     assert site.plot_path(run_id, plot).stat().st_size > 1000
     judged = text(verdicts.judge_page(site, {}))
