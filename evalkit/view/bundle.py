@@ -1,8 +1,9 @@
 """`evalkit view --bundle DIR`: the view's pages as static files, to attach to a pull request or host.
 
 The same page functions as the server, with file links. A bundle cannot filter, so it holds each
-model's samples unfiltered (the first BUNDLE_SAMPLE_PAGES pages: the server pages through all of
-them) and each diff on the items where one model is right and the other wrong, all of them.
+model's samples unfiltered and each diff on the items where one model is right and the other wrong;
+of each, the first BUNDLE_PAGES pages (the server pages through all of them). Every page still
+states its numbers over all the items it selects, not over the pages kept.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from evalkit.view import items, queries, verdicts
 from evalkit.view.links import Links
 from evalkit.view.site import STATIC, Site
 
-BUNDLE_SAMPLE_PAGES = 4
+BUNDLE_PAGES = 4
 
 
 @dataclass
@@ -49,12 +50,12 @@ def jobs(site: Site) -> list[Job]:
             for model in models:
                 total = queries.Samples(site.store, run["id"], task, model, metric).count()
                 found += _pages("samples", {"run": run["id"], "task": task, "model": model}, items.samples_page,
-                                min(queries.page_count(total), BUNDLE_SAMPLE_PAGES))
+                                min(queries.page_count(total), BUNDLE_PAGES))
             for a, b in itertools.permutations(models, 2):
                 split = queries.Filter(split="disagree" if metric else "all")
                 total = queries.Pairs(site.store, run["id"], task, a, b, metric).count(split)
                 found += _pages("diff", {"run": run["id"], "task": task, "a": a, "b": b}, items.diff_page,
-                                queries.page_count(total))
+                                min(queries.page_count(total), BUNDLE_PAGES))
     for p in judged_pairs(site.store):
         found.append(("verdict", {"judge": p.judge, "set": p.prompt_set, "prompt": p.prompt_id, "a": p.model_a,
                                   "b": p.model_b}, verdicts.verdict_page))
@@ -62,7 +63,7 @@ def jobs(site: Site) -> list[Job]:
 
 
 def write_bundle(store: Store, out: Path) -> Written:
-    site = Site(store, links=Links(bundle=True), max_sample_pages=BUNDLE_SAMPLE_PAGES)
+    site = Site(store, links=Links(bundle=True), max_pages=BUNDLE_PAGES)
     out.mkdir(parents=True, exist_ok=True)
     (out / "static").mkdir(exist_ok=True)
     shutil.copy(STATIC / "view.css", out / "static" / "view.css")

@@ -20,6 +20,12 @@ from evalkit.view.spans import marked
 HIDDEN_SCORES = {"loglikelihoods", "is_greedy", "outcomes", "finish_reasons", "finish_reason"}  # shown apart or too long
 
 
+def kept_pages(site: Site, total: int) -> tuple[int, int]:
+    """(pages shown, pages there are): a bundle keeps the first site.max_pages."""
+    pages = queries.page_count(total)
+    return (pages if site.max_pages is None else min(pages, site.max_pages)), pages
+
+
 def page_number(text: Any, pages: int) -> int:
     try:
         number = int(text or 1)
@@ -75,9 +81,7 @@ def samples_page(site: Site, query: dict[str, str]) -> str:
     samples = Samples(site.store, run["id"], task, model, metric)
     filter_ = Filter() if site.links.bundle else Filter.from_query(query)
     total = samples.count(filter_)
-    pages = kept = queries.page_count(total)
-    if site.max_sample_pages is not None:
-        kept = min(pages, site.max_sample_pages)
+    kept, pages = kept_pages(site, total)
     number = page_number(query.get("page"), kept)
     scored = samples.scored(filter_)
     seed = run["provenance"].get("seed", 0)
@@ -118,13 +122,13 @@ def diff_page(site: Site, query: dict[str, str]) -> str:
     pairs = Pairs(site.store, run["id"], task, model_a, model_b, metric)
     filter_ = Filter(split="disagree" if metric else "all") if site.links.bundle else Filter.from_query(query)
     total = pairs.count(filter_)
-    pages = queries.page_count(total)
-    number = page_number(query.get("page"), pages)
+    kept, pages = kept_pages(site, total)
+    number = page_number(query.get("page"), kept)
     items = []
     for record_a, record_b in pairs.page(filter_, number):
         text_a, text_b = marked(record_a["response"], record_b["response"])
         items.append({"a": shown_record(record_a), "b": shown_record(record_b), "text_a": text_a, "text_b": text_b})
     return site.render("diff.html", title=f"{task} · {model_a} vs {model_b}", run=run, task=task, model_a=model_a,
                        model_b=model_b, metric=metric, filter=filter_, total=total, all_items=pairs.count(),
-                       page=number, pages=pages, items=items, stats=comparison(site, run, pairs, filter_),
+                       page=number, pages=kept, all_pages=pages, items=items, stats=comparison(site, run, pairs, filter_),
                        fields=Samples(site.store, run["id"], task, model_a, metric).fields())

@@ -45,7 +45,7 @@ class Site:
     store: Store
     links: Links = field(default_factory=Links)
     votes_enabled: bool = False
-    max_sample_pages: int | None = None  # a bundle keeps the first pages of each model's samples
+    max_pages: int | None = None  # a bundle keeps the first pages of each list of items
     plots_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="evalkit-view-")))
     env: Environment = field(default_factory=environment)
     _boards: dict[tuple, str] = field(default_factory=dict)
