@@ -3,6 +3,7 @@ their own. Port 0 picks a free one (read `.port` after `start()`)."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -36,7 +37,9 @@ class Server:
         return self
 
     def wait(self) -> None:
-        """Until Ctrl-C (or the server stops by itself)."""
+        """Until Ctrl-C or SIGTERM (or the server stops by itself)."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _interrupt)  # uvicorn off the main thread installs no handlers of its own
         try:
             while self._thread is not None and self._thread.is_alive():
                 self._thread.join(timeout=0.5)
@@ -55,3 +58,7 @@ class Server:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
