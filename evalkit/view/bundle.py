@@ -46,7 +46,7 @@ def jobs(site: Site) -> list[Job]:
         found.append(("run", {"run": run["id"]}, lambda s, q: s.run_page(q["run"])))
         models = leaderboard.model_order(run)
         for task in run["provenance"].get("tasks", {}):
-            metric = site.primary_metric(run, task)
+            metric = site.per_item(run, task, site.primary_metric(run, task))
             for model in models:
                 total = queries.Samples(site.store, run["id"], task, model, metric).count()
                 found += _pages("samples", {"run": run["id"], "task": task, "model": model}, items.samples_page,

@@ -78,7 +78,7 @@ def samples_page(site: Site, query: dict[str, str]) -> str:
     kind = site.task(run, task)
     site.model(run, model)
     metric = site.primary_metric(run, task)
-    samples = Samples(site.store, run["id"], task, model, metric)
+    samples = Samples(site.store, run["id"], task, model, site.per_item(run, task, metric))
     filter_ = Filter() if site.links.bundle else Filter.from_query(query)
     total = samples.count(filter_)
     kept, pages = kept_pages(site, total)
@@ -87,21 +87,25 @@ def samples_page(site: Site, query: dict[str, str]) -> str:
     seed = run["provenance"].get("seed", 0)
     estimate = kind.estimate(metric, scored, seed) if scored and metric else None
     return site.render("samples.html", title=f"{task} · {model}", run=run, task=task, model=model, metric=metric,
+                       item_metric=samples.metric,
                        filter=filter_, total=total, all_items=samples.count(), page=number, pages=kept, all_pages=pages,
                        records=[shown_record(r) for r in samples.page(filter_, number)],
                        estimate=estimate_text(estimate) if scored else "no items", fields=samples.fields(),
                        models=[m for m in run["config"].get("models", []) if m != model])
 
 
-def comparison(site: Site, run: dict[str, Any], pairs: Pairs, filter_: Filter) -> dict[str, Any] | None:
-    """The paired difference a − b over the filtered items, by the leaderboard's own comparison."""
-    if pairs.metric is None:
+def comparison(site: Site, run: dict[str, Any], pairs: Pairs, filter_: Filter,
+               metric: str | None = None) -> dict[str, Any] | None:
+    """The paired difference a − b in `metric` (default: the per-item one) over the filtered items, by the
+    leaderboard's own comparison."""
+    metric = metric or pairs.metric
+    if metric is None:
         return None
     side_a, side_b = pairs.scored(filter_)
     if not side_a:
         return None
     sides = {pairs.model_a: side_a, pairs.model_b: side_b}
-    rows = comparison_rows(site.store, run, {pairs.task: [pairs.metric]}, [(pairs.model_a, pairs.model_b)],
+    rows = comparison_rows(site.store, run, {pairs.task: [metric]}, [(pairs.model_a, pairs.model_b)],
                            records=lambda model, task: sides[model])
     if not rows:
         return None
@@ -119,8 +123,8 @@ def diff_page(site: Site, query: dict[str, str]) -> str:
     if model_a == model_b:
         raise NotFound(f"a diff compares two models; both sides are {model_a!r}")
     metric = site.primary_metric(run, task)
-    pairs = Pairs(site.store, run["id"], task, model_a, model_b, metric)
-    filter_ = Filter(split="disagree" if metric else "all") if site.links.bundle else Filter.from_query(query)
+    pairs = Pairs(site.store, run["id"], task, model_a, model_b, site.per_item(run, task, metric))
+    filter_ = Filter(split="disagree" if pairs.metric else "all") if site.links.bundle else Filter.from_query(query)
     total = pairs.count(filter_)
     kept, pages = kept_pages(site, total)
     number = page_number(query.get("page"), kept)
@@ -129,6 +133,6 @@ def diff_page(site: Site, query: dict[str, str]) -> str:
         text_a, text_b = marked(record_a["response"], record_b["response"])
         items.append({"a": shown_record(record_a), "b": shown_record(record_b), "text_a": text_a, "text_b": text_b})
     return site.render("diff.html", title=f"{task} · {model_a} vs {model_b}", run=run, task=task, model_a=model_a,
-                       model_b=model_b, metric=metric, filter=filter_, total=total, all_items=pairs.count(),
-                       page=number, pages=kept, all_pages=pages, items=items, stats=comparison(site, run, pairs, filter_),
-                       fields=Samples(site.store, run["id"], task, model_a, metric).fields())
+                       model_b=model_b, metric=metric, item_metric=pairs.metric, filter=filter_, total=total, all_items=pairs.count(),
+                       page=number, pages=kept, all_pages=pages, items=items, stats=comparison(site, run, pairs, filter_, metric),
+                       fields=Samples(site.store, run["id"], task, model_a, None).fields())

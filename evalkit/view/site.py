@@ -22,6 +22,7 @@ from evalkit.report import leaderboard
 from evalkit.report.board import missing_run_message
 from evalkit.store import Store
 from evalkit.view.links import Links
+from evalkit.view.queries import score_path
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -81,6 +82,16 @@ class Site:
     def primary_metric(self, run: dict[str, Any], task: str) -> str | None:
         metrics = leaderboard.primary_metrics(run, [r for r in self.store.results(run["id"]) if r["task"] == task])
         return (metrics.get(task) or [None])[0]
+
+    def per_item(self, run: dict[str, Any], task: str, metric: str | None) -> str | None:
+        """`metric` when the records hold it item by item (what "wrong" and a diff's right/wrong read);
+        None for a corpus metric such as perplexity, which exists only over many items."""
+        if metric is None:
+            return None
+        found = self.store.db.execute(
+            "SELECT 1 FROM samples WHERE run_id=? AND task=? AND json_type(scores, ?) IN ('integer', 'real') LIMIT 1",
+            (run["id"], task, score_path(metric))).fetchone()
+        return metric if found else None
 
     # -- pages -------------------------------------------------------------------------------------
     def runs_page(self) -> str:

@@ -160,3 +160,21 @@ def test_the_run_page_holds_the_leaderboard_and_the_judges_verdicts_both_orders(
     # the judge said "A" both times: base when base was shown first, sft when sft was: a flip
     assert "ab base A A [[A]] because reasons 1" in one and "ba sft A B [[A]] because reasons 1" in one
     assert "KESTREL" in one and "HERON" in one  # both models' answers
+
+
+def test_a_perplexity_task_shows_its_corpus_metric_and_the_leaderboards_paired_bootstrap(tmp_path):
+    from report.test_leaderboard import build_store  # the leaderboard's golden-file store
+
+    store, run_id = build_store(tmp_path / "store.db")
+    site = Site(store)
+    page = items.samples_page(site, {"run": str(run_id), "task": "toyppl", "model": "sft"})
+    assert 'id="wrong"' not in page  # no per-item right or wrong in perplexity
+    row = KINDS["perplexity"].estimate("word_perplexity", store.samples(run_id, "sft", "toyppl"), seed=3)
+    assert re.search(r'id="estimate">([^<]*)<', page).group(1) == items.estimate_text(row)
+    diff = items.diff_page(site, {"run": str(run_id), "task": "toyppl", "a": "sft", "b": "base"})
+    expected = evalkit.open_store(tmp_path / "store.db").results(run_id).compare("sft", "base").iloc[0]
+    shown = items.comparison(site, site.run(run_id), queries.Pairs(store, run_id, "toyppl", "sft", "base",
+                                                                    "word_perplexity"), Filter())
+    assert (shown["diff"], shown["ci_low"], shown["ci_high"]) == pytest.approx(
+        (expected["diff"], expected["ci_low"], expected["ci_high"]))
+    assert "paired bootstrap" in diff and shown["text"] in diff

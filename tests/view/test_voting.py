@@ -147,3 +147,14 @@ def test_voters_at_once_lose_nothing_and_never_vote_twice_on_a_pair(served, proj
     cast = Counter((v.annotator, v.pair) for v in vote_store.votes(Store(path)))
     assert max(cast.values()) == 1
     assert Counter(annotator for annotator, _ in cast) == {"alice": pairs, "bob": pairs}
+
+
+def test_a_form_with_its_sides_or_answers_changed_casts_nothing(served, project):
+    path, _ = project
+    token = annotators.add(path, "erin")
+    _, page = request(served, f"vote?token={token}")
+    form = form_of(page)
+    for changed in ({"sides": "0" * 32}, {"sha_left": "0" * 16}):
+        _, after = request(served, "vote", {**form, **changed, "vote": "left"})
+        assert "changed, or the view restarted" in after
+    assert vote_store.votes(Store(path)) == []
