@@ -143,12 +143,15 @@ def test_a_vote_cast_in_the_browser_lands_in_the_store_and_in_the_ratings(browse
     root, config, _ = project
     path = root / "store.db"
     token = annotators.add(path, "dana")
-    tab = Tab(browser).open(served.url + f"vote?token={token}")
+    tab = Tab(browser)
+    tab.page.clock.set_fixed_time(1_000_000)  # the page's clock stands still until the test moves it
+    tab.open(served.url + f"vote?token={token}")
     tab.screenshot("vote")
     prompt_id = tab.page.input_value("input[name=prompt_id]")
-    tab.page.keyboard.press("a")  # pressed at once: ignored, as in the terminal app
-    tab.page.wait_for_timeout(500)
+    tab.page.keyboard.press("a")  # pressed as the pair appears: ignored, as in the terminal app
+    tab.page.wait_for_timeout(300)
     assert vote_store.votes(Store(path), annotator="dana") == []
+    tab.page.clock.set_fixed_time(1_000_001)  # a second later
     with tab.page.expect_navigation():
         tab.page.keyboard.press("a")
     assert "saved #" in tab.text("#said") and "A is better" in tab.text("#said")
