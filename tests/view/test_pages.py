@@ -132,7 +132,7 @@ def test_differing_spans_are_marked_on_each_side(site, project):
 def test_code_items_show_the_sandbox_verdict_and_finish_reason(site, project):
     _, run_id = project
     page = text(items.samples_page(site, {"run": str(run_id), "task": "toycode", "model": "base", "wrong": "1"}))
-    assert "sandbox: timeout: AssertionError" in page or "sandbox: failed: AssertionError" in page
+    assert "sandbox: timeout: wall time over 10 s" in page and "sandbox: failed: AssertionError" in page
     assert "finish: stop" in page
 
 

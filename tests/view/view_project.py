@@ -37,7 +37,8 @@ def code_record(model: str, i: int) -> dict:
     return {"sample_id": f"c{i:02d}", "prompt": f"def f{i}(x):\n    \"\"\"Return x plus {i}.\"\"\"\n",
             "response": f"    return x + {i if passed else i + 1}\n", "target": f"assert f{i}(1) == {i + 1}",
             "scores": {"pass@1": float(passed), "n": 1, "passed": int(passed), "unscored": int(status == "timeout"),
-                       "outcomes": [{"status": status, "reason": "" if passed else "AssertionError",
+                       "outcomes": [{"status": status, "reason": {"passed": "", "timeout": "wall time over 10 s"}.get(
+                                         status, "AssertionError"),
                                      "duration_s": 0.1}], "finish_reasons": ["stop"]}}
 
 
