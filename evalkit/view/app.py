@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from evalkit.errors import EvalkitError
@@ -82,9 +83,13 @@ def make_app(site: Site, voting: WebVoting | None = None) -> FastAPI:
         @app.post("/vote")
         async def vote_cast(request: Request) -> Response:
             form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
-            try:
+
+            def submit():
                 with lock:
-                    token, said, undone = voting.submit(form)
+                    return voting.submit(form)
+
+            try:
+                token, said, undone = await run_in_threadpool(submit)  # the lock is not waited for on the loop
             except Forbidden as err:
                 return error_page(site, str(err), 403)
             except EvalkitError as err:
