@@ -17,7 +17,8 @@ from evalkit.view.queries import Filter, Pairs, Samples
 from evalkit.view.site import NotFound, Site
 from evalkit.view.spans import marked
 
-HIDDEN_SCORES = {"loglikelihoods", "is_greedy", "outcomes", "finish_reasons", "finish_reason"}  # shown apart or too long
+# shown apart (finish reasons, the sandbox's outcomes) or too long to read in a cell
+HIDDEN_SCORES = {"loglikelihoods", "is_greedy", "outcomes", "finish_reasons", "finish_reason"}
 
 
 def kept_pages(site: Site, total: int) -> tuple[int, int]:
@@ -133,6 +134,7 @@ def diff_page(site: Site, query: dict[str, str]) -> str:
         text_a, text_b = marked(record_a["response"], record_b["response"])
         items.append({"a": shown_record(record_a), "b": shown_record(record_b), "text_a": text_a, "text_b": text_b})
     return site.render("diff.html", title=f"{task} · {model_a} vs {model_b}", run=run, task=task, model_a=model_a,
-                       model_b=model_b, metric=metric, item_metric=pairs.metric, filter=filter_, total=total, all_items=pairs.count(),
-                       page=number, pages=kept, all_pages=pages, items=items, stats=comparison(site, run, pairs, filter_, metric),
+                       model_b=model_b, metric=metric, item_metric=pairs.metric, filter=filter_, total=total,
+                       all_items=pairs.count(), page=number, pages=kept, all_pages=pages, items=items,
+                       stats=comparison(site, run, pairs, filter_, metric),
                        fields=Samples(site.store, run["id"], task, model_a, None).fields())

@@ -35,7 +35,8 @@ def verdict_page(site: Site, query: dict[str, str]) -> str:
     if not rows:
         raise NotFound(f"no verdict of judge {judge!r} on prompt {prompt_id!r} of set {prompt_set!r} for "
                        f"{model_a} vs {model_b}; the judge page lists the judged pairs")
-    answers = {a.model: a for a in stored_answers(site.store, prompt_set, [model_a, model_b]) if a.prompt_id == prompt_id}
+    answers = {a.model: a for a in stored_answers(site.store, prompt_set, [model_a, model_b])
+               if a.prompt_id == prompt_id}
     text_a, text_b = marked(_answer(answers, model_a), _answer(answers, model_b))
     votes = [v for v in vote_store.votes(site.store, prompt_set=prompt_set)
              if v.prompt_id == prompt_id and {v.model_left, v.model_right} == {model_a, model_b}]

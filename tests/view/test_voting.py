@@ -53,7 +53,8 @@ def request(server: Server, path: str, form: dict[str, str] | None = None) -> tu
 
 
 def form_of(page: str) -> dict[str, str]:
-    return {name: html.unescape(value) for name, value in re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', page)}
+    fields = re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', page)
+    return {name: html.unescape(value) for name, value in fields}
 
 
 def test_no_token_or_an_unknown_token_gets_no_page_and_casts_no_vote(served, project):
@@ -137,7 +138,8 @@ def test_voters_at_once_lose_nothing_and_never_vote_twice_on_a_pair(served, proj
     tokens = {name: annotators.add(path, name) for name in ("alice", "bob")}
     terminal = subprocess.Popen([sys.executable, "-c", TERMINAL_VOTER, str(path), "alice"], cwd=REPO)
     # alice in two browser windows and the terminal app, bob in one window, all at once
-    voters = [threading.Thread(target=vote_until_done, args=(served, tokens[name])) for name in ("alice", "alice", "bob")]
+    voters = [threading.Thread(target=vote_until_done, args=(served, tokens[name]))
+              for name in ("alice", "alice", "bob")]
     for voter in voters:
         voter.start()
     for voter in voters:
