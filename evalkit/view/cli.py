@@ -3,6 +3,7 @@ and the web voting page."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from evalkit.errors import EvalkitError
@@ -43,6 +44,8 @@ def cmd_view(args) -> int:
         Store(path)  # a store this evalkit cannot read is refused before a link is made for it
         token = annotators.add(path, args.add_annotator)
         host = "localhost" if args.host in LOCAL_HOSTS else args.host
+        if host in ("0.0.0.0", "::"):  # every address of this machine: name it as others reach it
+            host = socket.getfqdn()
         print(f"voting link for {args.add_annotator.strip()} (send it to them only; it works while "
               f"`evalkit view --votes` runs):\n  http://{host}:{args.port}/vote?token={token}")
         return 0

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
 from evalkit.errors import EvalkitError
 from evalkit.store import Store
 from evalkit.view import annotators
@@ -28,6 +31,11 @@ from evalkit.vote.votes import Matchup
 NO_TOKEN = ("voting needs your own link: ask the owner of this evalkit project for one "
             "(`evalkit view --add-annotator NAME` makes it)")
 WEB_KEYS = [(key, does) for key, does in KEYS if key in VOTE_KEYS or key == UNDO_KEY]
+
+
+def markdown(text: str) -> Markup:
+    """Prompt and answers rendered as Markdown, as the terminal app shows them (raw HTML stays text)."""
+    return Markup(MarkdownIt("commonmark", {"html": False}).enable("table").render(text))
 
 
 class Forbidden(EvalkitError):
@@ -78,7 +86,7 @@ class WebVoting:
         matchup = matchup or picker.next()
         return self.render("vote.html", title="Vote", annotator=name, token=token, said=said, matchup=matchup,
                            progress=picker.progress(), keys=WEB_KEYS, vote_keys=VOTE_KEYS, labels=KEY_LABELS,
-                           min_view_ms=int(MIN_VIEW_S * 1000), sha=vote_store.text_sha,
+                           min_view_ms=int(MIN_VIEW_S * 1000), sha=vote_store.text_sha, markdown=markdown,
                            sides=self.sides(matchup) if matchup else "")
 
     def submit(self, form: dict[str, str]) -> tuple[str, str, int | None]:

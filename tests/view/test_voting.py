@@ -75,10 +75,9 @@ def test_the_page_shows_the_pair_and_sides_the_terminal_app_would(served, projec
     expected = PairPicker(store, "alice", pool, judge_verdicts(store), seed=7).next()
     form = form_of(page)
     assert (form["prompt_set"], form["prompt_id"]) == (expected.prompt_set, expected.prompt_id)
-    shown = re.sub(r"\s+", " ", html.unescape(page))
-    answer_a = shown.index(" ".join(expected.answer_left.split()))
-    answer_b = shown.index(" ".join(expected.answer_right.split()))
-    assert answer_a < answer_b  # A on the left as `evalkit vote` shows it
+    codeword = {m: re.search(r"Answer (\w+-\d+)", expected.answer_left if m == "left" else expected.answer_right)[1]
+                for m in ("left", "right")}
+    assert page.index(f"<h2>Answer {codeword['left']}</h2>") < page.index(f"<h2>Answer {codeword['right']}</h2>")
     main_part = page.split("<main>")[1]
     assert not any(re.search(rf"\b{m}\b", main_part) for m in ("base", "sft", "dpo"))  # the pair stays anonymous
 
@@ -160,3 +159,14 @@ def test_a_form_with_its_sides_or_answers_changed_casts_nothing(served, project)
         _, after = request(served, "vote", {**form, **changed, "vote": "left"})
         assert "changed, or the view restarted" in after
     assert vote_store.votes(Store(path)) == []
+
+
+def test_answers_are_markdown_as_in_the_terminal_and_raw_html_stays_text(served, project):
+    path, _ = project
+    store = Store(path)
+    with store.transaction() as db:
+        db.execute("UPDATE answers SET answer = answer || '\n\n<script>alert(1)</script> [x](javascript:alert(1))'")
+    token = annotators.add(path, "frank")
+    _, page = request(served, f"vote?token={token}")
+    assert "<h2>Answer " in page and "<li>point 0 of" in page
+    assert "<script>alert" not in page and "&lt;script&gt;" in page and 'href="javascript' not in page
