@@ -6,6 +6,7 @@ unexpected failure gets one line in the page and its traceback in the server's l
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -35,30 +36,30 @@ def make_app(site: Site, voting: WebVoting | None = None) -> FastAPI:
     app = FastAPI(title="evalkit view", docs_url=None, redoc_url=None, openapi_url=None)
     lock = threading.Lock()  # one SQLite connection: pages are built one at a time
 
-    def page(build: Callable[[], str]) -> Response:
+    def page(request: Request, build: Callable[[], str]) -> Response:
         try:
             with lock:
                 return HTMLResponse(build())
         except NotFound as err:
-            return error_page(site, str(err), 404)
+            return error_page(site, str(err), 404, request)
         except Forbidden as err:
-            return error_page(site, str(err), 403)
+            return error_page(site, str(err), 403, request)
         except EvalkitError as err:
-            return error_page(site, str(err), 400)
+            return error_page(site, str(err), 400, request)
         except Exception as err:  # the boundary: the page says what failed, the log keeps the traceback
-            log.exception("evalkit view: building %s failed", build)
+            log.exception("evalkit view: %s failed", request.url.path)
             return error_page(site, f"this page failed: {type(err).__name__}: {err}; the server's log has the "
-                                    "traceback", 500)
+                                    "traceback", 500, request)
 
     @app.get("/")
-    def runs() -> Response:
-        return page(site.runs_page)
+    def runs(request: Request) -> Response:
+        return page(request, site.runs_page)
 
     @app.get("/static/{name}")
-    def static(name: str) -> Response:
+    def static(name: str, request: Request) -> Response:
         path = STATIC / name
         if "/" in name or not path.is_file():
-            return error_page(site, f"no file {name!r} here", 404)
+            return error_page(site, f"no file {name!r} here", 404, request)
         return FileResponse(path)
 
     @app.get("/plot")
@@ -68,7 +69,7 @@ def make_app(site: Site, voting: WebVoting | None = None) -> FastAPI:
             with lock:
                 return FileResponse(site.plot_path(query.get("run"), query.get("name", "")), media_type="image/png")
         except NotFound as err:
-            return error_page(site, str(err), 404)
+            return error_page(site, str(err), 404, request)
 
     @app.get("/favicon.ico")
     def favicon() -> Response:
@@ -78,7 +79,7 @@ def make_app(site: Site, voting: WebVoting | None = None) -> FastAPI:
         @app.get("/vote")
         def vote_page(request: Request) -> Response:
             query = dict(request.query_params)
-            return page(lambda: voting.page(query.get("token", ""), query.get("said", ""), query.get("undone", "")))
+            return page(request, lambda: voting.page(query.get("token", ""), query.get("said", ""), query.get("undone", "")))
 
         @app.post("/vote")
         async def vote_cast(request: Request) -> Response:
@@ -91,18 +92,18 @@ def make_app(site: Site, voting: WebVoting | None = None) -> FastAPI:
             try:
                 token, said, undone = await run_in_threadpool(submit)  # the lock is not waited for on the loop
             except Forbidden as err:
-                return error_page(site, str(err), 403)
+                return error_page(site, str(err), 403, request)
             except EvalkitError as err:
-                return error_page(site, str(err), 400)
+                return error_page(site, str(err), 400, request)
             return RedirectResponse(voting.page_url(token, said, undone), status_code=303)
 
     @app.get("/{name}")
     def named(name: str, request: Request) -> Response:
         if name not in PAGES:
             return error_page(site, f"no page {name!r}; the pages are the runs (/), "
-                                    f"{', '.join(PAGES)}{' and vote' if voting else ''}", 404)
+                                    f"{', '.join(PAGES)}{' and vote' if voting else ''}", 404, request)
         query = dict(request.query_params)
-        return page(lambda: PAGES[name](site, query))
+        return page(request, lambda: PAGES[name](site, query))
 
     return app
 
@@ -114,6 +115,10 @@ def build_app(store: Store, store_path: Path, votes: bool = False, prompt_set: s
     return make_app(site, voting)
 
 
-def error_page(site: Site, message: str, status: int) -> HTMLResponse:
+def error_page(site: Site, message: str, status: int, request: Request) -> HTMLResponse:
+    """The page, and one line in the server's terminal so its owner sees what visitors ran into."""
+    where = request.url.path if request.url.path == "/vote" else str(request.url.path) + (
+        f"?{request.url.query}" if request.url.query else "")  # a voting link's token is never printed
+    print(f"evalkit view: {status} {request.method} {where}: {message}", file=sys.stderr, flush=True)
     return HTMLResponse(site.render("error.html", title="Not found" if status == 404 else "Error", message=message),
                         status_code=status)

@@ -120,3 +120,10 @@ def test_the_bundle_is_the_pages_as_files_with_every_link_resolving(project, tmp
         for target in re.findall(r'(?:href|src)="([^"#]+)"', page):
             assert target.replace("&amp;", "&") in files, f"{name} links to {target}"
     assert written.bytes < 1_000_000
+
+
+def test_each_refused_request_is_one_line_in_the_servers_terminal(served, capfd):
+    get(served, "samples?run=7&task=toygsm&model=base")
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.startswith("evalkit view:")]
+    assert lines == ["evalkit view: 404 GET /samples?run=7&task=toygsm&model=base: no run 7 in the store; runs "
+                     "there: 1 (`evalkit runs` lists them)"]

@@ -170,3 +170,9 @@ def test_answers_are_markdown_as_in_the_terminal_and_raw_html_stays_text(served,
     _, page = request(served, f"vote?token={token}")
     assert "<h2>Answer " in page and "<li>point 0 of" in page
     assert "<script>alert" not in page and "&lt;script&gt;" in page and 'href="javascript' not in page
+
+
+def test_a_bad_token_is_one_line_in_the_servers_terminal_without_the_token(served, capfd):
+    request(served, "vote?token=s3cr3t-guess")
+    err = capfd.readouterr().err
+    assert "evalkit view: 403 GET /vote: this token is not known" in err and "s3cr3t-guess" not in err
