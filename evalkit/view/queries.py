@@ -148,18 +148,14 @@ class Samples:
                                      "ORDER BY s.rowid", args)
         return [{**_record(row, keys), "prompt": ""} for row in rows]
 
-    def fields(self) -> dict[str, list[str]]:
-        """Each row field of the records and its values (at most 50 shown), for the slice filter."""
-        rows = self.store.db.execute(
-            "SELECT DISTINCT j.key, CAST(j.value AS TEXT) FROM samples s, json_each(s.fields) j "
-            "WHERE s.run_id=? AND s.model=? AND s.task=? ORDER BY j.key, 2 LIMIT 2000",
-            (self.run_id, self.model, self.task))
-        found: dict[str, list[str]] = {}
-        for key, value in rows:
-            found.setdefault(key, [])
-            if len(found[key]) < 50:
-                found[key].append(value)
-        return found
+    def fields(self, shown: int = 50) -> dict[str, list[str]]:
+        """Each row field of the records and its first `shown` values, for the slice filter."""
+        scope = "FROM samples s, json_each(s.fields) j WHERE s.run_id=? AND s.model=? AND s.task=?"
+        args = (self.run_id, self.model, self.task)
+        keys = [row[0] for row in self.store.db.execute(f"SELECT DISTINCT j.key {scope} ORDER BY 1", args)]
+        return {key: [row[0] for row in self.store.db.execute(
+                    f"SELECT DISTINCT CAST(j.value AS TEXT) {scope} AND j.key=? ORDER BY 1 LIMIT ?", (*args, key, shown))]
+                for key in keys}
 
 
 @dataclass
