@@ -111,7 +111,7 @@ class Site:
 
     def leaderboard_html(self, run: dict[str, Any]) -> Markup:
         """The run's leaderboard.md as HTML, its plots written beside it; redrawn when votes or verdicts change."""
-        key = (run["id"], run["status"], self._store_state())
+        key = (run["id"], run["status"], self._store_state(run["id"]))
         if key not in self._boards:
             folder = self.plots_dir / f"run-{run['id']}"
             folder.mkdir(parents=True, exist_ok=True)
@@ -121,15 +121,17 @@ class Site:
                 text = f"No leaderboard for this run: {err}"
             text = re.sub(r"^(#{1,5}) ", r"#\1 ", text, flags=re.M)  # under the page's own heading
             text = _IMAGE.sub(lambda m: f"![{m.group(1)}]({self.links.plot(run['id'], m.group(2))})", text)
-            self._boards = {key: MarkdownIt("commonmark", {"html": False}).enable("table").render(text)}
+            self._boards = {k: v for k, v in self._boards.items() if k[0] != run["id"]}  # one per run, the latest
+            self._boards[key] = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
         return Markup(self._boards[key])
 
-    def _store_state(self) -> tuple:
-        """What changes the leaderboard's feature sections: votes cast or undone, judgments written."""
+    def _store_state(self, run_id: int) -> tuple:
+        """What changes a run's leaderboard: results of a run still running, votes cast or undone, judgments."""
+        results = self.store.db.execute("SELECT COUNT(*) FROM results WHERE run_id=?", (run_id,)).fetchone()
         votes = self.store.db.execute("SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(SUM(undone), 0) "
                                       "FROM votes").fetchone()
         judged = self.store.db.execute("SELECT COUNT(*), COALESCE(MAX(created), 0) FROM judgments").fetchone()
-        return tuple(votes) + tuple(judged)
+        return tuple(results) + tuple(votes) + tuple(judged)
 
     def plot_path(self, run_id: Any, name: str) -> Path:
         run = self.run(run_id)

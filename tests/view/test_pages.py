@@ -178,3 +178,19 @@ def test_a_perplexity_task_shows_its_corpus_metric_and_the_leaderboards_paired_b
     assert (shown["diff"], shown["ci_low"], shown["ci_high"]) == pytest.approx(
         (expected["diff"], expected["ci_low"], expected["ci_high"]))
     assert "paired bootstrap" in diff and shown["text"] in diff
+
+
+def test_the_leaderboard_is_redrawn_when_a_vote_lands(project, tmp_path):
+    import shutil
+
+    from evalkit.vote import votes as vote_store
+    from evalkit.vote.pairs import candidates, shown
+    from evalkit.vote.sources import stored_answers
+
+    root, run_id = project
+    shutil.copy(root / "store.db", tmp_path / "store.db")
+    site = Site(Store(tmp_path / "store.db"))
+    before = site.run_page(str(run_id))
+    assert "Human votes" not in before
+    vote_store.cast(site.store, "gil", shown("gil", candidates(stored_answers(site.store))[0]), "left")
+    assert "Human votes" in site.run_page(str(run_id))
