@@ -1,14 +1,14 @@
 """`evalkit view --bundle DIR`: the view's pages as static files, to attach to a pull request or host.
 
 The same page functions as the server, with file links. A bundle cannot filter, so it holds each
-model's samples unfiltered and each diff on the items where one model is right and the other wrong;
-of each, the first BUNDLE_PAGES pages (the server pages through all of them). Every page still
-states its numbers over all the items it selects, not over the pages kept.
+model's samples unfiltered and the leaderboard's comparisons as diffs on the items where one model is
+right and the other wrong; of each, the first BUNDLE_PAGES pages, each text cut after BUNDLE_CHARS
+characters (the server shows everything). Every page still states its numbers over all the items it
+selects, not over what it keeps.
 """
 
 from __future__ import annotations
 
-import itertools
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ from evalkit.view.links import Links
 from evalkit.view.site import STATIC, Site
 
 BUNDLE_PAGES = 4
+BUNDLE_CHARS = 800  # of each prompt, response and target: a news article or a 5-shot prompt runs to thousands
 
 
 @dataclass
@@ -51,7 +52,7 @@ def jobs(site: Site) -> list[Job]:
                 total = queries.Samples(site.store, run["id"], task, model, metric).count()
                 found += _pages("samples", {"run": run["id"], "task": task, "model": model}, items.samples_page,
                                 min(queries.page_count(total), BUNDLE_PAGES))
-            for a, b in itertools.permutations(models, 2):
+            for a, b in leaderboard.comparison_pairs(models):
                 split = queries.Filter(split="disagree" if metric else "all")
                 total = queries.Pairs(site.store, run["id"], task, a, b, metric).count(split)
                 found += _pages("diff", {"run": run["id"], "task": task, "a": a, "b": b}, items.diff_page,
@@ -63,7 +64,7 @@ def jobs(site: Site) -> list[Job]:
 
 
 def write_bundle(store: Store, out: Path) -> Written:
-    site = Site(store, links=Links(bundle=True), max_pages=BUNDLE_PAGES)
+    site = Site(store, links=Links(bundle=True), max_pages=BUNDLE_PAGES, max_chars=BUNDLE_CHARS)
     out.mkdir(parents=True, exist_ok=True)
     (out / "static").mkdir(exist_ok=True)
     shutil.copy(STATIC / "view.css", out / "static" / "view.css")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from evalkit.report import leaderboard
 from evalkit.report.format import fmt, p_text
 from evalkit.report.frames import comparison_rows, p_resolution
 from evalkit.view import queries
@@ -60,10 +61,37 @@ def sandbox_verdicts(scores: dict[str, Any]) -> list[str]:
     return [o["status"] + (f": {o['reason']}" if o.get("reason") else "") for o in scores.get("outcomes") or []]
 
 
+def clipped(site: Site, record: dict[str, Any]) -> dict[str, Any]:
+    """The record with its texts cut to site.max_chars (a bundle's), saying how much was left out: a
+    prompt keeps its end (the question after a few-shot preamble), a response and target their start."""
+    limit = site.max_chars
+    if limit is None:
+        return record
+    cut = {}
+    for key in ("prompt", "response", "target"):
+        text, left_out = record[key], len(record[key]) - limit
+        if left_out <= 0:
+            cut[key] = text
+        elif key == "prompt":
+            cut[key] = f"({left_out:,} characters before this in `evalkit view`) …{text[-limit:]}"
+        else:
+            cut[key] = f"{text[:limit]}… ({left_out:,} more characters in `evalkit view`)"
+    return {**record, **cut}
+
+
 def shown_record(record: dict[str, Any]) -> dict[str, Any]:
     scores = record["scores"]
     return {**record, "score_items": score_items(scores), "finish": finish_reason(scores),
             "sandbox": sandbox_verdicts(scores)}
+
+
+def diff_partners(site: Site, run: dict[str, Any], model: str) -> list[tuple[str, str]]:
+    """The (a, b) diffs a model's samples page links to: against every other model on the server; in a
+    bundle, the pairs it holds (the leaderboard's comparisons, bundle.py)."""
+    models = leaderboard.model_order(run)
+    if not site.links.bundle:
+        return [(model, other) for other in models if other != model]
+    return [pair for pair in leaderboard.comparison_pairs(models) if model in pair]
 
 
 def estimate_text(row: dict[str, Any] | None) -> str:
@@ -90,9 +118,9 @@ def samples_page(site: Site, query: dict[str, str]) -> str:
     return site.render("samples.html", title=f"{task} · {model}", run=run, task=task, model=model, metric=metric,
                        item_metric=samples.metric,
                        filter=filter_, total=total, all_items=samples.count(), page=number, pages=kept, all_pages=pages,
-                       records=[shown_record(r) for r in samples.page(filter_, number)],
+                       records=[shown_record(clipped(site, r)) for r in samples.page(filter_, number)],
                        estimate=estimate_text(estimate) if scored else "no items", fields=samples.fields(),
-                       models=[m for m in run["config"].get("models", []) if m != model])
+                       partners=diff_partners(site, run, model))
 
 
 def comparison(site: Site, run: dict[str, Any], pairs: Pairs, filter_: Filter,
@@ -131,6 +159,7 @@ def diff_page(site: Site, query: dict[str, str]) -> str:
     number = page_number(query.get("page"), kept)
     items = []
     for record_a, record_b in pairs.page(filter_, number):
+        record_a, record_b = clipped(site, record_a), clipped(site, record_b)
         text_a, text_b = marked(record_a["response"], record_b["response"])
         items.append({"a": shown_record(record_a), "b": shown_record(record_b), "text_a": text_a, "text_b": text_b})
     return site.render("diff.html", title=f"{task} · {model_a} vs {model_b}", run=run, task=task, model_a=model_a,

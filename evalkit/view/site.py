@@ -47,6 +47,7 @@ class Site:
     links: Links = field(default_factory=Links)
     votes_enabled: bool = False
     max_pages: int | None = None  # a bundle keeps the first pages of each list of items
+    max_chars: int | None = None  # ... and the start of each long text
     plots_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="evalkit-view-")))
     env: Environment = field(default_factory=environment)
     _boards: dict[tuple, str] = field(default_factory=dict)

@@ -194,3 +194,12 @@ def test_the_leaderboard_is_redrawn_when_a_vote_lands(project, tmp_path):
     assert "Human votes" not in before
     vote_store.cast(site.store, "gil", shown("gil", candidates(stored_answers(site.store))[0]), "left")
     assert "Human votes" in site.run_page(str(run_id))
+
+
+def test_a_bundle_page_keeps_a_prompts_end_and_a_responses_start(site):
+    site.max_chars = 10
+    record = {"prompt": "few-shot preamble ... QUESTION?", "response": "ANSWER then more words", "target": "short"}
+    cut = items.clipped(site, record)
+    assert cut["prompt"].endswith("QUESTION?") and "characters before this" in cut["prompt"]
+    assert cut["response"].startswith("ANSWER the") and "more characters" in cut["response"]
+    assert cut["target"] == "short"
