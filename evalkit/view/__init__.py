@@ -5,6 +5,7 @@ verdicts in both orders, and the web voting page; or the same pages as a static 
     site.py        the runs and run pages; the lookups that turn a bad URL into a clear page
     items.py       the samples and diff pages, with the report's own statistics recomputed per filter
     verdicts.py    the judge's verdicts and one pair in both orders with its human votes
+    answers.py     two models' answers to a prompt set side by side, with verdicts and votes per prompt
     spans.py       two texts with their differing spans marked
     voting.py      the web voting page over evalkit.vote's pairs and votes table
     annotators.py  the annotators' tokens

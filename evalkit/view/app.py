@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from evalkit.errors import EvalkitError
 from evalkit.store import Store
-from evalkit.view import items, verdicts
+from evalkit.view import answers, items, verdicts
 from evalkit.view.site import STATIC, NotFound, Site
 from evalkit.view.voting import Forbidden, WebVoting
 
@@ -29,6 +29,7 @@ PAGES: dict[str, Callable[[Site, dict[str, str]], str]] = {
     "diff": items.diff_page,
     "judge": verdicts.judge_page,
     "verdict": verdicts.verdict_page,
+    "answers": answers.answers_page,
 }
 
 

@@ -19,6 +19,7 @@ from evalkit.report import leaderboard
 from evalkit.report.console import ConsoleUI
 from evalkit.store import Store
 from evalkit.view import items, queries, verdicts
+from evalkit.view.answers import answer_pairs, answers_page
 from evalkit.view.links import Links
 from evalkit.view.site import STATIC, Site
 
@@ -57,6 +58,10 @@ def jobs(site: Site) -> list[Job]:
                 total = queries.Pairs(site.store, run["id"], task, a, b, metric).count(split)
                 found += _pages("diff", {"run": run["id"], "task": task, "a": a, "b": b}, items.diff_page,
                                 min(queries.page_count(total), BUNDLE_PAGES))
+    for p in answer_pairs(site):
+        size = queries.page_count(p["n"])
+        found += _pages("answers", {"set": p["prompt_set"], "a": p["a"], "b": p["b"]}, answers_page,
+                        min(size, BUNDLE_PAGES))
     for p in judged_pairs(site.store):
         found.append(("verdict", {"judge": p.judge, "set": p.prompt_set, "prompt": p.prompt_id, "a": p.model_a,
                                   "b": p.model_b}, verdicts.verdict_page))

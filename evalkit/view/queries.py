@@ -62,7 +62,8 @@ def score_path(metric: str) -> str:
     return '$."' + metric.replace('"', "") + '"'
 
 
-def _like(text: str) -> str:
+def like(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its own % and _ taken literally (ESCAPE '\\')."""
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
@@ -93,7 +94,7 @@ def conditions(filter_: Filter, metric: str | None, sides: tuple[str, ...]) -> t
     if filter_.search:
         columns = [f"{sides[0]}.prompt", f"{sides[0]}.target"] + [f"{s}.response" for s in sides]
         where.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")")
-        args += [_like(filter_.search)] * len(columns)
+        args += [like(filter_.search)] * len(columns)
     if len(sides) == 2 and metric and filter_.split != "all":
         right = {"a": "json_extract(a.scores, ?) >= 1", "b": "json_extract(b.scores, ?) >= 1"}
         split = {"disagree": f"({right['a']}) != ({right['b']})",

@@ -1,5 +1,6 @@
 """The judge's pages: every judged pair with its verdict in each order, and one pair opened: both
-answers with their differences marked, the judge's two replies, and the human votes on that prompt."""
+answers with their differences marked, the judge's two replies, and the human votes on that prompt.
+(Two models' answers to a whole prompt set, with verdicts and votes per prompt: answers.py.)"""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from evalkit.answers import stored_answers
 from evalkit.judge.verdicts import judged_pairs, judgment_rows
 from evalkit.view import queries
+from evalkit.view.answers import answer_pairs
 from evalkit.view.items import page_number
 from evalkit.view.site import NotFound, Site
 from evalkit.view.spans import marked
@@ -24,7 +26,7 @@ def judge_page(site: Site, query: dict[str, str]) -> str:
     size = queries.PAGE_SIZE * 4
     shown = pairs[(number - 1) * size: number * size]
     return site.render("judge.html", title="Judge verdicts", pairs=shown, total=len(pairs), page=number,
-                       pages=pages, names=VERDICT_TEXT)
+                       pages=pages, names=VERDICT_TEXT, answered=answer_pairs(site))
 
 
 def verdict_page(site: Site, query: dict[str, str]) -> str:

@@ -91,7 +91,8 @@ def test_the_main_pages_render_with_no_console_errors(browser, served, project):
                        ("samples", f"samples?run={run_id}&task=toygsm&model=base"),
                        ("diff", f"diff?run={run_id}&task=toygsm&a=sft&b=base&split=disagree"),
                        ("code", f"samples?run={run_id}&task=toycode&model=base"), ("judge", "judge"),
-                       ("verdict", "verdict?judge=toyjudge&set=chat&prompt=p01&a=base&b=sft")):
+                       ("verdict", "verdict?judge=toyjudge&set=chat&prompt=p01&a=base&b=sft"),
+                       ("answers", "answers?set=chat&a=sft&b=base")):
         tab.open(served.url + path)
         assert tab.page.locator("h1").count() == 1
         tab.screenshot(name)

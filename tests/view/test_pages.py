@@ -203,3 +203,30 @@ def test_a_bundle_page_keeps_a_prompts_end_and_a_responses_start(site):
     assert cut["prompt"].endswith("QUESTION?") and "characters before this" in cut["prompt"]
     assert cut["response"].startswith("ANSWER the") and "more characters" in cut["response"]
     assert cut["target"] == "short"
+
+
+def test_two_models_answers_side_by_side_with_the_judge_in_both_orders_and_the_votes(project, tmp_path):
+    import shutil
+
+    from evalkit.view import answers
+    from evalkit.vote import votes as vote_store
+    from evalkit.vote.pairs import candidates, shown
+    from evalkit.vote.sources import stored_answers
+
+    root, _ = project
+    shutil.copy(root / "store.db", tmp_path / "store.db")
+    site = Site(Store(tmp_path / "store.db"))
+    pair = next(c for c in candidates(stored_answers(site.store)) if c.pair == ("chat", "p01", "base", "sft"))
+    matchup = shown("hal", pair)
+    vote_store.cast(site.store, "hal", matchup, "left")
+    page = answers.answers_page(site, {"set": "chat", "a": "sft", "b": "base"})
+    rows = re.findall(r'<tr class="item">(.*?)</tr>', page, re.S)
+    assert len(rows) == 4 and "HERON -1" in text(rows[1]) and "KESTREL -1" in text(rows[1]) and '<mark class="del">' in rows[1]
+    # the judge's model_a is base; here sft is A. On p01 it picked whichever answer it saw first
+    assert "A first A · B first B · both tie" in text(rows[1])
+    assert f"votes: {'B' if matchup.model_left == 'base' else 'A'} 1" in text(rows[1])
+    searched = answers.answers_page(site, {"set": "chat", "a": "sft", "b": "base", "q": "case 3"})
+    assert re.findall(r'class="meta id">([^<]*)<', searched) == ["p03"]
+    with pytest.raises(NotFound, match="no answers of both 'sft' and 'gpt' to prompt set 'chat'; prompt sets "
+                                       "with answers: chat"):
+        answers.answers_page(site, {"set": "chat", "a": "sft", "b": "gpt"})
