@@ -9,7 +9,7 @@ from typing import Any
 
 from evalkit.judge.verdicts import judged_pairs
 from evalkit.view import queries
-from evalkit.view.items import kept_pages, page_number
+from evalkit.view.items import clipped, kept_pages, page_number
 from evalkit.view.site import NotFound, Site
 from evalkit.view.spans import marked
 from evalkit.vote import votes as vote_store
@@ -80,6 +80,9 @@ def answers_page(site: Site, query: dict[str, str]) -> str:
     verdicts, votes = _verdicts(site, prompt_set, model_a, model_b), _votes(site, prompt_set, model_a, model_b)
     prompts = []
     for prompt_id, prompt, answer_a, answer_b in rows:
+        side_a = clipped(site, {"prompt": prompt, "response": answer_a, "target": ""})  # a bundle's cut
+        prompt, answer_a, answer_b = side_a["prompt"], side_a["response"], clipped(
+            site, {"prompt": "", "response": answer_b, "target": ""})["response"]
         text_a, text_b = marked(answer_a, answer_b)
         prompts.append({"id": prompt_id, "prompt": prompt, "text_a": text_a, "text_b": text_b,
                         "verdicts": verdicts.get(prompt_id, []), "votes": dict(votes.get(prompt_id, {}))})
