@@ -33,9 +33,30 @@ PAGES: dict[str, Callable[[Site, dict[str, str]], str]] = {
 }
 
 
+LOCAL_CLIENTS = ("127.0.0.1", "::1", "localhost")
+ANNOTATOR_PATHS = ("/vote", "/static/", "/favicon.ico")  # what an annotator on another machine may open
+
+
+def served_to(path: str, client: str | None, voting: bool) -> bool:
+    """Whether a request may have this page. With voting on, the pages that name the models (runs,
+    items, diffs, verdicts) are for this machine only: an annotator who could open them would learn
+    which model wrote which answer, and the pairs would no longer be blind."""
+    if not voting or client in LOCAL_CLIENTS:
+        return True
+    return any(path == p or (p.endswith("/") and path.startswith(p)) for p in ANNOTATOR_PATHS)
+
+
 def make_app(site: Site, voting: WebVoting | None = None) -> FastAPI:
     app = FastAPI(title="evalkit view", docs_url=None, redoc_url=None, openapi_url=None)
     lock = threading.Lock()  # one SQLite connection: pages are built one at a time
+
+    @app.middleware("http")
+    async def annotators_vote_only(request: Request, call_next):
+        client = request.client.host if request.client else None
+        if served_to(request.url.path, client, voting is not None):
+            return await call_next(request)
+        return error_page(site, "with voting on, the results pages are served to the machine that runs the view "
+                                "only, so that votes stay blind; your voting link opens the voting page", 403, request)
 
     def page(request: Request, build: Callable[[], str]) -> Response:
         try:

@@ -5,6 +5,7 @@ on one pair."""
 from __future__ import annotations
 
 import html
+import socket
 import re
 import subprocess
 import sys
@@ -176,3 +177,51 @@ def test_a_bad_token_is_one_line_in_the_servers_terminal_without_the_token(serve
     request(served, "vote?token=s3cr3t-guess")
     err = capfd.readouterr().err
     assert "evalkit view: 403 GET /vote: this token is not known" in err and "s3cr3t-guess" not in err
+
+
+def test_with_voting_on_other_machines_get_only_the_voting_page():
+    from evalkit.view.app import served_to
+
+    for path in ("/", "/run", "/samples", "/diff", "/judge", "/verdict", "/answers", "/plot"):
+        assert served_to(path, "127.0.0.1", voting=True) and served_to(path, "10.1.2.3", voting=False)
+        assert not served_to(path, "10.1.2.3", voting=True), path  # would tell which model wrote which answer
+    for path in ("/vote", "/static/view.css", "/static/vote.js", "/favicon.ico"):
+        assert served_to(path, "10.1.2.3", voting=True)
+    assert not served_to("/voter", "10.1.2.3", voting=True) and not served_to("/static", "10.1.2.3", voting=True)
+
+
+def test_the_voting_page_links_to_no_results_page(served, project):
+    path, _ = project
+    token = annotators.add(path, "ivy")
+    _, page = request(served, f"vote?token={token}")
+    assert not re.search(r'href="(\./|run|judge|answers|samples|diff)', page)
+
+
+def this_machines_address() -> str | None:
+    """An address of this machine other than loopback, to be a client from 'another machine'."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("10.255.255.255", 1))  # no packet is sent: this only picks the outgoing interface
+        address = probe.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    return None if address.startswith("127.") else address
+
+
+def test_an_annotator_on_the_network_gets_the_voting_page_and_nothing_else(project):
+    address = this_machines_address()
+    if address is None:
+        pytest.skip("this machine has no network address besides loopback")
+    path, _ = project
+    token = annotators.add(path, "jo")
+    with Server(build_app(Store(path), path, votes=True, seed=7), host="0.0.0.0", port=0) as server:
+        remote = server.url.replace("0.0.0.0", address)
+        with urllib.request.urlopen(remote + f"vote?token={token}", timeout=30) as reply:
+            assert reply.status == 200 and "Prompt" in reply.read().decode()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(remote + "judge", timeout=30)
+        assert refused.value.code == 403 and "votes stay blind" in refused.value.read().decode()
+        with urllib.request.urlopen(server.url.replace("0.0.0.0", "127.0.0.1") + "judge", timeout=30) as reply:
+            assert reply.status == 200  # the owner, on this machine, sees everything
