@@ -69,10 +69,15 @@ PROJECT_KEYS = {"store", "reports", "seed"}
 TASK_OPTION_KEYS = {"limit", "sample_seed", "subjects", "num_fewshot", "sources"}
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?|xpu(:\d+)?")
 MODEL_STRINGS = ("source", "device", "adapter", "recipe", "parent", "description", "revision")
-SUITE_KEYS = {"tasks", "options", "description", "judge", "prompt_set", "prompt_limit"}
-JUDGE_METHODS = ("generate", "logprobs", "reward")
+SUITE_KEYS = {"tasks", "options", "description", "judge", "prompt_set", "prompt_limit", "formats"}
 JUDGE_KEYS = {"prompt", "model", "method", "description", "prompt_set", "tie_margin", "position", "tie_band"}
+# The names of evalkit.judge's registered methods and position rules, for reading a config before any judge
+# code loads (the config sits below the packages that register them); tests/test_architecture.py keeps
+# them equal to the registries. Which give / need verdict probabilities, likewise.
+JUDGE_METHODS = ("generate", "logprobs", "reward")
 JUDGE_POSITION_RULES = ("strict", "calibrated")  # how a pair's two single-order verdicts become one
+JUDGE_METHODS_WITHOUT_PROBABILITIES = ("generate",)
+JUDGE_RULES_NEEDING_PROBABILITIES = ("calibrated",)
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,7 @@ class Suite:
     judges: tuple[str, ...] = ()  # [judges.NAME] entries: pairwise judging of the models' answers, one after another
     prompt_set: str | None = None  # the prompts the judges' answers come from (default: each judge's own)
     prompt_limit: int | None = None  # the first N prompts only
+    formats: tuple[str, ...] = ()  # prompt formats each task also runs in (evalkit/kinds/formats.py); --formats wins
 
 
 @dataclass(frozen=True)
@@ -193,7 +199,8 @@ class Config:
     def model(self, name: str) -> ModelSpec:
         if name not in self.models:
             known = ", ".join(sorted(self.models)) or "(none)"
-            raise ConfigError(f"unknown model {name!r} in --models; {self.path} defines: {known}. "
+            raise ConfigError(f"unknown model {name!r} in --models; {did_you_mean(name, self.models)}"
+                              f"{self.path} defines: {known}. "
                               f"Add a [models.{name}] table or pick one of those.")
         return self.models[name]
 
@@ -378,9 +385,11 @@ def _judge(name: str, spec: Any, models: dict[str, ModelSpec], path: Path) -> Ju
     position = spec.get("position", "strict")
     if position not in JUDGE_POSITION_RULES:
         raise ConfigError(f"{path}: {where}.position = {position!r}; choose one of {', '.join(JUDGE_POSITION_RULES)}")
-    if position == "calibrated" and method == "generate":
-        raise ConfigError(f"{path}: {where}.position = \"calibrated\" needs verdict probabilities, which method "
-                          f"\"generate\" does not give; use method = \"logprobs\" or \"reward\", or position = \"strict\"")
+    if position in JUDGE_RULES_NEEDING_PROBABILITIES and method in JUDGE_METHODS_WITHOUT_PROBABILITIES:
+        giving = [m for m in JUDGE_METHODS if m not in JUDGE_METHODS_WITHOUT_PROBABILITIES]
+        raise ConfigError(f"{path}: {where}.position = {position!r} needs verdict probabilities, which method "
+                          f"{method!r} does not give; use method = " + " or ".join(f'"{m}"' for m in giving)
+                          + f", or position = \"{JUDGE_POSITION_RULES[0]}\"")
     return JudgeConfig(name=name, prompt=prompt, model=judge_model, method=method,
                        description=_typed(spec.get("description", ""), str, f"{where}.description", path),
                        prompt_set=_typed(spec.get("prompt_set", "default"), str, f"{where}.prompt_set", path),
@@ -419,8 +428,12 @@ def _suite(name: str, spec: Any, path: Path) -> Suite:
         raise ConfigError(f"{path}: {where}.prompt_set is set but no {where}.judge; add judge = \"NAME\" or remove it")
     if limit is not None and _typed(limit, int, f"{where}.prompt_limit", path) < 1:
         raise ConfigError(f"{path}: {where}.prompt_limit = {limit} is out of range; use a positive number")
+    formats = spec.get("formats", [])
+    if not isinstance(formats, list) or not all(isinstance(f, str) and f.strip() for f in formats):
+        raise ConfigError(f"{path}: {where}.formats must be a list of prompt formats, e.g. formats = [\"cloze\"], "
+                          f"got {formats!r}")
     return Suite(name=name, tasks=tuple(tasks), options=options, judges=tuple(dict.fromkeys(judges or ())),
-                 prompt_set=prompt_set, prompt_limit=limit)
+                 prompt_set=prompt_set, prompt_limit=limit, formats=tuple(formats))
 
 
 def _parallel(table: dict[str, Any], path: Path) -> ParallelSettings:
@@ -462,6 +475,14 @@ def _task_options(where: str, opts: Any, path: Path) -> TaskOptions:
     if not isinstance(subjects, list) or not all(isinstance(x, str) and x for x in subjects):
         raise ConfigError(f"{path}: {where}.subjects must be a list of names, got {subjects!r}")
     return TaskOptions(limit=limit, sample_seed=seed, subjects=tuple(subjects), num_fewshot=shots, extra=opts)
+
+
+def did_you_mean(name: str, known) -> str:
+    """"did you mean X? " for a near miss among `known` names (a typo), else ""."""
+    import difflib
+
+    near = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.5)
+    return f"did you mean {', '.join(near)}? " if near else ""
 
 
 def split_names(text: str | None, flag: str = "--models") -> list[str] | None:

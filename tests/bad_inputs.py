@@ -62,6 +62,10 @@ CONFIG_CASES = [
     ("model-not-table", config(PROJECT + '[models]\ntiny = "x"\n' + SUITE), RUN, ["[models.tiny] must be a table"]),
     ("empty-suite", config(PROJECT + MODEL + '[suites.default]\ntasks = []\n'), RUN, ["suites.default.tasks must be a non-empty"]),
     ("suite-key-typo", config(PROJECT + MODEL + '[suites.default]\ntask = ["toyppl"]\n'), RUN, ["suites.default"]),
+    ("suite-formats-string", config(PROJECT + MODEL + SUITE + 'formats = "cloze"\n'), RUN,
+     ["c.toml", "suites.default.formats must be a list of prompt formats", "'cloze'"]),
+    ("suite-formats-unknown", config(PROJECT + MODEL + SUITE + 'formats = ["letters"]\n'), RUN,
+     ["c.toml: suites.default.formats: unknown format 'letters'", "known: mc, cloze"]),
     ("limit-zero", config(PROJECT + MODEL + OPTIONS + "limit = 0\n"), RUN, ["options.toyppl.limit = 0"]),
     ("limit-negative", config(PROJECT + MODEL + OPTIONS + "limit = -1\n"), RUN, ["options.toyppl.limit = -1"]),
     ("limit-string", config(PROJECT + MODEL + OPTIONS + 'limit = "all"\n'), RUN, ["options.toyppl.limit must be int"]),
@@ -104,6 +108,8 @@ JUDGE_CASES = [  # a judge file's mistake stops the run before models load and a
 ]
 
 TASK_CASES = [
+    ("task-formats-on-perplexity", task(TASK + '[formats.cloze]\nprompt = "x"\n'), TASK_RUN,
+     ["bad.toml", "[formats] declares formulations", "kind choice take (this one is perplexity)"]),
     ("task-kind-typo", task(TASK.replace('"perplexity"\nid', '"perplexty"\nid')), TASK_RUN, ["bad.toml", "did you mean 'perplexity'"]),
     ("task-version-zero", task(TASK.replace("version = 1", "version = 0")), TASK_RUN, ["bad.toml", "version = 0"]),
     ("task-version-string", task(TASK.replace("version = 1", 'version = "1"')), TASK_RUN, ["bad.toml", "`version` is required"]),
@@ -217,6 +223,10 @@ CLI_CASES = [
     ("cli-suite-and-tasks", {}, BASE + ["run", "--models", "tiny", "--suite", "default", "--tasks", "toyppl"], ["--tasks", "--suite"]),
     ("cli-batch-size-zero", {}, BASE + ["run", "--models", "tiny", "--quiet", "--batch-size", "0"], ["batch_size = 0"]),
     ("cli-unknown-flag", {}, BASE + ["run", "--limt", "3"], ["unrecognized arguments: --limt"]),
+    ("cli-unknown-format", {}, BASE + ["run", "--models", "tiny", "--quiet", "--formats", "mc,clozze"],
+     ["--formats: unknown format 'clozze'", "known: mc, cloze"]),
+    ("cli-format-no-task-takes", {}, BASE + ["run", "--models", "tiny", "--quiet", "--formats", "chat"],
+     ["--formats chat: no task of this run can take it", "toyppl is a perplexity task"]),
     ("cli-report-missing-run", {}, BASE + ["report", "--run", "999"], ["999"]),
     ("cli-export-missing-run", {}, BASE + ["export", "--run", "999", "--out", "{root}/x.jsonl"], ["no run 999"]),
     ("cli-config-missing", {}, ["--config", "{root}/missing.toml", "run"], ["missing.toml", "not found"]),

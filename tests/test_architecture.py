@@ -12,13 +12,14 @@ TOP_LEVEL = {"__init__", "__main__", "cli", "config", "errors", "types"}
 # Lowest first. A package may import only packages before it (and itself); the command-line modules
 # (cli.py at the top and each package's cli.py) sit above everything.
 LAYERS = ["types", "errors", "progress", "config", "scoring", "store", "backends", "models", "sandbox", "data", "kinds", "tasks",
-          "train", "answers", "ratings", "judge", "vote", "serve", "report", "run", "api"]
+          "train", "answers", "ratings", "judge", "vote", "serve", "report", "run", "api", "view"]
 # (importing module, imported module): function-local on purpose, for start-up time.
 LOCAL_IMPORTS_FOR_START_UP = {
     # torch/transformers/vllm/openai load only when a model of that backend runs
     ("evalkit.backends", "evalkit.backends.hf"), ("evalkit.backends", "evalkit.backends.openai_api"),
     ("evalkit.backends", "evalkit.backends.vllm"),
     ("evalkit.train.pipeline", "evalkit.train.progress"),  # transformers' TrainerCallback
+    ("evalkit.train.sft", "evalkit.train.prompt_weight"),  # TRL's trainer classes, subclassed at module level
     ("evalkit", "evalkit.api"),  # `import evalkit` stays cheap; evalkit.evaluate loads pandas and the pipeline
 }
 
@@ -112,3 +113,29 @@ def test_the_config_accepts_exactly_the_registered_local_backends():
     from evalkit.backends import BACKENDS
 
     assert set(config.BACKENDS) == set(BACKENDS) - {"endpoint"}
+
+
+def test_the_config_reads_the_registered_judge_methods_and_position_rules():
+    from evalkit import config
+    from evalkit.judge.calibration import DEFAULT_RULE, RULES
+    from evalkit.judge.methods import METHODS
+
+    assert set(config.JUDGE_METHODS) == set(METHODS) and set(config.JUDGE_POSITION_RULES) == set(RULES)
+    assert config.JUDGE_POSITION_RULES[0] == DEFAULT_RULE
+    assert set(config.JUDGE_METHODS_WITHOUT_PROBABILITIES) == {n for n, m in METHODS.items() if not m.gives_probabilities}
+    assert set(config.JUDGE_RULES_NEEDING_PROBABILITIES) == {n for n, r in RULES.items() if r.needs_probabilities}
+
+
+def _assigns(tree: ast.Module, name: str) -> bool:
+    return any(isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets)
+               for node in tree.body)
+
+
+def test_each_training_stage_module_is_imported_by_the_package_that_fills_the_registry():
+    from evalkit.train.stages import STAGES
+
+    declaring = {m for m, tree in modules().items() if m.startswith("evalkit.train.") and _assigns(tree, "STAGE")}
+    assert declaring, "no module declares a training stage"
+    assert declaring <= imports(modules()["evalkit.train"], local=False)
+    registered = {m for m in declaring if __import__(m, fromlist=["STAGE"]).STAGE.name in STAGES}
+    assert registered == declaring

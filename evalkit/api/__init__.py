@@ -6,6 +6,7 @@
     results.samples()              # one row per item and model: prompt, response, target, score.*
     results.compare("sft", "base") # paired differences on the same items, with intervals and p-values
     results.slices("subject")      # per slice: each model's metrics, and the paired comparisons per slice
+    results.formats()              # per prompt format (--formats): each model's metric, spread, comparisons
     results.token_frequency()      # perplexity tasks: log-likelihood per token, rare vs common tokens
     evalkit.open_store(".evalkit/evalkit.db").runs()
 
@@ -23,8 +24,11 @@ from typing import Any
 import pandas as pd
 
 from evalkit.errors import EvalkitError
+from evalkit.kinds import KINDS
 from evalkit.report import leaderboard
 from evalkit.report.board import build
+from evalkit.report.format_frames import format_comparisons, format_results
+from evalkit.report.format_frames import plan as format_plan
 from evalkit.report.frames import comparison_rows, comparisons_frame, results_frame, samples_frame
 from evalkit.report.frequency_section import frequency_frame
 from evalkit.report.slice_frames import plan, slice_comparisons, slice_results
@@ -78,10 +82,21 @@ class Results:
         pairs = leaderboard.comparison_pairs(board.models)
         return slice_results(self.store, board, chosen.parts), slice_comparisons(self.store, board, chosen.parts, pairs)
 
+    def formats(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(metrics, comparisons) per prompt format of a run with `formats`: each model × task × format on
+        the format's headline metric with n, interval and `spread` (the model's highest minus lowest value
+        across the task's formats), and the paired comparisons per format, `sign_depends` marking a pair
+        ahead in one format and behind in another: the frames the Format sensitivity section shows."""
+        board = build(self.store, self.run_id)
+        parts = [p for p in format_plan(board) if p.rows]
+        pairs = leaderboard.comparison_pairs(board.models)
+        return format_results(board, parts), format_comparisons(self.store, board, parts, pairs)
+
     def token_frequency(self) -> pd.DataFrame:
         """Each perplexity task's mean log-likelihood per token by token-frequency bucket, per model."""
         board = build(self.store, self.run_id)
-        tasks = [t for t, info in self.run["provenance"].get("tasks", {}).items() if info["kind"] == "perplexity"]
+        tasks = [t for t, info in self.run["provenance"].get("tasks", {}).items()
+                 if info["kind"] in KINDS and KINDS[info["kind"]].token_level]
         return frequency_frame(self.store, board, tasks)
 
     def leaderboard(self, reports_dir: str | Path = "reports", slice_by: Sequence[str] = ()) -> Path:
@@ -92,12 +107,13 @@ def evaluate(models: Sequence[str] | str | None = None, tasks: Sequence[str] | s
              suite: str | None = None, limit: int | None = None, num_fewshot: int | None = None,
              seed: int | None = None, batch_size: int | None = None, dtype: str | None = None,
              device: str | None = None, slice_by: Sequence[str] | str | None = None,
-             config: str | Path | None = None, quiet: bool = True, ray: str | None = None) -> Results:
+             formats: Sequence[str] | str | None = None, config: str | Path | None = None,
+             quiet: bool = True, ray: str | None = None) -> Results:
     """Evaluate `models` (configured names or sources) on `tasks` (or a suite); returns the run's Results.
     `ray`: a Ray cluster's address, as `--ray` takes it (docs/scaling.md)."""
     request = RunRequest(config=config, models=_joined(models), suite=suite, tasks=_joined(tasks), limit=limit,
                          num_fewshot=num_fewshot, seed=seed, batch_size=batch_size, dtype=dtype, device=device,
-                         slice_by=_joined(slice_by), quiet=quiet, ray=ray)
+                         slice_by=_joined(slice_by), formats=_joined(formats), quiet=quiet, ray=ray)
     _, store, run_id, _ = run_request(request)
     if run_id is None:
         raise EvalkitError("this process is not the main rank of a data-parallel launch; read results on rank 0")

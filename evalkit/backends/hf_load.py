@@ -21,10 +21,19 @@ def pick_device(requested: str) -> str:
     return f"cuda:{os.environ['LOCAL_RANK']}" if "LOCAL_RANK" in os.environ else "cuda"
 
 
+def quiet_transformers() -> None:
+    """Turn off transformers' own tqdm bars ("Loading weights", hub downloads): they would draw between and
+    over evalkit's progress, and a log gets a line per refresh. evalkit's own bars say what is happening."""
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+
+
 def load_model_and_tokenizer(spec: ModelSpec, folder: Path):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    quiet_transformers()
     device = pick_device(spec.device)
     dtype = "auto" if spec.dtype == "auto" else getattr(torch, spec.dtype)
     kwargs = {"dtype": dtype}

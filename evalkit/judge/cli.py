@@ -64,7 +64,7 @@ def print_judge_summary(store, summary, seed: int, console) -> None:
     """The pass's win rates under the judge's position rule, and under the other rule beside it where the
     verdict probabilities allow both (as the leaderboard shows them), with the two rules' agreement."""
     from evalkit.judge.verdicts import judge_infos, judged_pairs, judgment_rows
-    from evalkit.report.judge import rules_for
+    from evalkit.judge.calibration import rules_for
     from evalkit.report.judge_tables import agreement_cells
 
     pairs = judged_pairs(store, summary.prompt_set, summary.judge)

@@ -15,6 +15,7 @@ from evalkit.errors import DataError
 from evalkit.train.build import recipe_for
 from evalkit.train.data import load_examples
 from evalkit.train.decontam import build_index, decontaminate
+from evalkit.types import shown_path
 
 
 def prompt_set_items(prompt_set: PromptSet) -> dict[str, list[dict[str, str]]]:
@@ -33,7 +34,7 @@ def prompt_set_overlap(config, spec: ModelSpec, prompt_set: PromptSet, judge: st
     _, train = examples.split(recipe.data.heldout)  # every row a build may train on, before its own limit
     index = build_index(prompt_set_items(prompt_set), recipe.decontamination.ngram)
     found = decontaminate(train, index, drop=recipe.decontamination.drop).report
-    report = {"recipe": str(recipe.path), "ngram": found["ngram"], "checked": found["checked"],
+    report = {"recipe": spec.recipe, "ngram": found["ngram"], "checked": found["checked"],
               "overlapping": found["overlapping"], "dropped": found["dropped"], "prompts": found["eval_items"],
               "prompts_too_short": found["eval_items_too_short"], "examples": found["examples"][:5]}
     if found["overlapping"] and not found["dropped"]:
@@ -52,7 +53,7 @@ def overlap_text(report: dict[str, Any] | None) -> str:
     unchecked = (f"; {report['prompts_too_short']} of the {report['prompts']} prompts are shorter than "
                  f"{report['ngram']} words and cannot be checked this way" if report["prompts_too_short"] else "")
     dropped = report.get("dropped", 0)
-    return (f" Its training data ({report['recipe']}) was decontaminated against this prompt set: "
+    return (f" Its training data ({shown_path(report['recipe'])}) was decontaminated against this prompt set: "
             f"{report['overlapping']} of {report['checked']} rows share a {report['ngram']}-gram with a prompt"
             f"{' and were dropped before training' if dropped else ''}{unchecked}.")
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from evalkit.answers.generate import fetch_available
@@ -61,16 +62,34 @@ class Outcome:
     probs: tuple[float, float, float] | None = None  # P(first shown better), P(second), P(tie); None: not given
 
 
+@dataclass(frozen=True)
+class JudgeMethod:
+    """How a judge reaches a verdict: `run(handle, jobs, store, seed, tie_margin, progress)` -> (outcomes by job
+    key, failed requests counted by reason)."""
+
+    name: str
+    text: str  # what the leaderboard says of it
+    run: Callable[..., tuple[dict[str, Outcome], Counter]]
+    gives_probabilities: bool = False  # its outcomes carry verdict probabilities (position rules may need them)
+    reads_template: bool = True  # renders the judge file's prompt; False: scores each answer alone (a reward model)
+
+
+METHODS: dict[str, JudgeMethod] = {}
+
+
+def register_method(method: JudgeMethod) -> JudgeMethod:
+    if method.name in METHODS:
+        raise ValueError(f"a judge method named {method.name!r} is already registered")
+    METHODS[method.name] = method
+    return method
+
+
 def run_method(method: str, handle, jobs: list[Job], store, seed: int, tie_margin: float,
                progress=None) -> tuple[dict[str, Outcome], Counter]:
     """Outcomes by job key, and the failed requests counted by reason (jobs left out of the outcomes)."""
-    if method == "generate":
-        return _generate(handle, jobs, store, seed, progress)
-    if method == "logprobs" and handle.folder is None:
-        return _endpoint_logprobs(handle, jobs, store, seed, progress)
-    if method == "logprobs":
-        return _logprobs(handle, jobs, store, progress)
-    return _reward(handle, jobs, tie_margin, progress), Counter()
+    if method not in METHODS:
+        raise ValueError(f"unknown judge method {method!r}; expected one of {', '.join(METHODS)}")
+    return METHODS[method].run(handle, jobs, store, seed, tie_margin, progress)
 
 
 def _generate(handle, jobs, store, seed, progress):
@@ -184,3 +203,24 @@ def _reward(handle, jobs, tie_margin, progress) -> dict[str, Outcome]:
         raw = f"reward scores: A={first:.6f}, B={second:.6f}; P(A better)={p_first:.6f}"
         outcomes[job.key] = Outcome(raw, shown, probs=(p_first, 1.0 - p_first, 0.0))
     return outcomes
+
+
+def _run_generate(handle, jobs, store, seed, tie_margin, progress):
+    return _generate(handle, jobs, store, seed, progress)
+
+
+def _run_logprobs(handle, jobs, store, seed, tie_margin, progress):
+    if handle.folder is None:  # an endpoint: asked for the verdict token alone, with its top log-probabilities
+        return _endpoint_logprobs(handle, jobs, store, seed, progress)
+    return _logprobs(handle, jobs, store, progress)
+
+
+def _run_reward(handle, jobs, store, seed, tie_margin, progress):
+    return _reward(handle, jobs, tie_margin, progress), Counter()
+
+
+register_method(JudgeMethod("generate", "verdict parsed from the judge's reply", _run_generate))
+register_method(JudgeMethod("logprobs", "verdict = the most probable verdict token after the judge prompt (no text "
+                            "generated)", _run_logprobs, gives_probabilities=True))
+register_method(JudgeMethod("reward", "verdict = sigmoid of the reward-score difference", _run_reward,
+                            gives_probabilities=True, reads_template=False))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evalkit.backends.hf_load import pick_device
+from evalkit.backends.hf_load import pick_device, quiet_transformers
 from evalkit.config import ModelSpec
 from evalkit.errors import ModelError
 
@@ -28,6 +28,7 @@ class RewardScorer:
 
 
         self.device = pick_device(spec.device)
+        quiet_transformers()
         dtype = torch.float32 if spec.dtype == "auto" else getattr(torch, spec.dtype)
         try:
             if (Path(folder) / "adapter_config.json").exists():

@@ -20,7 +20,7 @@ from evalkit.answers.generate import collect_answers, report_failures
 from evalkit.answers.promptsets import PromptSet, load_prompt_set
 from evalkit.errors import ConfigError
 from evalkit.judge.contamination import overlap_line, prompt_set_items, prompt_set_overlap
-from evalkit.judge.methods import Job, run_method
+from evalkit.judge.methods import METHODS, Job, run_method
 from evalkit.judge.prompts import JudgeTemplate, load_judge_template
 from evalkit.judge.verdicts import (
     judge_infos,
@@ -32,7 +32,6 @@ from evalkit.train import prepare_model
 from evalkit.types import stable_hash
 
 CHUNK_JOBS = 64  # judgments per commit; also how often a failing endpoint is given up on
-PROBABILITY_METHODS = ("logprobs", "reward")  # methods whose judgments carry verdict probabilities
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def run_judge(config, model_names: list[str], judge_name: str, prompt_set_name: 
     handle = handles.get(judge.model.name) or ui.step(f"preparing judge model {judge.model.name}",
                                                       _prepare_judge_model, config, judge, store, whole)
     jobs, skipped = build_jobs(judge, handle.fingerprint, templates, prompt_set, model_names, store)
-    done = _stored_keys(store, judge_name, prompt_set.name, needs_probs=judge.method in PROBABILITY_METHODS)
+    done = _stored_keys(store, judge_name, prompt_set.name, needs_probs=METHODS[judge.method].gives_probabilities)
     todo = [job for job in jobs if done.get(_row_id(job)) != job.key]
     new, unscored, failures = _judge_jobs(judge, handle, todo, prompt_set, store, config.seed, ui)
     summary = JudgeSummary(judge_name, prompt_set.name, tuple(model_names), len(prompt_set.prompts), len(jobs),
@@ -118,19 +117,18 @@ def build_jobs(judge, judge_fingerprint: str, templates: _Templates, prompt_set:
     """Every (prompt, pair of models, order) whose two answers exist; pairs in name order so the
     stored rows do not depend on the order models were named in."""
     answers = _answers_by_model(store, prompt_set.name)
-    jobs, skipped = [], 0
+    jobs, skipped, method = [], 0, METHODS[judge.method]
     for prompt in prompt_set.prompts:
-        template = templates.base if judge.method == "reward" else templates.for_prompt(prompt.reference is not None)
+        template = templates.for_prompt(prompt.reference is not None) if method.reads_template else templates.base
         for model_a, model_b in itertools.combinations(sorted(set(model_names)), 2):
             a, b = answers.get((model_a, prompt.id)), answers.get((model_b, prompt.id))
-            if a is None or b is None or (template.reference and prompt.reference is None
-                                          and judge.method != "reward"):
+            if a is None or b is None or (template.reference and prompt.reference is None and method.reads_template):
                 skipped += 1
                 continue
             for position, (first, second) in (("ab", (a, b)), ("ba", (b, a))):
                 key = stable_hash({"judge": judge_fingerprint, "method": judge.method,
-                                   "template": None if judge.method == "reward" else template.content_hash,
-                                   "tie_margin": judge.tie_margin if judge.method == "reward" else None,
+                                   "template": template.content_hash if method.reads_template else None,
+                                   "tie_margin": None if method.reads_template else judge.tie_margin,
                                    "question": prompt.text, "reference": prompt.reference if template.reference else None,
                                    "first": first[1], "second": second[1]})[:32]
                 jobs.append(Job(prompt, model_a, model_b, position, first[1], second[1], template, key))
@@ -201,7 +199,7 @@ def _record_info(store, judge, templates: _Templates, handle, prompt_set: Prompt
         "prompt": templates.base.name, "prompt_version": templates.base.version, "prompt_file": str(templates.base.path),
         "reference_prompt": templates.with_reference.name if templates.with_reference else None,
         "model": spec.name, "source": spec.source or spec.recipe, "fingerprint": handle.fingerprint,
-        "tie_margin": judge.tie_margin if judge.method == "reward" else None,
+        "tie_margin": None if METHODS[judge.method].reads_template else judge.tie_margin,
         "position": judge.position, "tie_band": judge.tie_band, "prompt_set_overlap": overlap,
         "models": models, "prompt_set_version": prompt_set.version, "prompt_set_origin": prompt_set.origin,
         "n_prompts": len(prompt_set.prompts), "last_pass": summary.as_dict(),

@@ -18,15 +18,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evalkit.answers import answer_texts, pair_texts
 from evalkit.judge.verdicts import JudgedPair
-from evalkit.ratings import Battle, WinRate, win_rate
+from evalkit.ratings import Battle, StyleRatings, WinRate, fit_logistic, rate_with_style, win_rate
+from evalkit.store import Store
 from evalkit.scoring.stats import Estimate, wilson_ci
 
 OUTCOME = {"a": 1.0, "b": 0.0, "tie": 0.5}
 # Ridge penalties of the length model: small on the intercept (finite when one model wins every
 # prompt), larger on the length slope (no length effect unless the data show one).
 THETA_PENALTY, PHI_PENALTY = 0.1, 1.0
-NEWTON_STEPS = 30
 
 
 @dataclass(frozen=True)
@@ -97,22 +98,9 @@ def length_controlled_win_rate(outcomes: Sequence[float], length_diffs: Sequence
 
 
 def _fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Penalised logistic regression with fractional outcomes, Newton's method vectorised over the rows
-    of `weights` (one bootstrap resample each). Returns [rounds, 2] coefficients."""
-    penalty = np.array([THETA_PENALTY, PHI_PENALTY])
-    beta = np.zeros((weights.shape[0], 2))
-    for _ in range(NEWTON_STEPS):
-        p = _sigmoid(beta @ x.T)  # [rounds, n]
-        grad = ((y - p) * weights) @ x - penalty * beta
-        curvature = weights * p * (1 - p)
-        h00 = curvature @ (x[:, 0] ** 2) + penalty[0]
-        h01 = curvature @ (x[:, 0] * x[:, 1])
-        h11 = curvature @ (x[:, 1] ** 2) + penalty[1]
-        det = h00 * h11 - h01**2
-        step0 = (h11 * grad[:, 0] - h01 * grad[:, 1]) / det
-        step1 = (h00 * grad[:, 1] - h01 * grad[:, 0]) / det
-        beta = beta + np.stack([step0, step1], axis=1)
-    return beta
+    """Penalised logistic regression with fractional outcomes, one row of `weights` per bootstrap
+    resample (evalkit.ratings.fit_logistic). Returns [rounds, 2] coefficients."""
+    return fit_logistic(x, y, weights, np.array([THETA_PENALTY, PHI_PENALTY]))
 
 
 def _sigmoid(z):
@@ -162,3 +150,14 @@ def position_split(pairs: Sequence[JudgedPair]) -> PositionSplit:
 def battles(pairs: Sequence[JudgedPair]) -> list[Battle]:
     """One battle per scored prompt × pair: the final verdict (a tie unless both orders agree)."""
     return [Battle(p.model_a, p.model_b, p.final) for p in pairs if p.final is not None]
+
+
+def style_ratings(store: Store, pairs: Sequence[JudgedPair], rounds: int = 1000, seed: int = 0) -> StyleRatings:
+    """Style-controlled Bradley–Terry of the same battles as `battles(pairs)`, the answers' texts read from
+    the store (evalkit.answers.MissingAnswersError when one is gone)."""
+    scored = [p for p in pairs if p.final is not None]
+    prompt_sets = {p.prompt_set for p in scored}
+    texts = answer_texts(store, next(iter(prompt_sets)) if len(prompt_sets) == 1 else None)
+    texts_a, texts_b = pair_texts([(p.prompt_set, p.prompt_id, p.model_a, p.model_b) for p in scored], texts,
+                                  "judged pair", store.path)
+    return rate_with_style(battles(scored), texts_a, texts_b, bootstrap_rounds=rounds, seed=seed)

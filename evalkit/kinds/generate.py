@@ -34,7 +34,7 @@ from evalkit.config import check_keys
 from evalkit.data import fewshot
 from evalkit.data.templates import compile_template, evaluate, render
 from evalkit.errors import ConfigError, DataError
-from evalkit.kinds import contrast, metric_rows
+from evalkit.kinds import contrast, formats, metric_rows
 from evalkit.kinds.base import TaskKind
 from evalkit.scoring import evaluate_metrics, stats
 from evalkit.scoring import metrics as scoring
@@ -192,14 +192,16 @@ def _references(task, row: dict[str, Any], key: str) -> list[str]:
 
 
 def prompt(task, sample, options: dict[str, Any]) -> str:
+    """The prompt text; in a chat format (evalkit/kinds/formats.py) already rendered by the model's template."""
     section = _section(task)
     answer = section.get("fewshot_target", section["target"])
-    return fewshot.build_prompt(
-        task, sample, options,
-        description=render(section.get("description", ""), sample.row),
-        text_of=lambda row: render(section["prompt"], row),
-        answer_of=lambda row: render(answer, row),
-        target_delimiter=section.get("target_delimiter", " "))
+    parts = dict(description=render(section.get("description", ""), sample.row),
+                 text_of=lambda row: render(section["prompt"], row), answer_of=lambda row: render(answer, row),
+                 target_delimiter=section.get("target_delimiter", " "))
+    fmt = formats.of(task)
+    if fmt is not None and fmt.chat:
+        return formats.chat_prompt(task, sample, options, fmt, **parts)
+    return fewshot.build_prompt(task, sample, options, **parts)
 
 
 def generation_settings(section: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
@@ -212,6 +214,9 @@ def generation_settings(section: dict[str, Any], options: dict[str, Any]) -> dic
 
 def requests(task, sample, options) -> list[GenerationRequest]:
     settings = generation_settings(_section(task), options)
+    fmt = formats.of(task)
+    if fmt is not None and fmt.chat:  # the prompt is rendered already: the backend must not wrap it again
+        settings.update(chat=False, system=None)
     # Greedy output does not depend on the seed: leave it out of the cache key.
     seed = int(options.get("seed", 0)) if settings["temperature"] > 0 else 0
     return [GenerationRequest(prompt(task, sample, options), seed=seed, **settings)]
@@ -290,9 +295,17 @@ def compare(metric, records_a, records_b, seed=0) -> stats.Comparison:
                          seed=seed)
 
 
+def reported_metrics(task) -> list[str]:
+    """Its scorers' metrics, then the contrast metrics (TruthfulQA's BLEU/ROUGE against true vs false)."""
+    return scorer_names(task) + contrast.metric_names(contrast_metrics(task))
+
+
 class GenerateKind(TaskKind):
     name = "generate"
+    task_keys = frozenset({"generate", "scorers", "scorer_args"})
+    health = "output"
     default_primary = ("gsm8k_strict", "gsm8k_flexible")
+    reported_metrics = staticmethod(reported_metrics)
     validate = staticmethod(validate)
     check_sample = staticmethod(check_sample)
     requests = staticmethod(requests)

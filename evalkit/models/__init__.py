@@ -8,7 +8,7 @@
                   `--ray ADDRESS`: workers on a Ray cluster compute, this process alone commits
 """
 
-from evalkit.models.handle import ModelHandle, endpoint_handle, fetch_responses
+from evalkit.models.handle import ModelHandle, chat_renderer, endpoint_handle, fetch_responses
 from evalkit.models.sources import ResolvedModel, fingerprint, resolve
 
-__all__ = ["ModelHandle", "ResolvedModel", "endpoint_handle", "fetch_responses", "fingerprint", "resolve"]
+__all__ = ["ModelHandle", "ResolvedModel", "chat_renderer", "endpoint_handle", "fetch_responses", "fingerprint", "resolve"]

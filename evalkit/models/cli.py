@@ -23,8 +23,10 @@ def cmd_models(args) -> int:
     from evalkit.config import load_config
 
     config = load_config(args.config)
+    where = ("the built-in default config (no evalkit.toml here; `evalkit init` writes one)" if config.builtin
+             else str(config.path))
     table = Table("model", "source", "resolves to", "dtype", "batch", "description", show_lines=True,
-                  title=f"models of {config.path}")
+                  title=f"models of {where}")
     for spec in config.models.values():
         table.add_row(spec.name, spec.source or f"recipe {spec.recipe} of {spec.parent}", resolution(spec, config),
                       spec.dtype, str(spec.batch_size), spec.description)
@@ -60,8 +62,29 @@ def cmd_init(args) -> int:
     if target.exists() and not args.force:
         raise ConfigError(f"{target.resolve()} already exists; edit it, or pass --force to replace it")
     text = builtin_config().read_text(encoding="utf-8")
-    target.write_text(text.replace('recipe = "recipes/', f'recipe = "{builtin_config().parent / "recipes"}/'),
-                      encoding="utf-8")
+    copied, kept = copy_recipes(text, builtin_config().parent, Path.cwd(), overwrite=args.force)
+    target.write_text(text, encoding="utf-8")  # its recipe paths stay relative: the folder can move or be shared
     print(f"wrote {target.resolve()}: the embedded SmolLM2 model as base, its sft/dpo recipes and the offline "
           f"suites. Edit [models.*] to point at your own models; `evalkit run` uses it from this folder.")
+    if copied:
+        print(f"copied the recipes it names to edit beside it: {', '.join(copied)}")
+    if kept:
+        print(f"kept your own {', '.join(kept)} (pass --force to replace them with evalkit's)")
     return 0
+
+
+def copy_recipes(config_text: str, source: Path, target: Path, overwrite: bool) -> tuple[list[str], list[str]]:
+    """The recipe files a config names (recipe = "recipes/X.toml"), copied from `source` to `target`;
+    returns (copied, kept because a file of that name was there)."""
+    import re
+
+    copied, kept = [], []
+    for relative in dict.fromkeys(re.findall(r'recipe = "([^"]+)"', config_text)):
+        destination = target / relative
+        if destination.exists() and not overwrite:
+            kept.append(relative)
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes((source / relative).read_bytes())
+        copied.append(relative)
+    return copied, kept

@@ -17,7 +17,7 @@ from typing import Any
 
 import tomllib
 
-from evalkit.config import Config, model_spec, split_names
+from evalkit.config import Config, did_you_mean, model_spec, split_names
 from evalkit.errors import ConfigError
 from evalkit.models.sources import local_path, looks_like_hub_id
 
@@ -84,7 +84,8 @@ def _entry_spec(config: Config, source: str, settings: dict[str, Any]):
                           f"paths are relative to {config.root})")
     if not found:
         known = ", ".join(sorted(config.models)) or "(none)"
-        raise ConfigError(f"unknown model {source!r} in --models: not a model of {config.path} ({known}; add a "
+        raise ConfigError(f"unknown model {source!r} in --models; {did_you_mean(source, config.models)}"
+                          f"not a model of {config.path} ({known}; add a "
                           f"[models.{source}] table to define one), not an existing folder or .gguf file under "
                           f"{config.root}, not a hub id (org/name) and not an endpoint (openai:MODEL, http://...)")
     resolved = str(local.resolve()) if not _is_remote(source) and local.exists() else source

@@ -8,6 +8,7 @@ from typing import Any
 
 from evalkit.backends import load_backend
 from evalkit.config import ModelSpec
+from evalkit.errors import ConfigError
 from evalkit.models import ray_pool
 from evalkit.models.parallel import World
 from evalkit.store import Store
@@ -36,10 +37,34 @@ class ModelHandle:
         return self._backend
 
 
+class ItemCount:
+    """Progress in items (a task's questions) over requests (a question's options): an item is done when every
+    request of it this process computes is answered. Without items, each request is its own item."""
+
+    def __init__(self, keys: list[str], items: list[int] | None, own: set[str], missing: set[str]):
+        items = items if items is not None else list(range(len(keys)))
+        self.open: dict[int, set[str]] = {}
+        self.items_of: dict[str, set[int]] = {}
+        for key, item in zip(keys, items):
+            if key in own:
+                self.open.setdefault(item, set())
+                if key in missing:
+                    self.open[item].add(key)
+                    self.items_of.setdefault(key, set()).add(item)
+        self.total = len(self.open)
+        self.done = sum(not waiting for waiting in self.open.values())
+
+    def answered(self, key: str) -> None:
+        for item in self.items_of.pop(key, ()):
+            self.open[item].discard(key)
+            self.done += not self.open[item]
+
+
 def fetch_responses(handle: ModelHandle, requests: list[Request], store: Store, progress=None,
-                    ranks: World = World()) -> list:
+                    ranks: World = World(), items: list[int] | None = None) -> list:
     """Responses for `requests`, from the cache where possible; new ones are committed as they finish.
-    Under a launcher each rank computes its share (evalkit/models/parallel.py), then all are read back."""
+    Under a launcher each rank computes its share (evalkit/models/parallel.py), then all are read back.
+    progress(done, total) counts items, `items` giving each request's item (default: one per request)."""
     keys = [request_key(handle.fingerprint, r) for r in requests]
     distinct = list(dict.fromkeys(keys))
     own = ranks.shard(distinct)  # every key with one process
@@ -48,10 +73,9 @@ def fetch_responses(handle: ModelHandle, requests: list[Request], store: Store, 
     for key, request in zip(keys, requests):
         if key not in found and key in own:
             missing.setdefault(key, request)
-    total = len(own)
-    done = total - len(missing)
+    count = ItemCount(keys, items, set(own), set(missing))
     if progress:
-        progress(done, total)
+        progress(count.done, count.total)
     by_kind: dict[str, list[tuple[str, Request]]] = {}
     for key, request in missing.items():
         by_kind.setdefault(request.kind, []).append((key, request))
@@ -62,9 +86,9 @@ def fetch_responses(handle: ModelHandle, requests: list[Request], store: Store, 
             store.put_responses(handle.fingerprint, [(key, request, response)])
             found[key] = response
             handle.computed += 1
-            done += 1
+            count.answered(key)
             if progress:
-                progress(done, total)
+                progress(count.done, count.total)
     if ranks.size > 1:  # the other ranks' shares are in the store once everyone has passed the barrier
         ranks.barrier()
         found.update(store.cached_responses(set(keys) - found.keys()))
@@ -76,3 +100,27 @@ def endpoint_handle(spec: ModelSpec) -> ModelHandle:
     its responses are (the API key never does: it is not stored)."""
     return ModelHandle(spec, None, stable_hash({"endpoint": spec.source, "model": spec.name, "base_url": spec.base_url,
                                                 "tokenizer": spec.tokenizer, "max_length": spec.max_length})[:24])
+
+
+def chat_renderer(handle: ModelHandle):
+    """messages → the model's prompt text through its own chat template, ready for the reply (prompt
+    formats that run in the chat template); raises ConfigError where the model has none to apply."""
+    where = handle.folder or handle.spec.tokenizer
+    if where is None or not handle.spec.chat_template:
+        why = "chat_template = false in its config" if where else "no local tokenizer to render it with"
+        raise ConfigError(f"model {handle.spec.name!r}: a chat format needs its chat template, and it has {why}; "
+                          "drop chat and fewshot-multiturn from --formats for it")
+    backend = handle._backend
+    tokenizer = getattr(backend, "tokenizer", None)
+    if tokenizer is None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(where)
+    if not tokenizer.chat_template:
+        raise ConfigError(f"model {handle.spec.name!r}: its tokenizer ({where}) has no chat template, which a chat "
+                          "format needs; drop chat and fewshot-multiturn from --formats, or give it one")
+
+    def render(messages: list[dict[str, str]]) -> str:
+        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    return render

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from evalkit.backends.hf_load import quiet_transformers
 from evalkit.backends.stacked import FINGERPRINT_PATTERNS as STACKED_PATTERNS
 from evalkit.config import ModelSpec
 from evalkit.errors import ModelError
@@ -123,6 +124,7 @@ def _converted_gguf(gguf: Path, name: str | None = None) -> Path:
     Console(stderr=True).print(f"[dim]converting {gguf.name} into a plain HF folder at {target} (once)…[/]")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    quiet_transformers()
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype="float32")
     # The dequantised weights are plain tensors; drop the GGUF marker so the folder saves and loads normally.

@@ -4,14 +4,13 @@ do not overlap, as Chatbot Arena reports them.
 
     ratings = rate(battles)                  # list[Rating], best first
     ratings = rate(battles, method="elo")
+    styled = rate_with_style(battles, texts_a, texts_b)   # Arena's style control: ratings + coefficients
 
 The pieces live in ratings_*.py (battles and counts, the BT fit, online Elo,
 win rates, agreement); this module is the public surface.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,6 +39,16 @@ from evalkit.ratings.bt import (
     fit_bradley_terry,
 )
 from evalkit.ratings.elo import bootstrap_online_elo, online_elo
+from evalkit.ratings.logistic import fit_logistic
+from evalkit.ratings.ranked import RANK_NOTE, Rating, interval_ranks, ranked
+from evalkit.ratings.style import (
+    ARENA_RIDGE,
+    STYLE_FEATURES,
+    StyleCoefficient,
+    StyleRatings,
+    rate_with_style,
+    style_counts,
+)
 from evalkit.ratings.winrate import (
     WinRate,
     expected_win_rate,
@@ -49,30 +58,17 @@ from evalkit.ratings.winrate import (
 )
 
 __all__ = [
+    "RANK_NOTE",
     "WINNERS", "Agreement", "Battle", "BattleArrays", "BattleError", "BootstrapIntervals",
     "NoFiniteRatingsError", "PairCounts", "Rating", "WinRate", "agreement",
     "bradley_terry", "cohen_kappa", "compute_online_elo", "encode_battles",
-    "expected_win_rate", "inter_annotator_agreement", "interval_ranks",
+    "expected_win_rate", "inter_annotator_agreement", "interval_ranks", "RANK_NOTE",
     "judge_human_agreement", "pair_counts", "pair_win_rate", "rate",
-    "win_rate", "win_rate_matrix",
+    "win_rate", "win_rate_matrix", "ARENA_RIDGE", "STYLE_FEATURES", "StyleCoefficient",
+    "StyleRatings", "fit_logistic", "rate_with_style", "style_counts",
 ]  # fmt: skip
 
 METHODS = ("bt", "elo")
-
-
-@dataclass(frozen=True)
-class Rating:
-    """One model's rating. ci_low/ci_high: 2.5th/97.5th bootstrap percentiles,
-    median: the bootstrap median (all NaN without bootstrap rounds). rank:
-    1 + the number of models whose ci_low is above this model's ci_high."""
-
-    model: str
-    rating: float
-    ci_low: float
-    ci_high: float
-    median: float
-    rank: int
-    n_battles: int
 
 
 def rate(
@@ -108,7 +104,7 @@ def rate(
     else:
         points = _anchored(online_elo(arrays), counts, anchor)
     intervals = _bootstrap(method, arrays, counts, bootstrap_rounds, seed, anchor, prior)
-    return _ratings(counts, points, intervals)
+    return ranked(counts, points, intervals)
 
 
 def bradley_terry(
@@ -133,13 +129,6 @@ def compute_online_elo(
     return dict(zip(arrays.models, ratings.tolist()))
 
 
-def interval_ranks(low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Arena's rank: 1 + the number of models whose lower bound is above my
-    upper bound, so models with overlapping intervals can share a rank."""
-    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
-    return 1 + (low[None, :] > high[:, None]).sum(axis=1)
-
-
 def _bootstrap(method, arrays, counts, rounds, seed, anchor, prior) -> BootstrapIntervals | None:
     if rounds == 0:
         return None
@@ -152,21 +141,3 @@ def _anchored(ratings: np.ndarray, counts: PairCounts, anchor: str | None) -> np
     if anchor is None:
         return ratings
     return ratings + INIT_RATING - ratings[counts.index(anchor)]
-
-
-def _ratings(counts: PairCounts, points: np.ndarray, intervals: BootstrapIntervals | None) -> list[Rating]:
-    m = len(counts.models)
-    if intervals is None:
-        nan = np.full(m, np.nan)
-        low, median, high = nan, nan, nan
-        ranks = interval_ranks(points, points)
-    else:
-        low, median, high = intervals.low, intervals.median, intervals.high
-        ranks = interval_ranks(low, high)
-    n_battles = counts.battles_per_model()
-    order = sorted(range(m), key=lambda i: (-points[i], counts.models[i]))
-    return [
-        Rating(counts.models[i], float(points[i]), float(low[i]), float(high[i]),
-               float(median[i]), int(ranks[i]), int(n_battles[i]))
-        for i in order
-    ]  # fmt: skip

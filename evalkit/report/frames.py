@@ -16,6 +16,7 @@ from evalkit.store import Store
 
 Records = Callable[[str, str], list[dict[str, Any]]]
 
+ALPHA = 0.05  # a paired difference counts when its p after the multiplicity correction is below this
 RESULT_COLUMNS = ["model", "task", "metric", "value", "ci_low", "ci_high", "n", "unscored", "higher_is_better",
                   "primary", "interval", "run"]
 COMPARISON_COLUMNS = ["task", "metric", "model_a", "model_b", "diff", "ci_low", "ci_high", "p_value", "test", "n",

@@ -5,7 +5,9 @@ writes nothing scores 0 like one that answers everything wrong. Neither shows in
 its interval, so the leaderboard counts, from the per-sample records:
 
 - multiple choice: how often each option position was picked (flagged at >= 90 % one option), and
-  the majority-class baseline, the accuracy of always answering the most common gold position;
+  the majority-class baseline, the accuracy of always answering the most common gold position; a task
+  whose right answer sits in the same position on every item is flagged too, since a constant
+  predictor scores 100 % on it;
 - generation and code: the share of empty and of truncated (length-stopped) outputs and of items a
   scorer could not score, flagged when half or more are empty, or when a share differs from the
   parent's (the model it was trained from, else the one before it) on the same items by more than
@@ -24,9 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from evalkit.kinds import KINDS
 from evalkit.scoring import stats
 
 ONE_OPTION_SHARE = 0.9  # picks at or above this share on one option position are flagged
+MIN_GOLD_ITEMS = 10  # a gold answer that never moves is flagged from this many items on (fewer can be chance)
 EMPTY_SHARE = 0.5  # half or more empty outputs are flagged whatever the parent does
 ALPHA = 0.05
 OUTPUT_CHECKS = ("empty", "truncated", "unscored")
@@ -37,7 +41,7 @@ Records = Callable[[str, str], list[dict[str, Any]]]
 class Health:
     model: str
     task: str
-    kind: str
+    checks: str  # the checks its kind's records take (TaskKind.health): "choice" or "output"
     n: int
     picks: Counter = field(default_factory=Counter)  # option position → times picked (choice tasks)
     majority_baseline: float | None = None
@@ -71,6 +75,11 @@ def _choice_health(health: Health, records: list[dict[str, Any]]) -> None:
         health.accuracy = sum(r["scores"]["acc"] for r in records) / len(records)
     if golds:
         health.majority_baseline = golds.most_common(1)[0][1] / len(records)
+    if len(golds) == 1 and len(records) >= MIN_GOLD_ITEMS:
+        only = option_name(next(iter(golds)))
+        health.flags.append(f"the right answer is option {only} on all {len(records)} items: always answering "
+                            f"{only} would score 100%, and a pull toward one position cannot be told from accuracy "
+                            "(shuffle the options: [choice].shuffle_choices)")
     top, count = health.picks.most_common(1)[0] if health.picks else (None, 0)
     if top is not None and count / len(records) >= ONE_OPTION_SHARE:
         baseline = f"; majority-class baseline {health.majority_baseline:.2f}" if golds else ""
@@ -122,28 +131,18 @@ def _against_parent(child: Health, parent: Health, child_records, parent_records
             child.flags.append(f"{check} outputs {sum(a):g}/{len(a)} against {text}")
 
 
-def lm_eval_as(records: list[dict[str, Any]]) -> str | None:
-    """The native kind an lm_eval task's records read as: multiple choice (each record has the pick and
-    the gold positions), generation (the filtered answers), or None (log-likelihood, rolling, or a group
-    that mixes output types, where no one check applies to every item)."""
-    if all("chosen" in r["scores"] and "gold" in r["scores"] for r in records):
-        return "choice"
-    if all("filtered" in r["scores"] for r in records):
-        return "generate"
-    return None
+# TaskKind.health names one of these: the checks a kind's records take
+HEALTH_CHECKS: dict[str, Callable[[Health, list[dict[str, Any]]], None]] = {"choice": _choice_health,
+                                                                             "output": _output_health}
 
 
 def check(model: str, task: str, kind: str, records: list[dict[str, Any]]) -> Health | None:
-    """The health of one model × task, or None for kinds with nothing to check (perplexity)."""
-    if records and kind == "lm_eval":
-        kind = lm_eval_as(records) or kind
-    if not records or kind not in ("choice", "generate", "code"):
+    """The health of one model × task, or None where its kind has nothing to check (perplexity)."""
+    family = KINDS[kind].health_of(records) if records and kind in KINDS else None
+    if family not in HEALTH_CHECKS:
         return None
-    health = Health(model, task, kind, len(records))
-    if kind == "choice":
-        _choice_health(health, records)
-    else:
-        _output_health(health, records)
+    health = Health(model, task, family, len(records))
+    HEALTH_CHECKS[family](health, records)
     return health
 
 
@@ -176,14 +175,33 @@ def checks(models: list[str], tasks: dict[str, str], records: Records,
 # ------------------------------------------------------------------ rendering --
 
 
+def _flag_list(found: list[Health]) -> list[str]:
+    """Each flag once: one that every model of a task carries alike (a property of the task's data, as a
+    gold answer that never moves) is one line for the task, not one per model."""
+    models_of: dict[str, list[str]] = {}
+    for h in found:
+        models_of.setdefault(h.task, []).append(h.model)
+    carriers: dict[tuple[str, str], list[str]] = {}
+    for h in found:
+        for flag in h.flags:
+            carriers.setdefault((h.task, flag), []).append(h.model)
+    lines = []
+    for (task, flag), models in carriers.items():
+        shared = len(models) > 1 and models == models_of[task]
+        who = f"every model ({', '.join(models)})" if shared else None
+        lines += [f"- {who} · {task}: {flag}"] if who else [f"- {m} · {task}: {flag}" for m in models]
+    return lines
+
+
 def flags_lines(found: list[Health]) -> list[str]:
     """The lines at the top of the report: every flag, or that there is none."""
-    flagged = [(h, flag) for h in found for flag in h.flags]
+    flagged = _flag_list(found)
     if not flagged:
-        return ["**Health checks:** no flags (option picks, empty, truncated and unscored outputs; "
-                "see Health checks below)." if found else "**Health checks:** nothing to check in these tasks."]
-    return [f"**⚠ Health flags ({len(flagged)})** — numbers that may mean nothing; see Health checks below:", ""] + [
-        f"- {h.model} · {h.task}: {flag}" for h, flag in flagged]
+        return ["**Health checks:** no flags (option picks, right-answer positions, empty, truncated and unscored "
+                "outputs; see Health checks below)." if found else
+                "**Health checks:** nothing to check in these tasks."]
+    heading = f"**⚠ Health flags ({len(flagged)})** — numbers that may mean nothing; see Health checks below:"
+    return [heading, ""] + flagged
 
 
 def _picks_text(health: Health) -> str:
@@ -192,7 +210,7 @@ def _picks_text(health: Health) -> str:
 
 
 def _choice_rows(found: list[Health]) -> list[str]:
-    rows = [h for h in found if h.kind == "choice"]
+    rows = [h for h in found if h.checks == "choice"]
     if not rows:
         return []
     lines = ["| model | task | n | picks by option | accuracy | majority-class baseline | flag |",
@@ -222,7 +240,8 @@ def health_section(found: list[Health]) -> list[str]:
     lines = ["## Health checks", "",
              f"Multiple choice: how often each option position was picked (⚠ at ≥ {ONE_OPTION_SHARE:.0%} one "
              "option), beside the accuracy and the majority-class baseline (always answering the most common "
-             "gold position). Generation: outputs that are empty, stopped at the token limit (truncated) or "
+             f"gold position; ⚠ when the right answer sits in one position on all of {MIN_GOLD_ITEMS} or more "
+             "items). Generation: outputs that are empty, stopped at the token limit (truncated) or "
              f"that a scorer could not score (⚠ at ≥ {EMPTY_SHARE:.0%} empty, or when a share differs from the "
              f"parent's on the same items, p < {ALPHA}).", ""]
     return lines + _choice_rows(found) + _output_rows(found)

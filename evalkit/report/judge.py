@@ -16,15 +16,21 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from evalkit.judge.calibration import RULE_TEXT, has_probabilities, under_rule
+from evalkit.judge.calibration import DEFAULT_RULE, RULES, rules_for
 from evalkit.judge.contamination import overlap_text
+from evalkit.judge.methods import METHODS
 from evalkit.judge.verdicts import JudgedPair, judge_infos, judged_pairs, judgment_rows
-from evalkit.report.judge_tables import bias_lines, judge_agreement_section, pair_table, ratings_table, rule_agreement
+from evalkit.report.judge_style import judge_style_lines
+from evalkit.report.judge_tables import (
+    bias_lines,
+    judge_agreement_section,
+    pair_table,
+    plain_ratings,
+    ratings_table,
+    rule_agreement,
+)
 from evalkit.store.db import Store
-
-METHOD_TEXT = {"generate": "verdict parsed from the judge's reply",
-               "logprobs": "verdict = the most probable verdict token after the judge prompt (no text generated)",
-               "reward": "verdict = sigmoid of the reward-score difference"}
+from evalkit.types import shown_path
 
 
 def judge_section(store: Store, run: dict[str, Any], reports_dir: Path) -> list[str]:
@@ -53,23 +59,6 @@ def judge_section(store: Store, run: dict[str, Any], reports_dir: Path) -> list[
     return lines + judge_agreement_section(decided)
 
 
-def rules_for(info: dict, pairs: list[JudgedPair]) -> tuple[str, dict[str, list[JudgedPair]], str]:
-    """(the rule the judge asked for, {rule: pairs decided by it} with that rule first, a note on the choice)."""
-    wanted = info.get("position", "strict")
-    band = float(info.get("tie_band") or 0.0)
-    by_rule = {"strict": list(pairs)}
-    note = ""
-    if has_probabilities(pairs):
-        by_rule["calibrated"] = under_rule(pairs, "calibrated", band)
-        note = f" Calibrated tie band: a preference within {band:g} of 0.5 is a tie."
-    elif wanted == "calibrated":
-        wanted, note = "strict", (" The judge asks for the calibrated rule, but no stored judgment has verdict "
-                                  "probabilities (judged before they were stored: `evalkit judge` re-judges them); "
-                                  "the strict rule is shown.")
-    ordered = {wanted: by_rule[wanted], **by_rule}
-    return wanted, ordered, note
-
-
 def _group(store, judge, prompt_set, rows, info, reports_dir, seed) -> tuple[list[str], tuple[str, dict]]:
     pairs = judged_pairs(store, prompt_set, judge)
     models = _model_order(info, pairs)
@@ -78,9 +67,10 @@ def _group(store, judge, prompt_set, rows, info, reports_dir, seed) -> tuple[lis
     beside = [name for name in by_rule if name != rule]
     shown = f"; the {beside[0]} rule is shown beside it" if beside else ""
     lines = [f"### Judge `{judge}` on prompt set `{prompt_set}` ({n_prompts} prompts, {len(models)} models)", "",
-             _describe(info), "", f"Position rule: **{rule}** ({RULE_TEXT[rule]}; the judge's setting{shown}).{note}",
+             _describe(info), "", f"Position rule: **{rule}** ({RULES[rule].text}; the judge's setting{shown}).{note}",
              ""]
     lines += ratings_table(by_rule, reports_dir, judge, prompt_set, seed)
+    lines += judge_style_lines(store, rule, by_rule[rule], plain_ratings(by_rule[rule], seed), seed)
     lines += pair_table(by_rule, rows, models, seed) + rule_agreement(by_rule)
     lines += [""] + bias_lines(rows, pairs) + _problems(store, judge, prompt_set, rows, info, by_rule)
     return lines + [""], (rule, by_rule)
@@ -92,14 +82,20 @@ def _model_order(info: dict, pairs: list[JudgedPair]) -> list[str]:
     return ordered + sorted(seen - set(ordered))
 
 
+def _method_text(name: str) -> str:
+    """A method no longer registered (a store written by another evalkit) is named as stored."""
+    return METHODS[name].text if name in METHODS else name
+
+
 def _describe(info: dict) -> str:
     if not info:
         return "Judge details were not recorded."
     prompt = f"prompt `{info['prompt']}` v{info['prompt_version']}"
     if info.get("reference_prompt"):
         prompt += f" (`{info['reference_prompt']}` for prompts with a reference answer)"
-    text = (f"Judge model `{info['model']}` ({info['source']}, fingerprint `{info['fingerprint']}`), {prompt}; "
-            f"{METHOD_TEXT.get(info['method'], info['method'])}.")
+    source = shown_path(info["source"])
+    text = (f"Judge model `{info['model']}` ({source}, fingerprint `{info['fingerprint']}`), {prompt}; "
+            f"{_method_text(info['method'])}.")
     text += overlap_text(info.get("prompt_set_overlap"))
     if info.get("description"):
         text += f" **{info['description'].rstrip('.')}.**"
@@ -108,11 +104,11 @@ def _describe(info: dict) -> str:
 
 def _problems(store, judge, prompt_set, rows, info, by_rule) -> list[str]:
     lines = []
-    if "calibrated" in by_rule:
-        lacking = sum(p.final is not None and c.final is None for p, c in zip(by_rule["strict"], by_rule["calibrated"]))
+    for name in (n for n in by_rule if RULES[n].needs_probabilities):
+        lacking = sum(p.final is not None and c.final is None for p, c in zip(by_rule[DEFAULT_RULE], by_rule[name]))
         if lacking:
             lines.append(f"- ⚠ {lacking} items have verdicts but no stored verdict probabilities (judged before "
-                         f"evalkit stored them) and are unscored under the calibrated rule; `evalkit judge` "
+                         f"evalkit stored them) and are unscored under the {name} rule; `evalkit judge` "
                          f"re-judges them from the response cache.")
     unscored = [r for r in rows if r["shown"] is None]
     if unscored:

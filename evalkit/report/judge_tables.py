@@ -7,8 +7,9 @@ import re
 from pathlib import Path
 
 from evalkit.judge.agreement import verdict_agreement
+from evalkit.judge.calibration import DEFAULT_RULE, RULES
 from evalkit.judge.stats import battles, pair_stats, position_bias, position_split
-from evalkit.ratings import NoFiniteRatingsError, pair_counts, rate, win_rate_matrix
+from evalkit.ratings import RANK_NOTE, NoFiniteRatingsError, pair_counts, rate, win_rate_matrix
 from evalkit.report.format import fmt
 from evalkit.report.plots import plot_ratings, plot_win_matrix
 
@@ -30,6 +31,13 @@ def _rated(pairs, seed: int):
         return rate(fights, bootstrap_rounds=BOOTSTRAP_ROUNDS, seed=seed, prior=1.0), fights, True
 
 
+def plain_ratings(pairs, seed: int):
+    """(the plain Bradley–Terry ratings of one rule's verdicts as the ratings table shows them, whether they
+    needed a virtual tie per pair), or None."""
+    rated = _rated(pairs, seed)
+    return None if rated is None else (rated[0], rated[2])
+
+
 def ratings_table(by_rule: dict[str, list], reports_dir: Path, judge: str, prompt_set: str, seed: int) -> list[str]:
     """One Bradley–Terry table with a column pair per rule; the plots are of the first (the judge's own) rule."""
     rated = {rule: _rated(pairs, seed) for rule, pairs in by_rule.items()}
@@ -41,7 +49,8 @@ def ratings_table(by_rule: dict[str, list], reports_dir: Path, judge: str, promp
              for rule, (_, _, prior) in rated.items() if prior]
     header = "| model | " + " | ".join(f"{rule}: rating [95% CI] | rank | verdicts" for rule in rated) + " |"
     lines = [f"Bradley–Terry ratings from the final verdicts (mean 1000; {BOOTSTRAP_ROUNDS} bootstrap rounds), "
-             f"by rule:", "", *notes, *([""] if notes else []), header, "|---|" + "---|---|---|" * len(rated)]
+             f"by rule. {RANK_NOTE}", "", *notes, *([""] if notes else []), header,
+             "|---|" + "---|---|---|" * len(rated)]
     by_model = {rule: {r.model: r for r in ratings} for rule, (ratings, _, _) in rated.items()}
     order = [r.model for r in next(iter(rated.values()))[0]]
     for model in order + sorted({m for table in by_model.values() for m in table} - set(order)):
@@ -95,9 +104,11 @@ def agreement_cells(first, second) -> str:
 def rule_agreement(by_rule: dict[str, list]) -> list[str]:
     if len(by_rule) < 2:
         return []
-    return ["", "Agreement of the two rules on the same items (with ties; without: items either rule called a "
-            "tie left out):", "", "| rules | with ties | without ties |", "|---|---|---|",
-            f"| strict vs calibrated | {agreement_cells(by_rule['strict'], by_rule['calibrated'])} |"]
+    names = [name for name in RULES if name in by_rule]  # registry order, whichever rule the judge asked for
+    pairs = [(names[x], names[y]) for x in range(len(names)) for y in range(x + 1, len(names))]
+    return ["", f"Agreement of the {'two' if len(names) == 2 else len(names)} rules on the same items (with ties; "
+            "without: items either rule called a tie left out):", "", "| rules | with ties | without ties |",
+            "|---|---|---|"] + [f"| {a} vs {b} | {agreement_cells(by_rule[a], by_rule[b])} |" for a, b in pairs]
 
 
 def bias_lines(rows, pairs) -> list[str]:
@@ -136,9 +147,9 @@ def judge_agreement_section(groups: dict[tuple[str, str], tuple[str, dict[str, l
             (rule_1, rules_1), (rule_2, rules_2) = groups[names[x]], groups[names[y]]
             lines.append(f"| `{judge_1}` ({rule_1}) vs `{judge_2}` ({rule_2}) | {set_1} | "
                          f"{agreement_cells(rules_1[rule_1], rules_2[rule_2])} |")
-            if (rule_1, rule_2) != ("strict", "strict"):
-                lines.append(f"| `{judge_1}` (strict) vs `{judge_2}` (strict) | {set_1} | "
-                             f"{agreement_cells(rules_1['strict'], rules_2['strict'])} |")
+            if (rule_1, rule_2) != (DEFAULT_RULE, DEFAULT_RULE):
+                lines.append(f"| `{judge_1}` ({DEFAULT_RULE}) vs `{judge_2}` ({DEFAULT_RULE}) | {set_1} | "
+                             f"{agreement_cells(rules_1[DEFAULT_RULE], rules_2[DEFAULT_RULE])} |")
     if not lines:
         return []
     return ["### Judge–judge agreement", "",

@@ -15,19 +15,22 @@ from evalkit.kinds import KINDS, TaskKind
 from evalkit.report import health
 from evalkit.report.board import Board, build, when
 from evalkit.report.format import cell, fmt, p_text
-from evalkit.report.frames import comparison_rows, comparisons_frame
+from evalkit.report.format_section import format_section
+from evalkit.report.frames import ALPHA, comparison_rows, comparisons_frame, results_frame
 from evalkit.report.judge import judge_section
-from evalkit.report.lineage import lineage_section
+from evalkit.report.lineage import lineage_section, run_heldout_measures
+from evalkit.report.notes import measures_section
 from evalkit.report.slice_section import slices_section
+from evalkit.report.verdict import verdict_section
 from evalkit.report.votes import human_votes_section
 from evalkit.store import Store
+from evalkit.types import shown_path
 
 Section = Callable[[Store, dict[str, Any], Path], list[str]]
 
 # Feature sections render from their own tables: function(store, run, reports_dir) -> markdown
 # lines, empty when the feature has no data yet.
 SECTIONS: list[Section] = [judge_section, human_votes_section, lineage_section]
-ALPHA = 0.05  # after the multiplicity correction
 
 
 def task_kind(run: dict[str, Any], task: str) -> TaskKind:
@@ -35,9 +38,10 @@ def task_kind(run: dict[str, Any], task: str) -> TaskKind:
 
 
 def primary_metrics(run: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """The metrics each task shows in the main table: those its own metric rows mark primary."""
+    """The metrics each task shows in the main table: those its own metric rows mark primary. A task in
+    another prompt format (`task@format`) is left to the Format sensitivity section."""
     return {task: task_kind(run, task).primary_metrics([r for r in results if r["task"] == task])
-            for task in run["provenance"].get("tasks", {})}
+            for task, info in run["provenance"].get("tasks", {}).items() if "format_of" not in info}
 
 
 def model_order(run: dict[str, Any]) -> list[str]:
@@ -79,21 +83,33 @@ def _runs_note(board: Board, shown: list[dict[str, Any]]) -> str:
     return f", run{'s' if len(runs) > 1 else ''} {'/'.join(str(r) for r in runs)}"
 
 
-def comparison_pairs(models: list[str]) -> list[tuple[str, str]]:
-    """Each model against the one before it (sft vs base, dpo vs sft), and against the first."""
+def comparison_pairs(models: list[str], parents: dict[str, str | None] | None = None) -> list[tuple[str, str]]:
+    """Each model against the one before it (sft vs base, dpo vs sft), and against the first; and against its
+    configured parent where that is neither (the verdict reads each candidate against its parent)."""
     pairs = [(models[i], models[i - 1]) for i in range(1, len(models))]
     pairs += [(m, models[0]) for m in models[2:]]
+    for model, parent in (parents or {}).items():
+        if model in models and parent in models and parent != model and (model, parent) not in pairs:
+            pairs.append((model, parent))
     return pairs
 
 
-def comparisons(store: Store, board: Board) -> list[str]:
-    pairs = comparison_pairs(board.models)
-    if not pairs:
-        return []
+def configured_parents(board: Board) -> dict[str, str | None]:
+    models = board.as_run()["provenance"].get("models", {})
+    return {name: (info.get("spec") or {}).get("parent") for name, info in models.items()}
+
+
+def comparison_frame(store: Store, board: Board):
+    """Every paired comparison of the main metrics, with Benjamini–Hochberg adjusted p over all of them."""
     run = board.as_run()
+    pairs = comparison_pairs(board.models, configured_parents(board))
     rows = comparison_rows(store, run, primary_metrics(run, board.results), pairs,
-                           records=lambda model, task: board.records(store, model, task), comparable=board.same_items)
-    frame = comparisons_frame(rows)
+                           records=lambda model, task: board.records(store, model, task),
+                           comparable=board.same_items) if pairs else []
+    return comparisons_frame(rows)
+
+
+def comparisons(frame) -> list[str]:
     if frame.empty:
         return []
     lines = ["| task · metric | comparison | difference [95% CI] | p | p (BH-adjusted) | test | n |",
@@ -125,12 +141,13 @@ def provenance_section(run: dict[str, Any]) -> list[str]:
              "|---|---|---|---|---|"]
     for name, model in info.get("models", {}).items():
         spec = model["spec"]
-        lines.append(f"| {name} | `{model['fingerprint']}` | {spec['source'] or spec.get('recipe')} | {spec['dtype']} "
-                     f"| {spec['quantization']} |")
+        source = shown_path(spec["source"] or spec.get("recipe"))
+        lines.append(f"| {name} | `{model['fingerprint']}` | {source} | {spec['dtype']} | {spec['quantization']} |")
     lines += ["", "| task | version | kind | samples | data | data hash | options |", "|---|---|---|---|---|---|---|"]
     for name, task in info.get("tasks", {}).items():
         options = {k: v for k, v in task["options"].items() if v not in (None, [], (), {})}
-        lines.append(f"| {name} | {task['version']} | {task['kind']} | {task['n_samples']} | {task['data_origin']} "
+        origin = shown_path(task["data_origin"])
+        lines.append(f"| {name} | {task['version']} | {task['kind']} | {task['n_samples']} | {origin} "
                      f"| `{task['data_hash']}` | {_inline(options) or 'all'} |")
     timings = info.get("timings_s", {})
     if timings:
@@ -180,6 +197,12 @@ def header(board: Board) -> str:
             "`evalkit report --run N` shows one run alone.")
 
 
+def verdict(frame, board: Board, found: list[health.Health]) -> list[str]:
+    flags = {(h.model, h.task): h.flags for h in found if h.flags}
+    return verdict_section(frame, results_frame(board.as_run(), board.results), board.models,
+                           configured_parents(board), flags)
+
+
 def board_health(store: Store, board: Board) -> list[health.Health]:
     run = board.as_run()
     specs = {name: model.get("spec", {}) for name, model in run["provenance"].get("models", {}).items()}
@@ -196,17 +219,26 @@ def render(store: Store, run_id: int | None = None, reports_dir: Path = Path("re
     sliced = slices_section(store, board, primary_metrics(board.as_run(), board.results),
                             comparison_pairs(board.models), list(slice_by), reports_dir)  # fails before writing
     found = board_health(store, board)
+    frame = comparison_frame(store, board)
     lines = ["# evalkit leaderboard", "", header(board) + " Generated by `evalkit report` from the store; do not edit.",
-             ""] + health.flags_lines(found) + ["", "## Results", ""]
+             ""] + health.flags_lines(found)
+    judged = verdict(frame, board, found)
+    lines += ([""] + judged if judged else []) + ["", "## Results", ""]
     lines += results_table(board)
     checked = health.health_section(found)
     if checked:
         lines += [""] + checked[:-1]
-    compared = comparisons(store, board)
+    compared = comparisons(frame)
     if compared:
         lines += ["", "## Paired comparisons", "", comparisons_intro(len(compared) - 2), ""] + compared
+    measured = measures_section([r["metric"] for r in board.results], run_heldout_measures(store, board.as_run()))
+    if measured:
+        lines += [""] + measured
     if sliced:
         lines += [""] + sliced
+    formatted = format_section(store, board, comparison_pairs(board.models))
+    if formatted:
+        lines += [""] + formatted
     for section in SECTIONS:
         extra = section(store, board.as_run(), reports_dir)
         if extra:

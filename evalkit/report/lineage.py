@@ -29,6 +29,26 @@ def heldout_cell(info: dict[str, Any]) -> str:
     return text
 
 
+def heldout_measures(info: dict[str, Any]) -> list[str]:
+    """Which held-out measurements a candidate's lineage row shows (report.notes says what each measures)."""
+    heldout = info.get("heldout") or {}
+    before, after = heldout.get("before"), heldout.get("after")
+    if not before or not after:
+        return []
+    if "assistant_perplexity" in before:
+        return ["assistant_perplexity"]
+    return ["likelihood_accuracy"] + (["reward_accuracy"] if "reward_accuracy" in after else [])
+
+
+def run_heldout_measures(store: Store, run: dict[str, Any]) -> list[str]:
+    """The held-out measurements of every trained candidate of a run, in order, once each."""
+    found: list[str] = []
+    for model in run["provenance"].get("models", {}).values():
+        info = trained_info(store, Path(str(model["folder"])).name) if model["spec"].get("recipe") else None
+        found += [key for key in heldout_measures(info or {}) if key not in found]
+    return found
+
+
 def _bad_rows(data: dict[str, Any]) -> str:
     dropped = len(data.get("bad_rows_dropped") or [])
     return f" · {dropped} bad row{'s' if dropped != 1 else ''} skipped" if dropped else ""

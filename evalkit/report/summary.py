@@ -3,7 +3,10 @@ health flags, so a degenerate result is seen without opening the report."""
 
 from __future__ import annotations
 
+from rich.console import Console
 from rich.table import Table
+
+LOG_WIDTH = 10_000  # a log (not a terminal) has no width: rows and flags stay whole, one line each
 
 from evalkit.report import leaderboard as report
 from evalkit.report.board import one_run
@@ -21,6 +24,8 @@ def print_summary(store, run_id: int, console) -> None:
     for model in report.model_order(run):
         table.add_row(model, *[report.cell(results[(model, t, m)]) if (model, t, m) in results else "–"
                                for t, m in columns])
+    if not console.is_terminal:  # rich lays a non-terminal out at 80 columns: cells and flags would wrap
+        console = Console(file=console.file, width=LOG_WIDTH, no_color=console.no_color)
     console.print(table)
     for health in report.board_health(store, one_run(store, run_id)):
         for flag in health.flags:

@@ -34,6 +34,16 @@ def write_plots(summary: VoteSummary, reports_dir: Path) -> list[str]:
     return [RATINGS_PNG, WIN_RATE_PNG]
 
 
+def style_lines(summary: VoteSummary) -> list[str]:
+    """The style-controlled ratings beside the plain ones, or the one line saying why they are missing."""
+    lines = ["", "### Style-controlled ratings", ""]
+    if summary.style is None:
+        return lines + [f"Not shown: {summary.style_note}." if summary.style_note else "Not computed."]
+    lines += [rows.style_line(summary.style), ""] + markdown_table(rows.style_table(summary.bradley_terry,
+                                                                                     summary.style))
+    return lines + [""] + markdown_table(rows.coefficient_table(summary.style))
+
+
 def human_votes_section(store: Store, run: dict[str, Any], reports_dir: Path) -> list[str]:
     """Leaderboard section (report.SECTIONS); empty when nobody has voted yet."""
     seed = int(run.get("provenance", {}).get("seed") or 0)
@@ -45,6 +55,7 @@ def human_votes_section(store: Store, run: dict[str, Any], reports_dir: Path) ->
              "intervals do not overlap. Collected with `evalkit vote`; `evalkit ratings` prints the same tables.",
              "", f"![ratings with 95% intervals]({RATINGS_PNG})", ""]
     lines += markdown_table(rows.ratings_table(summary))
+    lines += style_lines(summary)
     lines += ["", "### Win rates", "", "Row model against column model; ties count half.", ""]
     lines += markdown_table(rows.win_rate_table(summary))
     lines += ["", f"![win-rate matrix]({WIN_RATE_PNG})"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from evalkit.config import DTYPES
+from evalkit.kinds.formats import FORMATS
 
 EXAMPLES = """examples:
   evalkit run --models base,sft,dpo
@@ -13,11 +14,17 @@ EXAMPLES = """examples:
   evalkit run --models ./model.gguf:dtype=float32 --tasks ./my_task.toml
   evalkit run --models base,sft --tasks mmlu --slice-by subject,prompt_length
   evalkit run --models base,sft --tasks mmlu,gsm8k --ray auto     # workers on the running Ray cluster
+  evalkit run --models base,sft,dpo --tasks mmlu,gsm8k --formats mc,cloze,chat,fewshot-multiturn
 
 A --models entry is a model of the config, or a source: a folder, a .gguf file, a hub id (org/name),
 openai:MODEL or an http(s) endpoint, embedded:smollm2-135m-instruct; `:key=value` parts set that
 model's options (dtype, batch_size, device, max_length, quantization, adapter, name, ...).
-Command-line flags win over the config and the suite; the run records them."""
+Command-line flags win over the config and the suite; the run records them.
+
+--formats runs each multiple-choice and generation task also in these prompt formats, on the same items
+(the leaderboard's "Format sensitivity" section compares them); combine a formulation with a
+presentation with +, e.g. cloze+chat:
+""" + "\n".join(f"  {name:<18} {fmt.summary}" for name, fmt in FORMATS.items())
 
 
 def make_parser(commands) -> None:
@@ -31,6 +38,8 @@ def make_parser(commands) -> None:
     run.add_argument("--seed", type=int, help="seed for sampling, subsets and bootstrap intervals (default: the config's)")
     run.add_argument("--slice-by", metavar="FIELD[,FIELD]", help="also show each task's results per value of a row "
                      "field (subject, a tag) or bucket (prompt_length, answer_length), with paired comparisons per slice")
+    run.add_argument("--formats", metavar="FORMAT[,FORMAT]", help="also run each multiple-choice and generation "
+                     f"task in these prompt formats ({', '.join(FORMATS)}; see below), on the same items")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(handler=cmd_run)
 
@@ -55,7 +64,8 @@ def cmd_run(args) -> int:
 
     request = RunRequest(config=args.config, models=args.models, suite=args.suite, tasks=args.tasks, limit=args.limit,
                          num_fewshot=args.num_fewshot, seed=args.seed, batch_size=args.batch_size, dtype=args.dtype,
-                         device=args.device, slice_by=args.slice_by, quiet=args.quiet, ray=args.ray)
+                         device=args.device, slice_by=args.slice_by, formats=args.formats,
+                         quiet=args.quiet, ray=args.ray)
     config, store, run_id, ui = run_request(request)
     if run_id is None:  # a non-main rank of `accelerate launch`: its share is in the store, rank 0 reports
         world().leave()

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from evalkit.config import Config
+from evalkit.kinds import formats
 from evalkit.models.entries import select_models
 from evalkit.models.parallel import world
 from evalkit.models.ray_pool import ray_workers
@@ -31,6 +32,7 @@ class RunRequest:
     device: str | None = None
     slice_by: str | None = None  # comma-separated slice fields (evalkit/report/slices.py)
     ray: str | None = None  # a Ray cluster's address: its workers compute, this process writes (wins over parallel.ray)
+    formats: str | None = None  # comma-separated prompt formats (evalkit/kinds/formats.py)
     quiet: bool = False
 
 
@@ -48,6 +50,17 @@ def run_request(request: RunRequest) -> tuple[Config, Store, int | None, Console
         ui.note(note)
     given = {k: v for k, v in asdict(request).items() if v is not None and k not in ("config", "quiet", "suite")}
     slice_by = slices.parse_fields(request.slice_by)
+    asked = _formats(config, suite, request.formats, ui)
     with ray_workers(config.parallel, request.ray or config.parallel.ray, ui):
-        run_id = run(config, names, suite, store, ui, command_line=given, slice_by=slice_by)
+        run_id = run(config, names, suite, store, ui, command_line=given, slice_by=slice_by, asked_formats=asked)
     return config, store, run_id, ui
+
+
+def _formats(config: Config, suite: str, flag: str | None, ui) -> list[formats.Format]:
+    """The prompt formats of this run: --formats, else the suite's `formats` key (opt-in per suite)."""
+    declared = config.suite(suite).formats
+    if flag is None:
+        return formats.parse_list(",".join(declared), f"{config.path}: suites.{suite}.formats") if declared else []
+    if declared and formats.parse_list(flag) != formats.parse_list(",".join(declared)):
+        ui.note(f"--formats {flag} wins over the suite's formats = {list(declared)}")
+    return formats.parse_list(flag)

@@ -7,16 +7,19 @@ loses nothing finished; a rerun asks the backend only for what is missing.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from evalkit.config import Config, TaskOptions
 from evalkit.data import fewshot
 from evalkit.errors import ConfigError
 from evalkit.judge import check_judges, judge_suite
-from evalkit.models import ModelHandle, fetch_responses, ray_pool
+from evalkit.kinds import formats as kind_formats
+from evalkit.kinds.formats import Format
+from evalkit.models import ModelHandle, chat_renderer, fetch_responses, ray_pool
 from evalkit.models.parallel import World, world
 from evalkit.report import slices
+from evalkit.run import formats
 from evalkit.store import Store, provenance
 from evalkit.tasks import Sample, Task, load_task
 from evalkit.train import prepare_model
@@ -24,12 +27,17 @@ from evalkit.types import stable_hash
 
 
 def evaluate_task(handle: ModelHandle, task: Task, samples: list[Sample], options: TaskOptions, store: Store,
-                  run_id: int | None, seed: int, progress=None, ranks: World = World()) -> list[dict[str, Any]]:
+                  run_id: int | None, seed: int, progress=None, ranks: World = World(),
+                  chat_template=None) -> list[dict[str, Any]]:
+    """chat_template: the model's template as a function of messages, for a task in a chat format."""
     handler = task.handler
     opts = {"seed": seed, "num_fewshot": options.num_fewshot, **options.extra}
+    if chat_template is not None:
+        opts["chat_template"] = chat_template
     per_sample = [handler.requests(task, sample, opts) for sample in samples]
     flat = [request for requests in per_sample for request in requests]
-    responses = fetch_responses(handle, flat, store, progress, ranks)
+    item_of = [index for index, requests in enumerate(per_sample) for _ in requests]  # progress counts items
+    responses = fetch_responses(handle, flat, store, progress, ranks, items=item_of)
     if not ranks.is_main:  # the main rank scores and records; this rank's responses are in the store
         return []
     grouped, start = [], 0
@@ -53,9 +61,16 @@ class Plan:
     samples: dict[str, list[Sample]]
     options: dict[str, TaskOptions]
     slices: dict[str, list[str]]  # task → the fields its leaderboard slices by (declared, then --slice-by)
+    formats: dict[str, dict] = field(default_factory=dict)  # task → its rows per --formats entry (run/formats.py)
+
+    def needs_chat(self) -> bool:
+        return any(kind_formats.of(t) is not None and kind_formats.of(t).chat for t in self.tasks)
 
 
-def plan_suite(config: Config, suite_name: str, slice_by: list[str] = ()) -> Plan:
+def plan_suite(config: Config, suite_name: str, slice_by: list[str] = (), asked_formats: list[Format] = (),
+               notes: list[str] | None = None) -> Plan:
+    """The suite's tasks, samples and options, each task followed by its --formats variants (on the same
+    samples); a skipped format is added to `notes`."""
     suite = config.suite(suite_name)
     search = [config.root / "tasks"]
     tasks = [load_task(name, search) for name in suite.tasks]
@@ -71,7 +86,11 @@ def plan_suite(config: Config, suite_name: str, slice_by: list[str] = ()) -> Pla
             shots = fewshot.settings(task).num_fewshot
         if shots:
             fewshot.pool(task, options[task.name].extra)
-    return Plan(tasks, samples, options, slice_fields(tasks, samples, list(slice_by)))
+    sliced = slice_fields(tasks, samples, list(slice_by))
+    expanded = formats.expand(tasks, samples, options, list(asked_formats))
+    if notes is not None:
+        notes += expanded.notes
+    return Plan(expanded.tasks, expanded.samples, expanded.options, sliced, expanded.formats)
 
 
 def slice_fields(tasks: list[Task], samples: dict[str, list[Sample]], asked: list[str]) -> dict[str, list[str]]:
@@ -101,19 +120,32 @@ def run_provenance(config: Config, plan: Plan, handles: dict[str, ModelHandle], 
                               "options": asdict(plan.options[t.name]), "n_samples": len(plan.samples[t.name]),
                               "data_hash": stable_hash([s.row for s in plan.samples[t.name]])[:16],
                               "data_origin": plan.samples[t.name][0].origin.rsplit(":", 1)[0] if plan.samples[t.name] else None,
-                              **({"slices": plan.slices[t.name]} if plan.slices.get(t.name) else {})}
+                              **({"slices": plan.slices[t.name]} if plan.slices.get(t.name) else {}),
+                              **_format_info(plan, t)}
                      for t in plan.tasks}
     return info
 
 
+def _format_info(plan: Plan, task: Task) -> dict[str, Any]:
+    """A variant names its format and task; a task run in formats lists its rows and what it skipped."""
+    if task.format:
+        return {"format": task.format, "format_of": task.name.split("@", 1)[0]}
+    return {"formats": plan.formats[task.name]} if plan.formats.get(task.name) else {}
+
+
 def run(config: Config, model_names: list[str], suite_name: str, store: Store, ui,
-        command_line: dict[str, Any] | None = None, slice_by: list[str] = ()) -> int | None:
-    """Evaluate every model on every task of the suite; returns the run id (None on a non-main rank
-    of a data-parallel launch, which only computes its share of the responses)."""
+        command_line: dict[str, Any] | None = None, slice_by: list[str] = (),
+        asked_formats: list[Format] = ()) -> int | None:
+    """Evaluate every model on every task of the suite (and each task in the asked formats); returns the
+    run id (None on a non-main rank of a data-parallel launch, which only computes its share)."""
     ranks = world()
-    plan = plan_suite(config, suite_name, slice_by)
+    skipped: list[str] = []
+    plan = plan_suite(config, suite_name, slice_by, asked_formats, skipped)
+    for note in skipped:
+        ui.note(note)
     check_judges(config, config.suite(suite_name).judges)
     handles = {name: ui.step(f"preparing model {name}", prepare_model, config, name, store) for name in model_names}
+    templates = {name: chat_renderer(h) for name, h in handles.items()} if plan.needs_chat() else {}
     info = run_provenance(config, plan, handles, suite_name)
     info["parallel"] = parallel_info(ranks)
     info["command_line"] = command_line or {}  # flags that overrode the config for this run
@@ -121,7 +153,7 @@ def run(config: Config, model_names: list[str], suite_name: str, store: Store, u
     if ranks.is_main:
         run_id = store.start_run({"models": model_names, "suite": suite_name, "config": config.raw}, info)
     try:
-        timings = _evaluate_all(config, plan, handles, store, run_id, ui, ranks)
+        timings = _evaluate_all(config, plan, handles, store, run_id, ui, ranks, templates)
         computed = ranks.gather(sum(h.computed for h in handles.values()))
         if not ranks.is_main:
             return None
@@ -149,13 +181,14 @@ def parallel_info(ranks: World) -> dict[str, Any]:
 
 
 def _evaluate_all(config: Config, plan: Plan, handles: dict[str, ModelHandle], store: Store, run_id: int | None, ui,
-                  ranks: World) -> dict[str, float]:
+                  ranks: World, templates: dict[str, Any]) -> dict[str, float]:
     timings: dict[str, float] = {}
     for name, handle in handles.items():
         for task in plan.tasks:
             started = time.perf_counter()
             with ui.progress(f"{name} · {task.name}") as progress:
+                chat = templates.get(name) if kind_formats.of(task) and kind_formats.of(task).chat else None
                 evaluate_task(handle, task, plan.samples[task.name], plan.options[task.name], store, run_id,
-                              config.seed, progress, ranks)
+                              config.seed, progress, ranks, chat_template=chat)
             timings[f"{name}/{task.name}"] = round(time.perf_counter() - started, 3)
     return timings

@@ -178,6 +178,23 @@ def acc_norm(
     return 1.0 if int(np.argmax(lls / lengths)) in golds else 0.0
 
 
+def acc_norm_nospace(
+    loglikelihoods: Sequence[float], gold_index: int | Sequence[int], continuations: Sequence[str]
+) -> float:
+    """lighteval's loglikelihood_acc_norm_nospace (SmolLM2's evaluation): argmax of log-likelihood per
+    character of the scored continuation, its leading space not counted (LogProbCharNorm with
+    ignore_first_space). With lm-eval's " " delimiter it picks what acc_norm picks; it differs where
+    the continuation starts otherwise (no delimiter under a chat template, a newline)."""
+    lls = np.asarray(loglikelihoods, dtype=float)
+    if len(continuations) != len(lls):
+        raise ValueError(f"{len(lls)} log-likelihoods but {len(continuations)} continuations")
+    lengths = np.array([float(len(c) - 1 if c.startswith(" ") else len(c)) for c in continuations])
+    if (lengths == 0).any():
+        raise ValueError(f"empty continuation at index {int(np.argmin(lengths))}: {continuations!r}")
+    golds = _gold_indices(gold_index, len(lls))
+    return 1.0 if int(np.argmax(lls / lengths)) in golds else 0.0
+
+
 # ---------------------------------------------------------------- pass@k --
 
 

@@ -86,7 +86,10 @@ def wilson_ci(successes: int, n: int, confidence: float = 0.95) -> Estimate:
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     stderr = math.sqrt(p * (1 - p) / (n - 1)) if n > 1 else math.nan  # = mean_ci's
-    return Estimate(p, n, max(0.0, centre - half), min(1.0, centre + half), stderr)
+    # at 0 of n (n of n) the bound is exactly 0 (1); centre - half leaves a float residue such as 2.8e-17
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return Estimate(p, n, low, high, stderr)
 
 
 def _bootstrap_distribution(

@@ -23,6 +23,7 @@ def cmd_tasks(args) -> int:
     from rich.table import Table
 
     from evalkit.config import load_config
+    from evalkit.tasks.formats import takes
     from evalkit.tasks.loading import BUILTIN_TASKS, known_tasks, load_task
 
     if args.lm_eval:
@@ -31,11 +32,12 @@ def cmd_tasks(args) -> int:
     search = [config.root / "tasks", BUILTIN_TASKS]
     entries = [(name, "project" if (config.root / "tasks" / f"{name}.toml").is_file() else "built-in")
                for name in known_tasks(search)] + [(str(Path(f)), "file") for f in args.files]
-    table = Table("task", "kind", "from", "items on this machine", "metrics", "description", show_lines=True)
+    table = Table("task", "kind", "from", "items on this machine", "metrics", "formats (--formats)", "description",
+                  show_lines=True)
     for entry, origin in entries:
         task = load_task(entry, search)
         table.add_row(task.name, task.kind, origin, availability(task, count=not args.no_count),
-                      ", ".join(metric_names(task)), task.description)
+                      ", ".join(metric_names(task)), ", ".join(takes(task)) or "–", task.description)
     Console(width=None if sys.stdout.isatty() else 200).print(table)  # a pipe or log gets whole cells
     return 0
 
@@ -61,8 +63,7 @@ def cmd_lm_eval_tasks() -> int:
 
 
 def metric_names(task) -> list[str]:
-    scorers = task.settings.get("scorers") or task.section("generate").get("scorers")
-    return list(scorers) if scorers else list(task.handler.default_primary)
+    return task.handler.reported_metrics(task)
 
 
 def availability(task, count: bool) -> str:

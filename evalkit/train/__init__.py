@@ -6,6 +6,8 @@ model in evalkit.toml with `recipe` and `parent` is built on demand by `evalkit 
 package costs nothing beyond evalkit's own modules.
 """
 
+# The training stages: each module registers its stage (evalkit/train/stages.py) when imported here.
+from evalkit.train import distill, dpo, merge, orpo, pretrain, reward, sft, stack  # noqa: F401
 from evalkit.train.candidates import prepare_model
 
 __all__ = ["prepare_model"]

@@ -19,11 +19,10 @@ from typing import Any
 
 from evalkit.errors import ConfigError
 from evalkit.models import sources as models
-from evalkit.progress import counting
 from evalkit.store import Store
-from evalkit.train import distill, merge, stack
 from evalkit.train.pipeline import PROVENANCE, make_plan, run_stage
 from evalkit.train.recipe import Recipe, load_recipe
+from evalkit.train.stages import STAGES, StageInputs
 
 
 def trained_root() -> Path:
@@ -46,12 +45,18 @@ def build_model(config, recipe: Recipe, parent_name: str, parent, store: Store, 
     suites' tasks (pipeline.make_plan)."""
     if parent.folder is None:
         raise ConfigError(f"model {parent_name!r} is an API endpoint; training needs local weights as the parent")
-    if recipe.stage == "merge":
-        return build_merged(config, recipe, parent_name, parent, store, prepare)
-    plan = _plan(config, recipe, parent_name, parent, store, prepare, decontaminate_also, quiet)
-    folder = trained_root() / plan.key
+    stage = STAGES[recipe.stage]
+    if stage.builds:  # made without a trainer (a merge)
+        key, make = stage.builds(config, recipe, parent_name, parent, store, prepare)
+    else:
+        plan = _plan(config, recipe, parent_name, parent, store, prepare, decontaminate_also, quiet)
+        key = plan.key
+
+        def make(folder: Path) -> None:  # checkpoints in <key>.work survive a kill and are resumed
+            run_stage(plan, folder, trained_root() / f"{key}.work", quiet=quiet)
+    folder = trained_root() / key
     if not (folder / PROVENANCE).is_file():
-        run_stage(plan, folder, trained_root() / f"{plan.key}.work", quiet=quiet)
+        make(folder)
     if (folder / PROVENANCE).is_file():  # absent on the non-main ranks of a multi-process run
         record(store, folder)
     return folder
@@ -59,32 +64,13 @@ def build_model(config, recipe: Recipe, parent_name: str, parent, store: Store, 
 
 def _plan(config, recipe: Recipe, parent_name: str, parent, store: Store, prepare, decontaminate_also=None,
           quiet: bool = False):
-    """The training plan; a distillation first has its teacher answer (cached), a stack finds its adapter."""
-    examples, extra, inputs = None, {}, None
-    if recipe.stage == "distill":
-        with counting(f"distill · {recipe.distill.teacher} answers for {parent_name}", quiet=quiet) as progress:
-            examples, extra = distill.teach(config, recipe, store, prepare, progress)
-    if recipe.stage == "stack":
-        inputs = stack.stack_inputs(config, recipe, parent_name, parent, store, prepare)
-    plan = make_plan(recipe, parent_name, Path(parent.folder), parent.fingerprint, config, examples,
+    """The training plan, after the stage readies what it reads besides [data] (a distillation's teacher
+    answers, cached; a stack's adapter)."""
+    stage = STAGES[recipe.stage]
+    inputs = stage.inputs(config, recipe, parent_name, parent, store, prepare, quiet) if stage.inputs else StageInputs()
+    plan = make_plan(recipe, parent_name, Path(parent.folder), parent.fingerprint, config, inputs.examples,
                      decontaminate_also)
-    return replace(plan, stack=inputs, extra=extra)
-
-
-def build_merged(config, recipe: Recipe, parent_name: str, parent, store: Store, prepare) -> Path:
-    merge.check_recipe(recipe)
-    if prepare is None:
-        raise ConfigError(f"{recipe.path}: a merge recipe reads config models; build it through evalkit.toml")
-    inputs = {name: prepare(config, name, store) for name in merge.input_names(recipe)}
-    endpoints = [name for name, handle in inputs.items() if handle.folder is None]
-    if endpoints:
-        raise ConfigError(f"{recipe.path}: merge input {endpoints[0]!r} is an API endpoint; merging needs weights")
-    key = merge.merge_key(recipe, parent.fingerprint, {name: h.fingerprint for name, h in inputs.items()})
-    folder = trained_root() / key
-    if not (folder / PROVENANCE).is_file():
-        merge.build_merge(recipe, parent_name, parent, inputs, folder)
-    record(store, folder)
-    return folder
+    return replace(plan, stack=inputs.stack, extra=inputs.extra)
 
 
 def record(store: Store, folder: Path) -> dict[str, Any]:

@@ -6,21 +6,15 @@ import json
 
 from evalkit.errors import ConfigError
 
-STAGES = (("sft", "supervised fine-tuning on chat / instruction data"),
-          ("dpo", "direct preference optimisation on chosen/rejected pairs"),
-          ("orpo", "odds-ratio preference optimisation, no reference model (TRL experimental)"),
-          ("reward", "a reward model that scores replies, usable as a judge"),
-          ("pretrain", "continued pretraining on plain documents (next-token loss, packed rows)"),
-          ("merge", "config models merged into one by mergekit (linear, task arithmetic, TIES, DARE, SLERP, layers)"),
-          ("stack", "a second adapter (e.g. DPO) trained on top of the parent's own adapter (e.g. SFT)"),
-          ("distill", "a teacher model answers prompts; the student (the parent) is fine-tuned on its answers"))
-
 
 def make_parser(commands) -> None:
-    train = commands.add_parser("train", help="train a candidate from a recipe (QLoRA SFT, DPO, ORPO, reward model)")
+    from evalkit.train.stages import STAGES  # the registry: importing evalkit.train registers every stage
+
+    train = commands.add_parser("train", help="train a candidate from a recipe (SFT, DPO, ORPO, reward model; "
+                                              "LoRA, QLoRA or full)")
     stages = train.add_subparsers(dest="stage", metavar="STAGE", required=True)
-    for stage, text in STAGES:
-        stage_parser = stages.add_parser(stage, help=text)
+    for stage in STAGES.values():
+        stage_parser = stages.add_parser(stage.name, help=stage.help)
         stage_parser.add_argument("--recipe", required=True, help="recipe TOML file (see recipes/)")
         stage_parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                                   help="override a recipe setting, e.g. --set train.learning_rate=1e-4 (repeatable)")
@@ -37,6 +31,7 @@ def cmd_train(args) -> int:
     from evalkit.train.candidates import prepare_model
     from evalkit.train.pipeline import PROVENANCE
     from evalkit.train.recipe import load_recipe
+    from evalkit.train.stages import STAGES
 
     recipe = load_recipe(args.recipe, args.set or ())
     if recipe.stage != args.stage:
@@ -50,7 +45,7 @@ def cmd_train(args) -> int:
     info = json.loads((folder / PROVENANCE).read_text(encoding="utf-8"))
     console = Console()
     console.print(f"[bold]{recipe.stage}[/] model: {folder}")
-    if recipe.stage == "merge":
+    if not STAGES[recipe.stage].trains:  # a merge: no data, no held-out measurement
         console.print(f"merged: {info['method_note']}; max logit distance to each input: "
                       + ", ".join(f"{i['name']} {i['max_logit_distance']:.3g}" for i in info["inputs"]))
         return 0

@@ -19,8 +19,9 @@ from evalkit.train.formats import preference_example, sft_example, text_example
 from evalkit.train.recipe import Recipe
 from evalkit.types import stable_hash
 
-PREFERENCE_STAGES = ("dpo", "orpo", "reward")
 SOURCE_KEYS = {"kind", "path", "format", "package", "dataset", "name", "split", "files"}
+# a stage's data shape (stages.DATA_SHAPES) -> what turns a row into its canonical example
+NORMALISE = {"chat": sft_example, "preference": preference_example, "text": text_example}
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,7 @@ def parquet_rows(path: Path) -> list[Row]:
 
 def load_examples(recipe: Recipe, base: Path) -> Examples:
     rows, origin = load_rows(parse_sources(recipe), base)
-    normalise = (preference_example if recipe.trains in PREFERENCE_STAGES else
-                 text_example if recipe.trains == "pretrain" else sft_example)
+    normalise = NORMALISE[recipe.trainer.data]
     items, dropped = [], []
     for row in rows:
         try:

@@ -14,9 +14,11 @@ from typing import Any
 
 from evalkit.errors import ConfigError, DataError, ModelError
 from evalkit.models import fetch_responses
+from evalkit.progress import counting
 from evalkit.train.data import Example, Examples, load_rows, parse_sources
 from evalkit.train.formats import renamed
 from evalkit.train.recipe import Recipe
+from evalkit.train.stages import StageInputs, TrainingStage, register
 from evalkit.types import GenerationRequest, stable_hash
 
 
@@ -82,3 +84,23 @@ def teach(config, recipe: Recipe, store, prepare, progress=None) -> tuple[Exampl
             "prompts_hash": stable_hash([p for p, _ in rows])[:16], "answers_hash": stable_hash(answers)[:16],
             "answers": len(answers), "empty_answers": len(dropped), "answered_now": teacher.computed}
     return Examples(tuple(examples), f"{origin} answered by {name}", tuple(dropped)), {"distill": info}
+
+
+def _inputs(config, recipe: Recipe, parent_name: str, parent, store, prepare, quiet: bool) -> StageInputs:
+    with counting(f"distill · {recipe.distill.teacher} answers for {parent_name}", quiet=quiet) as progress:
+        examples, extra = teach(config, recipe, store, prepare, progress)
+    return StageInputs(examples=examples, extra=extra)
+
+
+def _rules(recipe: Recipe) -> list[tuple[bool, str]]:
+    distill = recipe.distill
+    return [
+        (bool(distill.teacher), ("distill.teacher is empty; name the config model that answers the prompts, "
+                                 "e.g. teacher = \"teacher\"")),
+        (distill.max_new_tokens >= 1, f"distill.max_new_tokens = {distill.max_new_tokens} must be at least 1"),
+        (distill.temperature >= 0, f"distill.temperature = {distill.temperature:g} must be 0 (greedy) or more"),
+    ]
+
+
+STAGE = register(TrainingStage("distill", "a teacher model answers prompts; the student (the parent) is fine-tuned "
+                               "on its answers", runs_as=lambda recipe: "sft", inputs=_inputs, rules=_rules))

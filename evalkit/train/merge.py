@@ -20,6 +20,7 @@ from evalkit.errors import ConfigError, ModelError
 from evalkit.models.sources import staged_folder
 from evalkit.store.provenance import environment, package_versions
 from evalkit.train.recipe import Recipe
+from evalkit.train.stages import TrainingStage, register
 from evalkit.types import stable_hash
 
 PROVENANCE = "evalkit_training.json"  # the same file a trained model carries, so the store records both alike
@@ -209,3 +210,20 @@ def provenance(recipe: Recipe, parent_name: str, parent, inputs: dict[str, Any],
         "merge": None, "heldout": {}, "timings_s": {"merge_s": round(seconds, 1)}, "packages": {**package_versions(), "mergekit": metadata.version("mergekit")},
         "environment": environment(),
     }
+
+
+def merged_model(config, recipe: Recipe, parent_name: str, parent, store, prepare):
+    """(content key, make(folder)) of a merge recipe: its input models readied, checked to hold weights."""
+    check_recipe(recipe)
+    if prepare is None:
+        raise ConfigError(f"{recipe.path}: a merge recipe reads config models; build it through evalkit.toml")
+    inputs = {name: prepare(config, name, store) for name in input_names(recipe)}
+    endpoints = [name for name, handle in inputs.items() if handle.folder is None]
+    if endpoints:
+        raise ConfigError(f"{recipe.path}: merge input {endpoints[0]!r} is an API endpoint; merging needs weights")
+    key = merge_key(recipe, parent.fingerprint, {name: h.fingerprint for name, h in inputs.items()})
+    return key, lambda folder: build_merge(recipe, parent_name, parent, inputs, folder)
+
+
+STAGE = register(TrainingStage("merge", "config models merged into one by mergekit (linear, task arithmetic, TIES, "
+                               "DARE, SLERP, layers)", builds=merged_model))

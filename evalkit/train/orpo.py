@@ -7,6 +7,7 @@ from pathlib import Path
 
 from evalkit.train.arguments import common_arguments
 from evalkit.train.recipe import Recipe
+from evalkit.train.stages import TrainingStage, register
 
 
 def build_trainer(model, tokenizer, dataset, recipe: Recipe, checkpoints: Path, peft_config, callbacks):
@@ -19,3 +20,7 @@ def build_trainer(model, tokenizer, dataset, recipe: Recipe, checkpoints: Path, 
     args = ORPOConfig(**common_arguments(recipe, checkpoints), beta=recipe.preference.beta)
     return ORPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                        peft_config=peft_config, callbacks=callbacks)
+
+
+STAGE = register(TrainingStage("orpo", "odds-ratio preference optimisation, no reference model (TRL experimental)",
+                               data="preference", trainer=build_trainer, stackable=True))

@@ -24,11 +24,12 @@ from evalkit.train import heldout, stack
 from evalkit.train.arguments import last_checkpoint
 from evalkit.train.chat_templates import training_template
 from evalkit.train.curves import loss_curve
-from evalkit.train.data import PREFERENCE_STAGES, Example, Examples, content_hash, load_examples
+from evalkit.train.data import Example, Examples, content_hash, load_examples
 from evalkit.train.decontam import build_index, decontaminate, suite_task_items
 from evalkit.train.heldout import preference_metrics, reward_metrics
 from evalkit.train.lora import load_for_training, lora_config, merge_adapter, pad_ids
 from evalkit.train.recipe import Recipe
+from evalkit.train.stages import TrainingStage
 from evalkit.types import stable_hash
 
 PROVENANCE = "evalkit_training.json"
@@ -82,21 +83,15 @@ def make_plan(recipe: Recipe, parent_name: str, parent_folder: Path, parent_fing
                 cleaned.report, examples.dropped)
 
 
-def stage_module(stage: str):
-    import importlib
-
-    return importlib.import_module(f"evalkit.train.{stage}")
-
-
 def measure(model, tokenizer, template: str, plan: Plan) -> list | dict | None:
     if not plan.heldout:
         return None
-    train = plan.recipe.train
-    if plan.recipe.trains == "reward":
+    train, stage = plan.recipe.train, plan.recipe.trainer
+    if stage.head == "score":
         return heldout.reward_scores(model, tokenizer, template, plan.heldout, train.max_length)
-    if plan.recipe.trains == "pretrain":
+    if stage.data == "text":
         return heldout.document_perplexity(model, tokenizer, plan.heldout, train.max_length, train.eval_batch_size)
-    if plan.recipe.trains in PREFERENCE_STAGES:
+    if stage.data == "preference":
         return heldout.preference_scores(model, tokenizer, template, plan.heldout, train.max_length,
                                          train.eval_batch_size)
     return heldout.sft_perplexity(model, tokenizer, template, plan.heldout, train.max_length, train.eval_batch_size)
@@ -105,9 +100,10 @@ def measure(model, tokenizer, template: str, plan: Plan) -> list | dict | None:
 def summarise(plan: Plan, before, after) -> dict[str, Any]:
     if before is None:
         return {}
-    if plan.recipe.trains == "reward":  # "before" is the parent with a fresh, untrained score head: chance level
+    stage = plan.recipe.trainer
+    if stage.head == "score":  # "before" is the parent with a fresh, untrained score head: chance level
         return {"before": reward_metrics(before), "after": reward_metrics(after)}
-    if plan.recipe.trains in PREFERENCE_STAGES:
+    if stage.data == "preference":
         return {"before": preference_metrics(before), "after": preference_metrics(after, reference=before)}
     return {"before": before, "after": after}
 
@@ -124,7 +120,7 @@ def run_stage(plan: Plan, out: Path, work: Path, quiet: bool = False) -> dict[st
     saved_template = tokenizer.chat_template
     template = training_template(tokenizer, recipe.model.chat_template, recipe.path.parent)
     tokenizer.chat_template = template  # TRL reads the markers from the tokenizer's template
-    model_class = _model_class(recipe.trains)
+    model_class = _model_class(recipe.trainer)
     before = None
     if state.is_main_process:
         parent = model_class(plan.parent_folder, dtype=torch.float32)
@@ -189,11 +185,11 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*is deprecated", category=FutureWarning)
 
 
-def _model_class(stage: str):
+def _model_class(stage: TrainingStage):
     """A loader `load(folder, **kwargs)`: a reward model is the parent with a one-output score head."""
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    if stage == "reward":
+    if stage.head == "score":
         return lambda folder, **kwargs: AutoModelForSequenceClassification.from_pretrained(folder, num_labels=1,
                                                                                           **kwargs)
     return AutoModelForCausalLM.from_pretrained
@@ -203,14 +199,14 @@ def _train(plan: Plan, tokenizer, work: Path, model_class, quiet: bool):
     recipe = plan.recipe
     if plan.stack:  # the parent's adapter frozen under a new one: evalkit/train/stack.py
         loaded, peft_config = stack.load_for_stacking(plan.stack, recipe), None
-        extra = {"ref_model": stack.reference_model(plan.parent_folder, recipe)} if recipe.trains == "dpo" else {}
+        extra = {"ref_model": stack.reference_model(plan.parent_folder, recipe)} if recipe.trainer.reference else {}
         return _run_trainer(plan, tokenizer, work, loaded, peft_config, quiet, extra,
                             [stack.keep_both_active(plan.stack)])
     loaded = load_for_training(plan.parent_folder, recipe, model_class)
     peft_config = None
     if loaded.method != "full":
         layers = loaded.model.config.get_text_config().num_hidden_layers
-        peft_config = lora_config(recipe, layers, "SEQ_CLS" if recipe.trains == "reward" else "CAUSAL_LM")
+        peft_config = lora_config(recipe, layers, "SEQ_CLS" if recipe.trainer.head == "score" else "CAUSAL_LM")
     return _run_trainer(plan, tokenizer, work, loaded, peft_config, quiet, {})
 
 
@@ -222,8 +218,8 @@ def _run_trainer(plan: Plan, tokenizer, work: Path, loaded, peft_config, quiet: 
     recipe = plan.recipe
     dataset = Dataset.from_list([e.data for e in plan.train])
     label = f"train {recipe.stage} · {plan.parent_name} → {recipe.path.stem}"
-    trainer = stage_module(recipe.trains).build_trainer(loaded.model, tokenizer, dataset, recipe, work / "checkpoints",
-                                                        peft_config, [RichProgress(label, quiet), *callbacks], **extra)
+    trainer = recipe.trainer.trainer(loaded.model, tokenizer, dataset, recipe, work / "checkpoints", peft_config,
+                                     [RichProgress(label, quiet), *callbacks], **extra)
     resume = last_checkpoint(work / "checkpoints")
     from transformers import PrinterCallback
 
@@ -274,7 +270,7 @@ def provenance(plan: Plan, history, resumed, loaded_method, difference, heldout,
         **({"stack": plan.stack.describe(recipe.stack.keep)} if plan.stack else {}), **plan.extra,
         # the leaderboard's lineage reads assistant-turn or preference numbers under "heldout"; a pretraining
         # stage's document perplexity is kept beside it until the lineage shows it
-        **({"heldout": {}, "heldout_documents": heldout} if recipe.trains == "pretrain" else {"heldout": heldout}),
+        **({"heldout": {}, "heldout_documents": heldout} if recipe.trainer.data == "text" else {"heldout": heldout}),
         "timings_s": timings, "packages": package_versions(),
         "environment": {**environment(), "world_size": _world_size()},
     }
@@ -289,7 +285,7 @@ def _save(model, tokenizer, info: dict[str, Any], out: Path, plan: Plan, work: P
         else:
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
-        if (work / stack.KEPT_ADAPTER).is_dir() and plan.recipe.trains != "reward":
+        if (work / stack.KEPT_ADAPTER).is_dir() and plan.recipe.trainer.head != "score":
             shutil.copytree(work / stack.KEPT_ADAPTER, tmp / stack.KEPT_ADAPTER)
         loss_curve(info["training"]["log_history"], tmp / LOSS_CURVE, f"{info['stage']} · {info['recipe']['file']}")
         (tmp / PROVENANCE).write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")

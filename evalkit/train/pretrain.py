@@ -12,6 +12,7 @@ from pathlib import Path
 
 from evalkit.train.arguments import common_arguments
 from evalkit.train.recipe import Recipe
+from evalkit.train.stages import TrainingStage, register
 
 
 def build_trainer(model, tokenizer, dataset, recipe: Recipe, checkpoints: Path, peft_config, callbacks):
@@ -21,3 +22,7 @@ def build_trainer(model, tokenizer, dataset, recipe: Recipe, checkpoints: Path, 
                      packing_strategy="wrapped", assistant_only_loss=False, completion_only_loss=False)
     return SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                       peft_config=peft_config, callbacks=callbacks)
+
+
+STAGE = register(TrainingStage("pretrain", "continued pretraining on plain documents (next-token loss, packed rows)",
+                               data="text", trainer=build_trainer))

@@ -33,7 +33,8 @@ class RichProgress(TrainerCallback):
                                       status="starting")
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.plain is not None:
+        # the last step's line waits for its loss: the trainer logs a step (on_log) after ending it
+        if self.plain is not None and state.global_step < state.max_steps:
             self.plain.update(state.global_step, state.max_steps)
         if self.bar is not None:
             self.bar.update(self.task, completed=state.global_step)
@@ -47,8 +48,12 @@ class RichProgress(TrainerCallback):
             self.status = " · ".join(parts)
             if self.bar is not None:
                 self.bar.update(self.task, status=self.status)
+        if self.plain is not None and state.global_step >= state.max_steps:
+            self.plain.update(state.global_step, state.max_steps)
 
     def on_train_end(self, args, state, control, **kwargs):
+        if self.plain is not None:  # the last line, if no log came after the last step
+            self.plain.update(state.global_step, state.max_steps)
         if self.bar is not None:
             self.bar.update(self.task, completed=state.global_step)
             self.bar.stop()

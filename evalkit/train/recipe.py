@@ -17,9 +17,8 @@ import tomllib
 from evalkit.config import check_keys, read_toml
 from evalkit.errors import ConfigError
 from evalkit.train import recipe_rules
+from evalkit.train.stages import TrainingStage, stage_named, trainer_stage
 
-STAGES = ("sft", "dpo", "orpo", "reward", "pretrain", "merge", "stack", "distill")
-TRAINED_STAGES = ("sft", "dpo", "orpo", "reward", "pretrain", "stack", "distill")  # read [data], run a trainer
 METHODS = ("qlora", "lora", "full")
 COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
 FORMATS = ("auto", "chat", "prompt_completion", "alpaca", "preference", "text")
@@ -142,9 +141,9 @@ class Recipe:
     distill: DistillSettings
 
     @property
-    def trains(self) -> str:
-        """The trainer that runs: a stack's top adapter trains its own stage, a distillation is SFT."""
-        return {"stack": self.stack.stage, "distill": "sft"}.get(self.stage, self.stage)
+    def trainer(self) -> TrainingStage:
+        """The stage whose trainer runs: its own, or a stack's top stage, or a distillation's SFT."""
+        return trainer_stage(self)
 
     def hashed_settings(self) -> dict[str, Any]:
         """settings() as the content key sees them: later additions drop out while at their defaults."""
@@ -200,9 +199,7 @@ def apply_override(raw: dict[str, Any], text: str, path: Path) -> None:
 
 def recipe_from_dict(raw: dict[str, Any], path: Path) -> Recipe:
     check_keys(raw, {"stage", "description", *SECTIONS}, str(path))
-    stage = raw.get("stage")
-    if stage not in STAGES:
-        raise ConfigError(f"{path}: stage = {stage!r}; choose one of {', '.join(STAGES)}")
+    stage = stage_named(raw.get("stage"), str(path)).name
     sections = {name: _section(cls, raw.get(name, {}), name, path) for name, cls in SECTIONS.items()}
     recipe = Recipe(path=path, stage=stage, description=str(raw.get("description", "")), **sections)
     _check_values(recipe)
@@ -250,7 +247,7 @@ def _check_values(recipe: Recipe) -> None:
          f"model.compute_dtype = {recipe.model.compute_dtype!r}; choose one of {', '.join(COMPUTE_DTYPES)}"),
         (recipe.data.format in FORMATS, f"data.format = {recipe.data.format!r}; choose one of {', '.join(FORMATS)}"),
         (recipe.data.on_bad_row in ("stop", "drop"), f"data.on_bad_row = {recipe.data.on_bad_row!r}; use stop or drop"),
-        (bool(recipe.data.sources) or recipe.stage not in TRAINED_STAGES,
+        (bool(recipe.data.sources) or not stage_named(recipe.stage, str(path)).trains,
          "[[data.sources]] is empty; name at least one file, package file or hub dataset"),
         (recipe.train.learning_rate > 0, f"train.learning_rate = {recipe.train.learning_rate} must be positive"),
         (recipe.train.batch_size >= 1 and recipe.train.gradient_accumulation >= 1,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from evalkit.train.stages import STAGES, trainer_stage
+
 # transformers.trainer_utils.SchedulerType
 LR_SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
                  "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "cosine_warmup_with_min_lr",
@@ -16,16 +18,19 @@ LR_SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "cons
 # trl.DPOConfig.loss_type, as TRL 1.x documents it
 DPO_LOSSES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
               "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm")
-TRAINED = ("sft", "dpo", "orpo", "reward", "stack", "distill")  # stages that build a trainer from [train] and [lora]
-STACKED_STAGES = ("sft", "dpo", "orpo")  # a stack's top adapter: a trainer that takes a ready PEFT model
-STACK_KEEPS = ("adapters", "merged")
 
 
 def problems(recipe) -> list[str]:
-    """Each rule the recipe breaks, as `key = value; fix` (empty when it can train)."""
-    if recipe.stage not in TRAINED:
+    """Each rule the recipe breaks, as `key = value; fix` (empty when it can train): the rules of every
+    trainer, then the recipe's own stage's, then those of the stage whose trainer it runs (a stack's DPO)."""
+    own = STAGES[recipe.stage]
+    if not own.trains:
         return []
-    return [message for ok, message in _rules(recipe) + _stage_rules(recipe) if not ok]
+    found = [message for ok, message in _rules(recipe) + own.rules(recipe) if not ok]
+    if own.runs_as and not found:  # a stack naming an unknown top stage has said so above
+        runs = trainer_stage(recipe)
+        found += [message for ok, message in runs.rules(recipe) if not ok and runs is not own]
+    return found
 
 
 def _rules(recipe) -> list[tuple[bool, str]]:
@@ -49,31 +54,8 @@ def _rules(recipe) -> list[tuple[bool, str]]:
          f"{lora.target_modules!r} to some layers), e.g. target_modules = [\"q_proj\", \"k_proj\", \"v_proj\", "
          f"\"o_proj\"]; or set lora.layers = 0")),
         (bool(lora.target_modules), "lora.target_modules is empty; use \"all-linear\" or a list of module names"),
-        (recipe.trains != "dpo" or recipe.preference.loss_type in DPO_LOSSES,
-         f"preference.loss_type = {recipe.preference.loss_type!r}; DPO takes one of {', '.join(DPO_LOSSES)}"),
         _chat_template(recipe),
     ]
-
-
-def _stage_rules(recipe) -> list[tuple[bool, str]]:
-    """The [stack] and [distill] settings, checked only for their own stage."""
-    stack, distill = recipe.stack, recipe.distill
-    if recipe.stage == "stack":
-        return [
-            (stack.stage in STACKED_STAGES,
-             f"stack.stage = {stack.stage!r}; the top adapter trains one of {', '.join(STACKED_STAGES)}"),
-            (stack.keep in STACK_KEEPS, (f"stack.keep = {stack.keep!r}; use adapters (both adapters kept, both "
-                                        f"active) or merged (both merged in sequence into the base)")),
-            (recipe.model.method != "full", "model.method = 'full' trains no adapter to stack; use lora or qlora"),
-        ]
-    if recipe.stage == "distill":
-        return [
-            (bool(distill.teacher), ("distill.teacher is empty; name the config model that answers the prompts, "
-                                    "e.g. teacher = \"teacher\"")),
-            (distill.max_new_tokens >= 1, f"distill.max_new_tokens = {distill.max_new_tokens} must be at least 1"),
-            (distill.temperature >= 0, f"distill.temperature = {distill.temperature:g} must be 0 (greedy) or more"),
-        ]
-    return []
 
 
 def _chat_template(recipe) -> tuple[bool, str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from evalkit.train.arguments import common_arguments
 from evalkit.train.recipe import Recipe
+from evalkit.train.stages import TrainingStage, register
 
 
 def build_trainer(model, tokenizer, dataset, recipe: Recipe, checkpoints: Path, peft_config, callbacks):
@@ -29,3 +30,7 @@ def _score_head_in_compute_dtype(model, dtype_name: str) -> None:
     for name, parameter in model.named_parameters():
         if parameter.requires_grad and "modules_to_save" in name and parameter.dtype != dtype:
             parameter.data = parameter.data.to(dtype)
+
+
+STAGE = register(TrainingStage("reward", "a reward model that scores replies, usable as a judge", data="preference",
+                               trainer=build_trainer, head="score"))

@@ -19,10 +19,12 @@ from evalkit.backends.stacked import ADAPTERS, attach_stacked, write_manifest
 from evalkit.errors import ConfigError, ModelError
 from evalkit.train.lora import MERGE_TOLERANCE, LoadedForTraining, load_for_training, lora_config
 from evalkit.train.recipe import Recipe
+from evalkit.train.stages import StageInputs, TrainingStage, register, stackable
 
 KEPT_ADAPTER = "adapter"  # where a trained LoRA folder keeps its adapter, for a stack to build on
 PARENT_PROVENANCE = "evalkit_training.json"
 SKIP_WHEN_COPYING = {PARENT_PROVENANCE, "loss_curve.png", KEPT_ADAPTER}
+KEEPS = ("adapters", "merged")
 
 
 @dataclass(frozen=True)
@@ -148,3 +150,22 @@ def write_stacked_folder(out: Path, inputs: StackInputs, adapters: list[Path]) -
         shutil.copytree(adapter, out / ADAPTERS / adapter.name)
     write_manifest(out, [a.name for a in adapters], f"{inputs.top_name} trained on top of {inputs.lower_name}, "
                                                     f"both active on {inputs.base_name}")
+
+
+def _inputs(config, recipe: Recipe, parent_name: str, parent, store, prepare, quiet: bool) -> StageInputs:
+    return StageInputs(stack=stack_inputs(config, recipe, parent_name, parent, store, prepare))
+
+
+def _rules(recipe: Recipe) -> list[tuple[bool, str]]:
+    settings, tops = recipe.stack, stackable()
+    return [
+        (settings.stage in tops, f"stack.stage = {settings.stage!r}; the top adapter trains one of {', '.join(tops)}"),
+        (settings.keep in KEEPS, (f"stack.keep = {settings.keep!r}; use adapters (both adapters kept, both "
+                                  f"active) or merged (both merged in sequence into the base)")),
+        (recipe.model.method != "full", "model.method = 'full' trains no adapter to stack; use lora or qlora"),
+    ]
+
+
+STAGE = register(TrainingStage("stack", "a second adapter (e.g. DPO) trained on top of the parent's own adapter "
+                               "(e.g. SFT)", runs_as=lambda recipe: recipe.stack.stage, inputs=_inputs,
+                               rules=_rules))

@@ -7,6 +7,7 @@
     ratings.py   votes → Elo / Bradley–Terry ratings, win rates, agreement
     table.py     those as rich tables (`evalkit ratings`)
     report.py    those as the leaderboard section, with PNG plots
+    judged.py    an LLM judge's verdicts rated the same way (`evalkit ratings --judge NAME`)
     cli.py       the two command handlers
 
 Nothing here imports torch or transformers: the app must start in well under a second.

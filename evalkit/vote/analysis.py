@@ -3,7 +3,8 @@
 Both rating methods are reported: Bradley–Terry by maximum likelihood (order-free,
 the one to trust) and online Elo in vote order exactly as Chatbot Arena first
 computed it (K=4, initial 1000, a tie or "both bad" scores half), each with 95%
-bootstrap intervals and Arena's interval ranks.
+bootstrap intervals and Arena's interval ranks; and beside them the style-controlled
+Bradley–Terry fit (evalkit.ratings.style), read from the texts the votes were cast on.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evalkit.answers import MissingAnswersError, pair_texts
+from evalkit.judge.calibration import DEFAULT_RULE, RULES
 from evalkit.ratings import (
     Agreement,
     Battle,
@@ -21,16 +24,22 @@ from evalkit.ratings import (
     NoFiniteRatingsError,
     PairCounts,
     Rating,
+    StyleRatings,
     inter_annotator_agreement,
     judge_human_agreement,
     pair_counts,
     rate,
+    rate_with_style,
     win_rate_matrix,
 )
 from evalkit.store.db import Store
 from evalkit.vote import votes as vote_store
 from evalkit.vote.sources import JudgeData, judge_verdicts, stored_answers
 from evalkit.vote.votes import Vote
+
+# Below this many votes a model's rating says little: online Elo from 2 votes is 1004 [1000, 1006] only
+# because K=4 cannot move further, and a bootstrap over a handful of votes understates its spread.
+MIN_VOTES = 10
 
 _SIDE = {"left": "a", "right": "b", "tie": "tie", "both_bad": "both_bad"}
 # Used only when the plain fit has no maximum (some model never lost or never won).
@@ -41,7 +50,7 @@ FALLBACK_PRIOR = 1.0
 class JudgeAgreement:
     judge: str
     agreement: Agreement
-    rule: str = "strict"  # how the judge's two single-order verdicts became one (evalkit/judge/calibration.py)
+    rule: str = DEFAULT_RULE  # how the judge's two single-order verdicts became one (evalkit/judge/calibration.py)
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,8 @@ class VoteSummary:
     judge_human: tuple[JudgeAgreement, ...]
     rounds: int
     notes: tuple[str, ...]  # caveats the reader must see next to the numbers
+    style: StyleRatings | None = None  # style-controlled Bradley–Terry; None when not asked for or not possible
+    style_note: str = ""  # why `style` is None although it was asked for (an answer text is missing)
 
 
 def battle(vote: Vote) -> Battle:
@@ -65,11 +76,14 @@ def battle(vote: Vote) -> Battle:
 
 def summarise(store: Store, prompt_set: str | None = None, models: Sequence[str] | None = None,
               rounds: int = 1000, seed: int = 0, judge: JudgeData | None = None,
-              prior: float = 0.0) -> VoteSummary | None:
-    """Everything the ratings table and the leaderboard show; None when there are no votes."""
+              prior: float = 0.0, style: bool = True) -> VoteSummary | None:
+    """Everything the ratings table and the leaderboard show; None when there are no votes.
+    style: also fit the style-controlled ratings (left out, with the reason in style_note, when
+    an answer a vote was cast on is no longer stored)."""
     decided = [v for v in vote_store.votes(store, prompt_set=prompt_set)
                if models is None or (v.model_left in models and v.model_right in models)]
-    hashes = vote_store.answer_hashes(stored_answers(store, prompt_set=prompt_set))
+    answers = stored_answers(store, prompt_set=prompt_set)
+    hashes = vote_store.answer_hashes(answers)
     current = [v for v in decided if vote_store.is_current(v, hashes)]
     if not current:
         return None
@@ -80,7 +94,7 @@ def summarise(store: Store, prompt_set: str | None = None, models: Sequence[str]
                      "left out; `evalkit vote` shows the new answers.")
     decided = current
     battles = [battle(v) for v in decided]
-    bt = _bradley_terry(battles, rounds, seed, notes, prior)
+    bt, prior_used = bradley_terry_ratings(battles, rounds, seed, notes, prior)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         elo = rate(battles, method="elo", bootstrap_rounds=rounds, seed=seed)
@@ -88,15 +102,48 @@ def summarise(store: Store, prompt_set: str | None = None, models: Sequence[str]
     judge = judge if judge is not None else judge_verdicts(store, prompt_set)
     inter = _inter_annotator(decided, notes)
     judge_human = _judge_human(decided, judge, counts.models, notes)
+    styled, style_note = _style(store, decided, battles, answers, rounds, seed) if style else (None, "")
+    if styled is not None and prior_used > 0:
+        notes.append(style_prior_note(prior_used))
     return VoteSummary(
         n_votes=len(decided), annotators=tuple(sorted({v.annotator for v in decided})),
         n_prompts=len({(v.prompt_set, v.prompt_id) for v in decided}), counts=counts,
         win_matrix=win_rate_matrix(counts), bradley_terry=bt, elo=elo, inter_annotator=inter,
-        judge_human=judge_human, rounds=rounds, notes=tuple(notes))
+        judge_human=judge_human, rounds=rounds, notes=tuple(notes), style=styled, style_note=style_note)
 
 
-def _bradley_terry(battles: list[Battle], rounds: int, seed: int, notes: list[str],
-                   prior: float = 0.0) -> list[Rating]:
+def _style(store: Store, decided: Sequence[Vote], battles: list[Battle], answers, rounds: int,
+           seed: int) -> tuple[StyleRatings | None, str]:
+    """Current votes were cast on the stored texts (same hash) or on texts no longer stored: the latter
+    cannot be featurised, and the whole fit is left out rather than fitted on a different set of votes."""
+    texts = {(a.prompt_set, a.prompt_id, a.model): a.answer for a in answers}
+    items = [(v.prompt_set, v.prompt_id, v.model_left, v.model_right) for v in decided]
+    try:
+        left, right = pair_texts(items, texts, "vote", store.path)
+    except MissingAnswersError as err:
+        return None, str(err)
+    return rate_with_style(battles, left, right, bootstrap_rounds=rounds, seed=seed), ""
+
+
+def style_prior_note(prior: float) -> str:
+    return (f"Style-controlled ratings keep Arena's L2 penalty where the plain ones use prior={prior:g}: "
+            "their “change” column holds that difference too.")
+
+
+def bradley_terry_ratings(battles: list[Battle], rounds: int, seed: int, notes: list[str],
+                          prior: float = 0.0) -> tuple[list[Rating], float]:
+    """(ratings, the prior they were fitted with): one virtual tie per pair where the plain fit has no
+    maximum, with what the reader must know added to `notes`."""
+    fitted: list[str] = []  # how the ratings were fitted: said only when some rating is shown
+    ratings, prior = _fit(battles, rounds, seed, fitted, prior)
+    if any(r.n_battles >= MIN_VOTES for r in ratings):
+        notes += fitted
+    else:
+        notes.append(f"Bradley–Terry: no rating is shown until a model has {MIN_VOTES} votes.")
+    return ratings, prior
+
+
+def _fit(battles: list[Battle], rounds: int, seed: int, notes: list[str], prior: float) -> tuple[list[Rating], float]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         if prior > 0:
@@ -108,10 +155,11 @@ def _bradley_terry(battles: list[Battle], rounds: int, seed: int, notes: list[st
             notes.append(f"Bradley–Terry: {err} Shown with prior={FALLBACK_PRIOR} "
                          "(one virtual tie per pair of models), which pulls ratings together.")
             ratings = rate(battles, method="bt", bootstrap_rounds=rounds, seed=seed, prior=FALLBACK_PRIOR)
+            prior = FALLBACK_PRIOR
     for warning in caught:
         if issubclass(warning.category, RuntimeWarning):
             notes.append(f"Bradley–Terry bootstrap: {warning.message}")
-    return ratings
+    return ratings, prior
 
 
 def latest_per_annotator(decided: Sequence[Vote]) -> list[Vote]:
@@ -149,9 +197,8 @@ def _judge_human(decided: Sequence[Vote], judge: JudgeData, models: Sequence[str
         if unusable:
             notes.append(f"Judge–human agreement: judge {name!r} gave no usable final verdict on {unusable} "
                          f"pair{'' if unusable == 1 else 's'}; left out.")
-        rules = {"strict": [(v, v.winner) for v in mine]}
-        if any(v.calibrated is not None for v in mine):  # verdict probabilities stored: both rules, as the report
-            rules["calibrated"] = [(v, v.calibrated) for v in mine]
+        rules = {rule: [(v, v.under(rule)) for v in mine] for rule in RULES  # the rules the report shows
+                 if rule == DEFAULT_RULE or any(v.under(rule) is not None for v in mine)}
         for rule, decided in rules.items():
             verdicts = [(f"{v.prompt_set}/{v.prompt_id}", Battle(v.model_a, v.model_b, winner))
                         for v, winner in decided if winner is not None]

@@ -7,10 +7,10 @@ told why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from evalkit import answers
-from evalkit.judge.calibration import calibrated_verdict
+from evalkit.judge.calibration import DEFAULT_RULE, RULES
 from evalkit.judge.verdicts import judge_infos, judged_pairs
 from evalkit.store import Store
 
@@ -26,10 +26,10 @@ class JudgeVerdict:
     """One judged pair, the order-free outcome in the judge's own terms.
 
     winner: model_a's result as a Battle winner ('a', 'b', 'tie') or None when
-    the judge gave no usable final verdict (the strict rule). flipped: the verdicts
-    of the two presentation orders disagree (the judge was swayed by position).
-    calibrated: the same under the calibrated rule, with the judge's tie band;
-    None where the judgments carry no verdict probabilities.
+    the judge gave no usable final verdict (the default position rule). flipped: the
+    verdicts of the two presentation orders disagree (the judge was swayed by position).
+    by_rule: the same under each other registered position rule, with the judge's tie band;
+    None under a rule that needs verdict probabilities where the judgments carry none.
     """
 
     judge: str
@@ -39,7 +39,10 @@ class JudgeVerdict:
     model_b: str
     winner: str | None
     flipped: bool
-    calibrated: str | None = None
+    by_rule: dict[str, str | None] = field(default_factory=dict)
+
+    def under(self, rule: str) -> str | None:
+        return self.winner if rule == DEFAULT_RULE else self.by_rule.get(rule)
 
     @property
     def pair(self) -> tuple[str, str, str, str]:
@@ -69,8 +72,8 @@ def judge_verdicts(store: Store, prompt_set: str | None = None) -> JudgeData:
         JudgeVerdict(j.judge, j.prompt_set, j.prompt_id, j.model_a, j.model_b,
                      battle_winner(j.final, j.model_a, j.model_b),
                      j.verdict_ab is not None and j.verdict_ba is not None and j.verdict_ab != j.verdict_ba,
-                     battle_winner(calibrated_verdict(j.probs_ab, j.probs_ba, _tie_band(infos, j)), j.model_a,
-                                   j.model_b))
+                     {name: battle_winner(rule.decide(j, _tie_band(infos, j)), j.model_a, j.model_b)
+                      for name, rule in RULES.items() if name != DEFAULT_RULE})
         for j in judged
     )
     return JudgeData(verdicts, "")

@@ -105,3 +105,5 @@ def test_the_report_names_the_rule_and_shows_both_side_by_side(tmp_path):
     assert "| picked the answer shown first in both orders | 90 | 1.000 [" in section
     ratings = [line for line in section.splitlines() if line.startswith("| **")]
     assert [line.split("**")[1] for line in ratings] == ["dpo", "sft", "base"]
+    # two models can share a rank far apart: the page says why
+    assert "models whose 95% intervals overlap share a rank, however far apart their ratings" in section

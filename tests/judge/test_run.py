@@ -206,3 +206,38 @@ def test_an_empty_store_has_every_table_and_no_verdicts(tmp_path):
     store = Store(tmp_path / "store.db")
     assert judge_section(store, {}, tmp_path) == [] and judged_pairs(store) == []
     assert stored_answers(store) == [] and judgment_rows(store) == []
+
+
+def test_a_judge_method_and_a_position_rule_registered_from_outside_run_end_to_end(tmp_path, endpoint, script):
+    """A toy method (the longer answer shown wins, with probabilities) and a toy rule (the first order decides),
+    registered here and removed after, go through judging, storage and the leaderboard with no other edit."""
+    from dataclasses import replace
+
+    from evalkit.judge import calibration, methods
+
+    def longer_wins(handle, jobs, store, seed, tie_margin, progress):
+        outcomes = {}
+        for job in jobs:
+            first = len(job.first) > len(job.second)
+            outcomes[job.key] = methods.Outcome("toy", "A" if first else "B",
+                                                probs=(0.9, 0.1, 0.0) if first else (0.1, 0.9, 0.0))
+        return outcomes, methods.Counter()
+
+    methods.register_method(methods.JudgeMethod("toy", "verdict = the longer answer (a toy)", longer_wins,
+                                                gives_probabilities=True))
+    calibration.register_rule(calibration.PositionRule("first-order", "first-order rule (a toy): the verdict with "
+                                                       "model_a shown first", lambda pair, band: pair.verdict_ab))
+    try:
+        config = write_project(tmp_path, endpoint.url)
+        config = replace(config, judges={"fake": replace(config.judges["fake"], method="toy", position="first-order")})
+        store, _ = judge(config)
+        assert script.judge_calls == 0  # the toy method asked the judge endpoint nothing
+        pairs = judged_pairs(store)
+        assert {p.final for p in pairs} == {"a"}  # "long" (model_a in name order) is the longer answer everywhere
+        page = "\n".join(judge_section(store, None, tmp_path / "reports"))
+        assert "verdict = the longer answer (a toy)" in page
+        assert "Position rule: **first-order** (first-order rule (a toy)" in page
+        assert "| strict vs calibrated |" in page and "| strict vs first-order |" in page
+    finally:
+        methods.METHODS.pop("toy")
+        calibration.RULES.pop("first-order")

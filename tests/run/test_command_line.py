@@ -79,10 +79,17 @@ def test_tasks_and_models_describe_what_is_there(tmp_path, tiny_model_dir):
 
 
 def test_init_writes_a_config_that_runs_from_its_folder(tmp_path):
+    empty = evalkit("models", cwd=tmp_path)  # no evalkit.toml here: the table says it shows the built-in default
+    assert empty.returncode == 0, empty.stderr
+    title = " ".join(empty.stdout.split())
+    assert "models of the built-in default config (no evalkit.toml here; `evalkit init` writes one)" in title
+    assert str(Path(__file__).resolve().parents[2]) not in title
     assert evalkit("init", cwd=tmp_path).returncode == 0
     written = (tmp_path / "evalkit.toml").read_text(encoding="utf-8")
     assert "[models.base]" in written and "[suites.default]" in written
-    assert Path(written.split('recipe = "')[1].split('"')[0]).is_file()  # the recipes it names are found
+    recipes = [line.split('recipe = "')[1].split('"')[0] for line in written.splitlines() if 'recipe = "' in line]
+    assert recipes and all(r.startswith("recipes/") for r in recipes)  # relative: the folder can move or be shared
+    assert all((tmp_path / r).is_file() for r in recipes)  # beside it, to edit
     again = evalkit("init", cwd=tmp_path)
     assert again.returncode == 2 and "already exists" in again.stderr
     shown = evalkit("models", cwd=tmp_path)  # now read from the written file, not the built-in default

@@ -49,6 +49,13 @@ def test_mean_ci_edge_cases():
         stats.mean_ci([1.0, 0.0], confidence=95)
 
 
+def test_wilson_ci_at_none_and_all_is_exactly_the_end_of_the_scale():
+    """0 of 10 has its lower bound at 0, not at the float residue 2.8e-17 that a table then prints."""
+    for n in range(1, 200):
+        assert stats.wilson_ci(0, n).ci_low == 0.0 and stats.wilson_ci(n, n).ci_high == 1.0
+    assert stats.wilson_ci(n, n).ci_low > 0.9 and stats.wilson_ci(0, n).ci_high < 0.1
+
+
 @pytest.mark.parametrize(("successes", "n"), [(0, 10), (3, 10), (10, 10), (412, 1000)])
 def test_wilson_ci_equals_scipy(successes, n):
     estimate = stats.wilson_ci(successes, n)

@@ -135,3 +135,14 @@ def test_leaderboard_suite_uses_the_open_llm_leaderboard_few_shot_counts(upstrea
     sample = task.load_samples(TaskOptions(limit=1))[0]
     context = task.handler.requests(task, sample, {"seed": 0, "num_fewshot": 25, "sources": ["data_dir"]})[0].context
     assert context.count("Question: ") == 26
+
+
+def test_the_task_list_names_the_metrics_each_task_reports():
+    """truthfulqa_gen scores BLEU/ROUGE against true and false answers, not GSM8K's extractors."""
+    from evalkit.tasks.cli import metric_names
+
+    listed = metric_names(load_task("truthfulqa_gen"))
+    assert "gsm8k_strict" not in listed and {"bleu_acc", "rouge1_acc", "rougeL_max"} <= set(listed)
+    assert metric_names(load_task("gsm8k")) == ["gsm8k_strict", "gsm8k_flexible"]
+    assert metric_names(load_task("factual_pairs")) == ["acc", "acc_norm"]
+    assert metric_names(load_task("mmlu")) == ["acc", "acc_norm"]

@@ -50,6 +50,7 @@ def test_a_one_zero_linear_merge_reproduces_its_first_input_exactly(tiny_model_d
     import torch
 
     from evalkit.train import build as builder
+    from evalkit.train import merge as merge_stage
 
     models = {"a": tiny_model_dir, "b": second_model}
     merged, _, store = build(tmp_path, models, 'method = "linear"\nmodels = [{ model = "a", weight = 1.0 }, '
@@ -68,7 +69,7 @@ def test_a_one_zero_linear_merge_reproduces_its_first_input_exactly(tiny_model_d
     def must_not_merge(*args, **kwargs):
         raise AssertionError("a merged model that exists was merged again")
 
-    monkeypatch.setattr(builder.merge, "build_merge", must_not_merge)
+    monkeypatch.setattr(merge_stage, "build_merge", must_not_merge)
     again, _, _ = build(tmp_path, models, 'method = "linear"\nmodels = [{ model = "a", weight = 1.0 }, '
                                           '{ model = "b", weight = 0.0 }]')
     assert again.folder == merged.folder

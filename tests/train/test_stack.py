@@ -101,7 +101,7 @@ def test_stacking_on_a_parent_without_an_adapter_names_recipe_and_fix(tiny_model
 
 
 @pytest.mark.parametrize("setting, message", [
-    ('stage = "reward"', r"stack\.stage = 'reward'; the top adapter trains one of sft, dpo, orpo"),
+    ('stage = "reward"', r"stack\.stage = 'reward'; the top adapter trains one of dpo, orpo, sft"),
     ('keep = "both"', r"stack\.keep = 'both'; use adapters"),
 ])
 def test_bad_stack_settings_name_the_key(setting, message, tmp_path):

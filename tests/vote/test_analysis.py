@@ -63,7 +63,7 @@ def test_ratings_are_evalkit_ratings_of_the_votes_in_order(store):
 
 
 def test_a_model_that_never_lost_gets_a_regularised_fit_and_a_note(store):
-    for i in range(6):
+    for i in range(12):  # enough votes for a rating to be shown, so how it was fitted is said
         vote(store, "alice", f"p{i}", "sft", "base", "left")
     summary = summarise(store, rounds=100, judge=NO_JUDGE)
     assert all(math.isfinite(r.rating) for r in summary.bradley_terry)
@@ -147,10 +147,45 @@ def test_judge_human_agreement_is_given_under_both_rules_where_the_calibrated_on
     vote(store, "alice", "p1", "sft", "base", "left")   # human: sft
     vote(store, "alice", "p2", "sft", "base", "left")   # human: sft
     judge = JudgeData((  # a first-position-biased judge: strict ties, calibrated picks sft
-        JudgeVerdict("tiny", "chat", "p1", "base", "sft", "tie", True, "b"),
-        JudgeVerdict("tiny", "chat", "p2", "base", "sft", "tie", True, "a"),
+        JudgeVerdict("tiny", "chat", "p1", "base", "sft", "tie", True, {"calibrated": "b"}),
+        JudgeVerdict("tiny", "chat", "p2", "base", "sft", "tie", True, {"calibrated": "a"}),
     ), "")
     summary = summarise(store, rounds=0, judge=judge)
     by_rule = {j.rule: j.agreement for j in summary.judge_human}
     assert set(by_rule) == {"strict", "calibrated"}
     assert (by_rule["strict"].raw, by_rule["calibrated"].raw, by_rule["calibrated"].n) == (0.0, 0.5, 2)
+
+
+def test_style_controlled_ratings_from_the_texts_the_votes_were_cast_on(tmp_path):
+    # A voter who always picks the answer with more bold spans. sft bolds often, base rarely, and the
+    # prompts vary, so bold is not tied to the model: style control finds bold, and sft's lead shrinks.
+    store = Store(tmp_path / "s.db")
+    bold = {"base": [k % 5 == 0 for k in range(40)], "sft": [k % 5 != 0 for k in range(40)]}
+    texts = {(m, k): f"Answer {k} of {m}." + (" A **key** point, **stressed**." if bold[m][(k * 7) % 40] else
+                                               " A key point, plainly said here.")
+             for m in bold for k in range(40)}
+    with store.transaction() as db:
+        db.executemany("INSERT INTO answers VALUES (?,?,?,?,?,?,?)",
+                       [(m, "fp-" + m, "chat", f"p{k}", "q", t, 0.0) for (m, k), t in texts.items()])
+    for k in range(40):
+        left, right = ("sft", "base") if k % 2 else ("base", "sft")
+        text_left, text_right = texts[(left, k)], texts[(right, k)]
+        winner = ("left" if text_left.count("**") > text_right.count("**") else
+                  "right" if text_right.count("**") > text_left.count("**") else "tie")
+        cast(store, "alice", Matchup("chat", f"p{k}", "q", left, right, text_left, text_right), winner)
+    summary = summarise(store, rounds=200, judge=NO_JUDGE)
+    (bold_coefficient,) = [c for c in summary.style.coefficients if c.feature == "bold"]
+    assert bold_coefficient.ci_low > 0
+    plain = {r.model: r.rating for r in summary.bradley_terry}
+    styled = {r.model: r for r in summary.style.ratings}
+    assert plain["sft"] - plain["base"] > 150
+    assert styled["sft"].ci_low < 1000 < styled["sft"].ci_high  # no better once bold is accounted for
+    assert {r.n_battles for r in summary.style.ratings} == {40}
+    assert summarise(store, rounds=0, judge=NO_JUDGE, style=False).style is None
+
+
+def test_style_needs_the_voted_answers_and_says_which_is_missing(store):
+    vote(store, "alice", "p1", "sft", "base", "left")  # cast on texts that were never stored
+    summary = summarise(store, rounds=0, judge=NO_JUDGE)
+    assert summary.style is None and summary.bradley_terry
+    assert "1 of 1 votes have an answer missing" in summary.style_note and "model 'sft'" in summary.style_note

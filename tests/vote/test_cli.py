@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from judged_store import list_loving_store
 from voting_project import add_answers, write_project
 
 from evalkit.cli import main
@@ -31,6 +32,7 @@ def test_vote_without_answers_names_the_command_that_makes_them(tmp_path, capsys
     assert main(["--config", str(config), "vote", "--annotator", "alice"]) == 2
     err = capsys.readouterr().err
     assert "no stored answers" in err and ANSWERS_COMMAND.split(" --")[0] in err
+    assert "prompt sets here: alpaca_eval, default, mtbench" in " ".join(err.split())  # what NAME can be
 
 
 def test_vote_with_one_model_says_a_second_is_needed(tmp_path, capsys):
@@ -78,19 +80,93 @@ def test_ratings_without_votes_points_to_vote(tmp_path, capsys):
     assert "evalkit vote" in capsys.readouterr().err
 
 
-def test_ratings_prints_ratings_win_rates_and_writes_plots(tmp_path, capsys):
-    config = write_project(tmp_path, n_prompts=3)
-    store = Store(tmp_path / "store.db")
+def voted_project(root: Path) -> Path:
+    """Two annotators' votes on every pair of 3 prompts; base loses every time."""
+    config = write_project(root, n_prompts=3)
+    store = Store(root / "store.db")
     for annotator in ("alice", "bob"):
         for candidate in candidates(stored_answers(store)):
             matchup = shown(annotator, candidate)
             cast(store, annotator, matchup, "left" if matchup.model_left != "base" else "right")
+    return config
+
+
+def test_ratings_prints_ratings_win_rates_and_writes_plots(tmp_path, capsys):
+    config = voted_project(tmp_path)
     assert main(["--config", str(config), "ratings", "--rounds", "100", "--plots", str(tmp_path / "png")]) == 0
     out = capsys.readouterr().out
     assert "18 votes by 2 annotators" in out
     for heading in ("Bradley–Terry", "online Elo", "Win rate", "annotator vs annotator"):
         assert heading in out
     assert (tmp_path / "png" / "human_ratings.png").exists() and (tmp_path / "png" / "human_win_rate.png").exists()
+
+
+def test_ratings_show_the_style_controlled_fit_beside_the_plain_one(tmp_path, capsys):
+    config = voted_project(tmp_path)
+    assert main(["--config", str(config), "ratings", "--rounds", "50"]) == 0
+    out = capsys.readouterr().out
+    for heading in ("Style-controlled ratings", "style-controlled [95% CI]", "Style coefficients",
+                    "length (characters)", "markdown headers", "Chatbot Arena"):
+        assert heading in out
+    assert main(["--config", str(config), "ratings", "--rounds", "50", "--no-style"]) == 0
+    assert "Style-controlled" not in capsys.readouterr().out
+
+
+def test_style_control_on_votes_whose_answers_are_gone_is_one_line(tmp_path, capsys):
+    config = voted_project(tmp_path)
+    store = Store(tmp_path / "store.db")
+    with store.transaction() as db:
+        db.execute("DELETE FROM answers WHERE model='sft' AND prompt_id='p01'")
+    store.close()
+    assert main(["--config", str(config), "ratings", "--rounds", "50"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    for fragment in ("4 of 18 votes", "model 'sft'", "prompt set 'chat'", "prompt 'p01'", str(tmp_path / "store.db"),
+                     "evalkit answers --models sft --prompt-set chat", "--no-style"):
+        assert fragment in lines[0]
+    assert main(["--config", str(config), "ratings", "--rounds", "50", "--no-style"]) == 0
+    assert "Bradley–Terry" in capsys.readouterr().out
+
+
+def test_ratings_of_a_judge_show_its_verdicts_plain_and_style_controlled(tmp_path, capsys):
+    config = empty_project(tmp_path)
+    list_loving_store(tmp_path).close()
+    assert main(["--config", str(config), "ratings", "--judge", "j", "--rounds", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "judge j · prompt set chat · 180 scored verdicts (strict rule)" in out
+    for heading in ("Judge ratings", "Bradley–Terry [95% CI]", "Style-controlled ratings", "list items"):
+        assert heading in out
+    assert main(["--config", str(config), "ratings", "--judge", "j", "--rounds", "50", "--no-style"]) == 0
+    assert "Style-controlled" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["--judge", "nobody"], ["no current verdicts of judge 'nobody'", "judges with verdicts: j", "evalkit judge"]),
+    (["--judge", "j", "--plots", "png"], ["--plots", "evalkit report"]),
+])
+def test_ratings_of_a_judge_bad_input_is_one_line(tmp_path, capsys, argv, fragments):
+    config = empty_project(tmp_path)
+    list_loving_store(tmp_path).close()
+    assert main(["--config", str(config), "ratings", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    for fragment in fragments:
+        assert fragment in err
+
+
+def test_ratings_of_a_judge_whose_answers_are_gone_is_one_line(tmp_path, capsys):
+    config = empty_project(tmp_path)
+    # A verdict is current only while its answers are stored, so the texts can only go missing together
+    # with the verdicts: the judge then has nothing left to rate, and says so.
+    store = list_loving_store(tmp_path)
+    with store.transaction() as db:
+        db.execute("DELETE FROM answers WHERE model='sft'")
+    store.close()
+    assert main(["--config", str(config), "ratings", "--judge", "j", "--models", "sft,base", "--rounds", "50"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no scored verdict" in err and "evalkit judge --judge j" in err
 
 
 def test_voting_never_imports_torch(tmp_path):

@@ -17,10 +17,23 @@ def test_two_votes_say_too_few_votes_instead_of_an_interval(tmp_path):
     store = Store(tmp_path / "s.db")
     vote(store, "p0", "sft", "base", "left")
     vote(store, "p1", "base", "sft", "tie")
-    header, body = rows.ratings_table(summarise(store, rounds=50, judge=NO_JUDGE))
+    summary = summarise(store, rounds=50, judge=NO_JUDGE)
+    header, body = rows.ratings_table(summary)
     for row in body:
         assert row[0] == "–" and row[3] == "–"
         assert row[2] == row[4] == "too few votes (2 of 10)"
+    # nothing is shown, so no note may say how what is shown was fitted
+    assert not any("Shown with prior" in note for note in summary.notes), summary.notes
+
+
+def test_a_one_sided_handful_says_no_rating_is_shown_yet(tmp_path):
+    store = Store(tmp_path / "s.db")
+    for i in range(3):
+        vote(store, f"p{i}", "sft", "base", "left")  # sft never lost: no finite fit without a prior
+    summary = summarise(store, rounds=50, judge=NO_JUDGE)
+    assert all(row[2] == "too few votes (3 of 10)" for row in rows.ratings_table(summary)[1])
+    assert not any("Shown with prior" in note for note in summary.notes), summary.notes
+    assert any("no rating is shown until a model has 10 votes" in note for note in summary.notes), summary.notes
 
 
 def test_enough_votes_get_intervals_and_ranks(tmp_path):
@@ -32,6 +45,8 @@ def test_enough_votes_get_intervals_and_ranks(tmp_path):
     assert [row[0] for row in body] == ["1", "1"]  # intervals overlap on 12 votes: one rank
     assert all("[" in row[2] and "[" in row[4] for row in body)
     assert "fewer than 10 votes" in rows.counts_line(summary)
+    overlap = "models whose 95% intervals overlap share a rank, however far apart their ratings"
+    assert overlap in rows.counts_line(summary)
 
 
 def test_a_chosen_prior_is_used_and_said(tmp_path):
