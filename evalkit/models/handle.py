@@ -63,19 +63,22 @@ class ItemCount:
 def fetch_responses(handle: ModelHandle, requests: list[Request], store: Store, progress=None,
                     ranks: World = World(), items: list[int] | None = None) -> list:
     """Responses for `requests`, from the cache where possible; new ones are committed as they finish.
-    Under a launcher each rank computes its share (evalkit/models/parallel.py), then all are read back.
+    Under a launcher each rank computes its share and the main rank alone writes them all
+    (evalkit/models/parallel.py); a rank other than the main one returns None for what it did not compute.
     progress(done, total) counts items, `items` giving each request's item (default: one per request)."""
     keys = [request_key(handle.fingerprint, r) for r in requests]
     distinct = list(dict.fromkeys(keys))
     own = ranks.shard(distinct)  # every key with one process
-    found = store.cached_responses(set(keys))
+    found = store.cached_responses(set(keys)) if ranks.is_main else {}
+    cached = ranks.from_main(set(found)) if ranks.size > 1 else set(found)
     missing: dict[str, Request] = {}
     for key, request in zip(keys, requests):
-        if key not in found and key in own:
+        if key not in cached and key in own:
             missing.setdefault(key, request)
     count = ItemCount(keys, items, set(own), set(missing))
     if progress:
         progress(count.done, count.total)
+    computed: list[tuple[str, Request, Any]] = []
     by_kind: dict[str, list[tuple[str, Request]]] = {}
     for key, request in missing.items():
         by_kind.setdefault(request.kind, []).append((key, request))
@@ -83,16 +86,20 @@ def fetch_responses(handle: ModelHandle, requests: list[Request], store: Store, 
         method = getattr(handle.backend(), BACKEND_METHODS[kind])
         for index, response in method([request for _, request in items]):
             key, request = items[index]
-            store.put_responses(handle.fingerprint, [(key, request, response)])
+            if ranks.is_main:
+                store.put_responses(handle.fingerprint, [(key, request, response)])
+            else:
+                computed.append((key, request, response))
             found[key] = response
             handle.computed += 1
             count.answered(key)
             if progress:
                 progress(count.done, count.total)
-    if ranks.size > 1:  # the other ranks' shares are in the store once everyone has passed the barrier
-        ranks.barrier()
-        found.update(store.cached_responses(set(keys) - found.keys()))
-    return [found[key] for key in keys]
+    if ranks.size > 1:  # the other ranks' shares travel to the main rank, which commits them
+        for share in ranks.to_main(computed) or []:
+            store.put_responses(handle.fingerprint, share)
+            found.update((key, response) for key, _, response in share)
+    return [found.get(key) for key in keys]
 
 
 def endpoint_handle(spec: ModelSpec) -> ModelHandle:

@@ -2,13 +2,18 @@
 
     accelerate launch --num_processes 2 -m evalkit run --models base
 
-Every rank computes the same request list, takes every `size`-th distinct
+Every rank computes the same request list and takes every `size`-th distinct
 request key (so the share does not depend on what another rank has already
-cached), and commits its responses to the one SQLite store. After a barrier
-the main rank reads all responses from the store and scores, reports and
-judges alone; the others stop. Scores are therefore computed from exactly
-the responses a single process would have cached, and a killed parallel run
-resumes like any other (in parallel or not).
+cached). The main rank owns the store and is its only writer: it tells the
+others which keys are cached, commits its own responses as they finish, and
+receives the other ranks' responses over the process group once they have
+computed their share. No rank but the main one reads or writes the store, so
+ranks on other machines need no shared file system (SQLite over a network
+file system is not safe). The main rank then scores, reports and judges
+alone; the others stop. Scores are therefore computed from exactly the
+responses a single process would have cached, and a killed parallel run
+resumes like any other (in parallel or not): what the main rank committed
+stays, a share still in flight on another rank is computed again.
 
 Outside a launcher (WORLD_SIZE unset or 1) nothing here imports torch or
 accelerate, and `World` is a no-op.
@@ -53,6 +58,26 @@ class World:
 
         values: list[Any] = [None] * self.size
         dist.all_gather_object(values, value)
+        return values
+
+    def from_main(self, value: T) -> T:
+        """The main rank's `value`, on every rank."""
+        if self.size == 1:
+            return value
+        import torch.distributed as dist
+
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def to_main(self, value: T) -> list[T] | None:
+        """`value` from every rank, in rank order, on the main rank; None on the others."""
+        if self.size == 1:
+            return [value]
+        import torch.distributed as dist
+
+        values: list[Any] | None = [None] * self.size if self.is_main else None
+        dist.gather_object(value, values, dst=0)
         return values
 
     def main_first(self, work: Callable[..., T], *args: Any) -> T:

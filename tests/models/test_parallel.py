@@ -78,3 +78,38 @@ def test_two_cpu_processes_give_the_single_process_numbers(tiny_model_dir, tmp_p
     assert info_2["parallel"]["world_size"] == 2 and info_2["parallel"]["backend"] == "gloo"
     assert len(by_rank) == 2 and min(by_rank) > 0 and sum(by_rank) == sum(info_1["parallel"]["responses_by_rank"])
     assert (parallel.parent / "reports" / "leaderboard.md").is_file()
+
+
+def count_responses(config: Path) -> int:
+    store = Store(config.parent / "store.db")
+    try:
+        return store.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_ranks_on_separate_folders_send_their_responses_to_the_main_rank(tiny_model_dir, tmp_path):
+    """As on two machines with no shared file system: each rank runs in its own copy of the project
+    (torchrun's environment set by hand), and only the main rank's store receives responses."""
+    single = project(tmp_path / "single", tiny_model_dir)
+    ranks = [project(tmp_path / f"machine{rank}", tiny_model_dir) for rank in range(2)]
+    evalkit(single, [sys.executable], 0)
+    base = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1", "WORLD_SIZE": "2",
+            "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29523", "LOCAL_WORLD_SIZE": "1"}
+    launched = [subprocess.Popen([sys.executable, "-m", "evalkit", "--config", str(config), "run", "--models", "tiny",
+                                  "--suite", "mixed", "--quiet"], cwd=config.parent, stderr=subprocess.PIPE, text=True,
+                                 env={**base, "RANK": str(rank), "LOCAL_RANK": "0", "GROUP_RANK": str(rank)})
+                for rank, config in enumerate(ranks)]
+    errors = [process.communicate(timeout=600)[1] for process in launched]
+    assert [process.returncode for process in launched] == [0, 0], [e[-3000:] for e in errors]
+
+    results_1, samples_1, info_1 = outcome(single)
+    results_2, samples_2, info_2 = outcome(ranks[0])
+    assert results_1.keys() == results_2.keys() and samples_1.keys() == samples_2.keys()
+    for key, value in results_1.items():
+        assert value == pytest.approx(results_2[key], abs=1e-4), key
+    assert [s[0] for s in samples_1.values()] == [s[0] for s in samples_2.values()]
+    by_rank = info_2["parallel"]["responses_by_rank"]
+    assert len(by_rank) == 2 and min(by_rank) > 0 and sum(by_rank) == count_responses(ranks[0])
+    assert count_responses(ranks[1]) == 0  # the other rank wrote nothing of its own
