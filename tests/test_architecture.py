@@ -12,7 +12,7 @@ TOP_LEVEL = {"__init__", "__main__", "cli", "config", "errors", "types"}
 # Lowest first. A package may import only packages before it (and itself); the command-line modules
 # (cli.py at the top and each package's cli.py) sit above everything.
 LAYERS = ["types", "errors", "progress", "config", "scoring", "store", "backends", "models", "sandbox", "data", "kinds", "tasks",
-          "train", "answers", "ratings", "judge", "vote", "serve", "report", "run", "api", "view"]
+          "train", "answers", "ratings", "judge", "project", "vote", "serve", "report", "run", "api", "view"]
 # (importing module, imported module): function-local on purpose, for start-up time.
 LOCAL_IMPORTS_FOR_START_UP = {
     # torch/transformers/vllm/openai load only when a model of that backend runs
@@ -106,24 +106,6 @@ def test_own_modules_are_imported_at_module_level_except_for_start_up_time():
     local = {(m, t) for m, tree in modules().items() if layer(m) != "cli" for t in imports(tree, local=True)
              if not (m.startswith("evalkit.") and layer(m) == "cli")}
     assert local == LOCAL_IMPORTS_FOR_START_UP
-
-
-def test_the_config_accepts_exactly_the_registered_local_backends():
-    from evalkit import config
-    from evalkit.backends import BACKENDS
-
-    assert set(config.BACKENDS) == set(BACKENDS) - {"endpoint"}
-
-
-def test_the_config_reads_the_registered_judge_methods_and_position_rules():
-    from evalkit import config
-    from evalkit.judge.calibration import DEFAULT_RULE, RULES
-    from evalkit.judge.methods import METHODS
-
-    assert set(config.JUDGE_METHODS) == set(METHODS) and set(config.JUDGE_POSITION_RULES) == set(RULES)
-    assert config.JUDGE_POSITION_RULES[0] == DEFAULT_RULE
-    assert set(config.JUDGE_METHODS_WITHOUT_PROBABILITIES) == {n for n, m in METHODS.items() if not m.gives_probabilities}
-    assert set(config.JUDGE_RULES_NEEDING_PROBABILITIES) == {n for n, r in RULES.items() if r.needs_probabilities}
 
 
 def _assigns(tree: ast.Module, name: str) -> bool:

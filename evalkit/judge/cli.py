@@ -46,7 +46,7 @@ def _judge_name(args, config) -> str:
 def cmd_judge(args) -> int:
     from evalkit.judge.run import run_judge
     from evalkit.report.console import ConsoleUI
-    from evalkit.store import open_project
+    from evalkit.project import open_project
 
     config, store = open_project(args.config)
     config, names = _models(args, config)
@@ -117,7 +117,7 @@ def cmd_answers(args) -> int:
     from evalkit.answers.generate import collect_answers, report_failures
     from evalkit.answers.promptsets import load_prompt_set
     from evalkit.report.console import ConsoleUI
-    from evalkit.store import open_project
+    from evalkit.project import open_project
 
     config, store = open_project(args.config)
     config, names = _models(args, config)

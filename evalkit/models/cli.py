@@ -20,9 +20,9 @@ def cmd_models(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from evalkit.config import load_config
+    from evalkit.project import load_project
 
-    config = load_config(args.config)
+    config = load_project(args.config)
     where = ("the built-in default config (no evalkit.toml here; `evalkit init` writes one)" if config.builtin
              else str(config.path))
     table = Table("model", "source", "resolves to", "dtype", "batch", "description", show_lines=True,
