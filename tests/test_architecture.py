@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "evalkit"
 TOP_LEVEL = {"__init__", "__main__", "cli", "config", "errors", "types"}
 # Lowest first. A package may import only packages before it (and itself); the command-line modules
 # (cli.py at the top and each package's cli.py) sit above everything.
-LAYERS = ["types", "errors", "progress", "config", "scoring", "store", "backends", "models", "sandbox", "data", "kinds", "tasks",
+LAYERS = ["types", "errors", "system", "progress", "config", "scoring", "store", "backends", "models", "sandbox", "data", "kinds", "tasks",
           "train", "answers", "ratings", "judge", "project", "vote", "serve", "report", "run", "api", "view"]
 # (importing module, imported module): function-local on purpose, for start-up time.
 LOCAL_IMPORTS_FOR_START_UP = {
@@ -121,3 +121,39 @@ def test_each_training_stage_module_is_imported_by_the_package_that_fills_the_re
     assert declaring <= imports(modules()["evalkit.train"], local=False)
     registered = {m for m in declaring if __import__(m, fromlist=["STAGE"]).STAGE.name in STAGES}
     assert registered == declaring
+
+
+def _registers(tree: ast.Module) -> bool:
+    """A module-level call of another module's register function: `STAGE = register(...)` (a module that
+    registers into its own registry, as judge/calibration.py does, loads with whatever reads it)."""
+    own = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    calls = [node.value for node in tree.body if isinstance(node, (ast.Expr, ast.Assign))]
+    return any(isinstance(c, ast.Call) and getattr(c.func, "id", "").startswith("register") and c.func.id not in own
+               for c in calls)
+
+
+def _loaded_with(package: str) -> set[str]:
+    """The modules importing `package` loads: its module-level imports, followed."""
+    seen, todo = set(), [package]
+    while todo:
+        module = todo.pop()
+        if module not in seen and module in modules():
+            seen.add(module)
+            todo += imports(modules()[module], local=False)
+    return seen
+
+
+def test_every_module_that_fills_a_registry_is_loaded_with_its_package():
+    """A registration nothing imports never happens: importing the package must run each one."""
+    registering = {m for m, tree in modules().items() if _registers(tree)}
+    assert {"evalkit.train.sft", "evalkit.train.merge"} <= registering
+    unseen = sorted(m for m in registering if m not in _loaded_with(".".join(m.split(".")[:2])))
+    assert not unseen, "registering modules their package does not load: " + ", ".join(unseen)
+
+
+def test_each_declared_task_kind_is_in_the_registry():
+    from evalkit.kinds import KINDS
+
+    declared = {node.name for m, tree in modules().items() if m.startswith("evalkit.kinds.") for node in tree.body
+                if isinstance(node, ast.ClassDef) and any(getattr(b, "id", None) == "TaskKind" for b in node.bases)}
+    assert declared == {type(kind).__name__ for kind in KINDS.values()}

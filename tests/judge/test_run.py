@@ -14,8 +14,8 @@ from evalkit.errors import ConfigError
 from evalkit.judge import run_judge
 from evalkit.judge.stats import position_bias
 from evalkit.judge.verdicts import judged_pairs, judgment_rows
+from evalkit.progress.console import ConsoleUI
 from evalkit.project import load_project
-from evalkit.report.console import ConsoleUI
 from evalkit.report.judge import judge_section
 from evalkit.store.db import Store
 
