@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "evalkit"
@@ -12,7 +13,7 @@ TOP_LEVEL = {"__init__", "__main__", "cli", "config", "errors", "types"}
 # Lowest first. A package may import only packages before it (and itself); the command-line modules
 # (cli.py at the top and each package's cli.py) sit above everything.
 LAYERS = ["types", "errors", "system", "progress", "config", "scoring", "store", "backends", "models", "sandbox", "data", "kinds", "tasks",
-          "train", "answers", "ratings", "judge", "project", "vote", "serve", "report", "run", "api", "view"]
+          "train", "answers", "ratings", "judge", "vote", "serve", "project", "report", "run", "api", "view"]
 # (importing module, imported module): function-local on purpose, for start-up time.
 LOCAL_IMPORTS_FOR_START_UP = {
     # torch/transformers/vllm/openai load only when a model of that backend runs
@@ -157,3 +158,33 @@ def test_each_declared_task_kind_is_in_the_registry():
     declared = {node.name for m, tree in modules().items() if m.startswith("evalkit.kinds.") for node in tree.body
                 if isinstance(node, ast.ClassDef) and any(getattr(b, "id", None) == "TaskKind" for b in node.bases)}
     assert declared == {type(kind).__name__ for kind in KINDS.values()}
+
+
+DOC = PACKAGE.parent / "docs" / "architecture.md"
+
+
+def _doc_part(start: str, end: str) -> str:
+    text = DOC.read_text(encoding="utf-8")
+    return text[text.index(start):text.index(end, text.index(start))]
+
+
+def test_the_architecture_doc_lists_exactly_the_registered_kinds_in_its_diagram_and_its_table():
+    from evalkit.kinds import KINDS
+
+    diagram = re.search(r"kinds/ ─+ TaskKind: ([^(]+) \(KINDS\)", DOC.read_text(encoding="utf-8")).group(1)
+    table = re.findall(r"^\| `(\w+)` \|", _doc_part("**`kinds/`**", "**`data/`**"), re.MULTILINE)
+    assert sorted(diagram.split(", ")) == sorted(table) == sorted(KINDS)
+
+
+def test_the_architecture_doc_draws_every_package():
+    drawn = set(re.findall(r"(\w+)/", _doc_part("```\n", "\n```")))  # the diagram
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert packages <= drawn, f"packages missing from docs/architecture.md's diagram: {sorted(packages - drawn)}"
+
+
+def test_most_imports_between_packages_name_a_module_inside_the_package_as_the_doc_says():
+    between = [(m, t) for m, tree in modules().items() for t in imports(tree, False) | imports(tree, True)
+               if len(t.split(".")) > 1 and len(m.split(".")) > 1 and t.split(".")[1] != m.split(".")[1]
+               and t.split(".")[1] not in TOP_LEVEL]
+    inside = [t for _, t in between if len(t.split(".")) > 2]
+    assert len(inside) > len(between) / 2, f"{len(inside)} of {len(between)}: docs/architecture.md says most"
