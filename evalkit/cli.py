@@ -6,11 +6,13 @@ import argparse
 import sys
 
 from evalkit import __version__
+from evalkit.answers import cli as answers_cli
 from evalkit.errors import EvalkitError, activity_of, explain
 from evalkit.judge import cli as judge_cli
 from evalkit.models import cli as models_cli
+from evalkit.progress.console import error, quiet_third_party_progress
+from evalkit.project import cli as project_cli
 from evalkit.report import cli as report_cli
-from evalkit.report.console import error, quiet_third_party_progress
 from evalkit.run import cli as run_cli
 from evalkit.serve import cli as serve_cli
 from evalkit.tasks import cli as tasks_cli
@@ -36,7 +38,8 @@ DESCRIPTION = """Evaluate fine-tuned text-generation models and compare them on 
 # Each command's flags sit beside its handler (FEATURE.make_parser); this list is the order of
 # `evalkit --help`. The feature CLI modules import nothing heavy at module level, so building the
 # parser costs only the parsers: torch, transformers and peft load inside the handler that needs them.
-COMMAND_MODULES = (run_cli, report_cli, view_cli, tasks_cli, models_cli, judge_cli, serve_cli, train_cli, vote_cli)
+COMMAND_MODULES = (run_cli, report_cli, view_cli, tasks_cli, models_cli, project_cli, judge_cli, answers_cli, serve_cli,
+                   train_cli, vote_cli)
 
 
 class OneLineParser(argparse.ArgumentParser):

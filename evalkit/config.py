@@ -59,7 +59,6 @@ def builtin_dir(name: str) -> Path:
 
 DTYPES = ("float32", "bfloat16", "float16", "auto")
 QUANTIZATIONS = ("none", "4bit", "8bit")
-BACKENDS = ("hf", "vllm")  # local weights through transformers, or through vLLM on a GPU machine
 MODEL_KEYS = {"source", "backend", "dtype", "device", "adapter", "quantization", "chat_template", "batch_size",
               "max_length", "recipe", "parent", "description", "api_key_env", "base_url", "revision",
               "tokenizer", "concurrency", "timeout", "max_retries", "tensor_parallel_size"}
@@ -71,13 +70,9 @@ DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?|xpu(:\d+)?")
 MODEL_STRINGS = ("source", "device", "adapter", "recipe", "parent", "description", "revision")
 SUITE_KEYS = {"tasks", "options", "description", "judge", "prompt_set", "prompt_limit", "formats"}
 JUDGE_KEYS = {"prompt", "model", "method", "description", "prompt_set", "tie_margin", "position", "tie_band"}
-# The names of evalkit.judge's registered methods and position rules, for reading a config before any judge
-# code loads (the config sits below the packages that register them); tests/test_architecture.py keeps
-# them equal to the registries. Which give / need verdict probabilities, likewise.
-JUDGE_METHODS = ("generate", "logprobs", "reward")
-JUDGE_POSITION_RULES = ("strict", "calibrated")  # how a pair's two single-order verdicts become one
-JUDGE_METHODS_WITHOUT_PROBABILITIES = ("generate",)
-JUDGE_RULES_NEEDING_PROBABILITIES = ("calibrated",)
+# The names a registry above the config holds (a model's backend, a judge's method and position rule) are
+# read here as strings only; evalkit.project checks them against evalkit.backends.BACKENDS and
+# evalkit.judge's METHODS and RULES when a command opens its project, before any work starts.
 
 
 @dataclass(frozen=True)
@@ -328,9 +323,7 @@ def _model(name: str, spec: Any, path: Path) -> ModelSpec:
     quant = spec.get("quantization", "none")
     if quant not in QUANTIZATIONS:
         raise ConfigError(f"{path}: {where}.quantization = {quant!r}; choose one of {', '.join(QUANTIZATIONS)}")
-    backend = spec.get("backend", "hf")
-    if backend not in BACKENDS:
-        raise ConfigError(f"{path}: {where}.backend = {backend!r}; choose one of {', '.join(BACKENDS)}")
+    _typed(spec.get("backend", "hf"), str, f"{where}.backend", path)
     batch_size = _typed(spec.get("batch_size", 16), int, f"{where}.batch_size", path)
     if not 1 <= batch_size <= 4096:
         raise ConfigError(f"{path}: {where}.batch_size = {batch_size} is out of range; use 1..4096")
@@ -368,9 +361,7 @@ def _judge(name: str, spec: Any, models: dict[str, ModelSpec], path: Path) -> Ju
     prompt = spec.get("prompt")
     if not isinstance(prompt, str) or not prompt:
         raise ConfigError(f"{path}: {where}.prompt must name a judge file in judges/ (e.g. \"mtbench-pairwise\")")
-    method = spec.get("method", "generate")
-    if method not in JUDGE_METHODS:
-        raise ConfigError(f"{path}: {where}.method = {method!r}; choose one of {', '.join(JUDGE_METHODS)}")
+    method = _typed(spec.get("method", "generate"), str, f"{where}.method", path)
     model = spec.get("model")
     if isinstance(model, str):
         if model not in models:
@@ -382,14 +373,7 @@ def _judge(name: str, spec: Any, models: dict[str, ModelSpec], path: Path) -> Ju
         judge_model = _model(f"judge-{name}", model, path)
     else:
         raise ConfigError(f"{path}: {where}.model must be a model name or an inline model table, got {model!r}")
-    position = spec.get("position", "strict")
-    if position not in JUDGE_POSITION_RULES:
-        raise ConfigError(f"{path}: {where}.position = {position!r}; choose one of {', '.join(JUDGE_POSITION_RULES)}")
-    if position in JUDGE_RULES_NEEDING_PROBABILITIES and method in JUDGE_METHODS_WITHOUT_PROBABILITIES:
-        giving = [m for m in JUDGE_METHODS if m not in JUDGE_METHODS_WITHOUT_PROBABILITIES]
-        raise ConfigError(f"{path}: {where}.position = {position!r} needs verdict probabilities, which method "
-                          f"{method!r} does not give; use method = " + " or ".join(f'"{m}"' for m in giving)
-                          + f", or position = \"{JUDGE_POSITION_RULES[0]}\"")
+    position = _typed(spec.get("position", "strict"), str, f"{where}.position", path)
     return JudgeConfig(name=name, prompt=prompt, model=judge_model, method=method,
                        description=_typed(spec.get("description", ""), str, f"{where}.description", path),
                        prompt_set=_typed(spec.get("prompt_set", "default"), str, f"{where}.prompt_set", path),

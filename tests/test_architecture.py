@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "evalkit"
 TOP_LEVEL = {"__init__", "__main__", "cli", "config", "errors", "types"}
 # Lowest first. A package may import only packages before it (and itself); the command-line modules
 # (cli.py at the top and each package's cli.py) sit above everything.
-LAYERS = ["types", "errors", "progress", "config", "scoring", "store", "backends", "models", "sandbox", "data", "kinds", "tasks",
-          "train", "answers", "ratings", "judge", "vote", "serve", "report", "run", "api", "view"]
+LAYERS = ["types", "errors", "system", "progress", "config", "scoring", "store", "backends", "models", "sandbox", "data", "kinds", "tasks",
+          "train", "answers", "ratings", "judge", "vote", "serve", "project", "report", "run", "api", "view"]
 # (importing module, imported module): function-local on purpose, for start-up time.
 LOCAL_IMPORTS_FOR_START_UP = {
     # torch/transformers/vllm/openai load only when a model of that backend runs
@@ -108,24 +109,6 @@ def test_own_modules_are_imported_at_module_level_except_for_start_up_time():
     assert local == LOCAL_IMPORTS_FOR_START_UP
 
 
-def test_the_config_accepts_exactly_the_registered_local_backends():
-    from evalkit import config
-    from evalkit.backends import BACKENDS
-
-    assert set(config.BACKENDS) == set(BACKENDS) - {"endpoint"}
-
-
-def test_the_config_reads_the_registered_judge_methods_and_position_rules():
-    from evalkit import config
-    from evalkit.judge.calibration import DEFAULT_RULE, RULES
-    from evalkit.judge.methods import METHODS
-
-    assert set(config.JUDGE_METHODS) == set(METHODS) and set(config.JUDGE_POSITION_RULES) == set(RULES)
-    assert config.JUDGE_POSITION_RULES[0] == DEFAULT_RULE
-    assert set(config.JUDGE_METHODS_WITHOUT_PROBABILITIES) == {n for n, m in METHODS.items() if not m.gives_probabilities}
-    assert set(config.JUDGE_RULES_NEEDING_PROBABILITIES) == {n for n, r in RULES.items() if r.needs_probabilities}
-
-
 def _assigns(tree: ast.Module, name: str) -> bool:
     return any(isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets)
                for node in tree.body)
@@ -139,3 +122,69 @@ def test_each_training_stage_module_is_imported_by_the_package_that_fills_the_re
     assert declaring <= imports(modules()["evalkit.train"], local=False)
     registered = {m for m in declaring if __import__(m, fromlist=["STAGE"]).STAGE.name in STAGES}
     assert registered == declaring
+
+
+def _registers(tree: ast.Module) -> bool:
+    """A module-level call of another module's register function: `STAGE = register(...)` (a module that
+    registers into its own registry, as judge/calibration.py does, loads with whatever reads it)."""
+    own = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    calls = [node.value for node in tree.body if isinstance(node, (ast.Expr, ast.Assign))]
+    return any(isinstance(c, ast.Call) and getattr(c.func, "id", "").startswith("register") and c.func.id not in own
+               for c in calls)
+
+
+def _loaded_with(package: str) -> set[str]:
+    """The modules importing `package` loads: its module-level imports, followed."""
+    seen, todo = set(), [package]
+    while todo:
+        module = todo.pop()
+        if module not in seen and module in modules():
+            seen.add(module)
+            todo += imports(modules()[module], local=False)
+    return seen
+
+
+def test_every_module_that_fills_a_registry_is_loaded_with_its_package():
+    """A registration nothing imports never happens: importing the package must run each one."""
+    registering = {m for m, tree in modules().items() if _registers(tree)}
+    assert {"evalkit.train.sft", "evalkit.train.merge"} <= registering
+    unseen = sorted(m for m in registering if m not in _loaded_with(".".join(m.split(".")[:2])))
+    assert not unseen, "registering modules their package does not load: " + ", ".join(unseen)
+
+
+def test_each_declared_task_kind_is_in_the_registry():
+    from evalkit.kinds import KINDS
+
+    declared = {node.name for m, tree in modules().items() if m.startswith("evalkit.kinds.") for node in tree.body
+                if isinstance(node, ast.ClassDef) and any(getattr(b, "id", None) == "TaskKind" for b in node.bases)}
+    assert declared == {type(kind).__name__ for kind in KINDS.values()}
+
+
+DOC = PACKAGE.parent / "docs" / "architecture.md"
+
+
+def _doc_part(start: str, end: str) -> str:
+    text = DOC.read_text(encoding="utf-8")
+    return text[text.index(start):text.index(end, text.index(start))]
+
+
+def test_the_architecture_doc_lists_exactly_the_registered_kinds_in_its_diagram_and_its_table():
+    from evalkit.kinds import KINDS
+
+    diagram = re.search(r"kinds/ ─+ TaskKind: ([^(]+) \(KINDS\)", DOC.read_text(encoding="utf-8")).group(1)
+    table = re.findall(r"^\| `(\w+)` \|", _doc_part("**`kinds/`**", "**`data/`**"), re.MULTILINE)
+    assert sorted(diagram.split(", ")) == sorted(table) == sorted(KINDS)
+
+
+def test_the_architecture_doc_draws_every_package():
+    drawn = set(re.findall(r"(\w+)/", _doc_part("```\n", "\n```")))  # the diagram
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert packages <= drawn, f"packages missing from docs/architecture.md's diagram: {sorted(packages - drawn)}"
+
+
+def test_most_imports_between_packages_name_a_module_inside_the_package_as_the_doc_says():
+    between = [(m, t) for m, tree in modules().items() for t in imports(tree, False) | imports(tree, True)
+               if len(t.split(".")) > 1 and len(m.split(".")) > 1 and t.split(".")[1] != m.split(".")[1]
+               and t.split(".")[1] not in TOP_LEVEL]
+    inside = [t for _, t in between if len(t.split(".")) > 2]
+    assert len(inside) > len(between) / 2, f"{len(inside)} of {len(between)}: docs/architecture.md says most"

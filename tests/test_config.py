@@ -2,6 +2,7 @@ import pytest
 
 from evalkit.config import load_config
 from evalkit.errors import ConfigError
+from evalkit.project import load_project
 
 
 def write(tmp_path, text):
@@ -36,7 +37,7 @@ def test_good_config_loads_with_defaults(tmp_path):
 ])
 def test_bad_config_names_key_and_fix(tmp_path, text, expected):
     with pytest.raises(ConfigError) as err:
-        load_config(write(tmp_path, text))
+        load_project(write(tmp_path, text))  # the names a registry holds (a backend) are checked on opening
     assert expected in str(err.value)
     assert "evalkit.toml" in str(err.value)
 

@@ -183,7 +183,7 @@ def test_humaneval_canonical_solutions_pass_and_broken_ones_fail():
 
 def run_suite(tmp_path, suite_toml):
     from evalkit.config import load_config
-    from evalkit.report.console import ConsoleUI
+    from evalkit.progress.console import ConsoleUI
     from evalkit.run import pipeline as runner
     from evalkit.store.db import Store
 

@@ -33,6 +33,8 @@ def test_the_wheel_holds_every_shipped_data_folder(tmp_path):
     view = {f"evalkit/view/templates/{p.name}" for p in (REPO / "evalkit/view/templates").iterdir()}
     view |= {f"evalkit/view/static/{p.name}" for p in (REPO / "evalkit/view/static").iterdir()}
     assert view <= set(names), "evalkit view's templates and static files"
+    inside = {f"evalkit/sandbox/inside/{p.name}" for p in (REPO / "evalkit/sandbox/inside").glob("*.py")}
+    assert len(inside) > 3 and inside <= set(names), "the code the sandbox reads by path and runs inside"
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
     promptsets.py  promptsets/*.toml and user .jsonl files → PromptSet (validated, seeded limit)
     generate.py    answers where missing, through the cached fetch; stored in the answers table
     texts.py       the stored texts behind judged or voted pairs (style control reads them)
+    cli.py         `evalkit answers`
 """
 
 from evalkit.answers.generate import Answer, collect_answers, stored_answers

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from evalkit import types
 from evalkit.config import ModelSpec
+from evalkit.errors import ConfigError
 
 
 class Backend(Protocol):
@@ -49,6 +50,14 @@ def _endpoint(spec: ModelSpec, folder: Path | None) -> Backend:
 
 # The one registry of backends: a model's `backend` setting picks one (endpoints pick themselves).
 BACKENDS: dict[str, Callable[[ModelSpec, Path | None], Backend]] = {"hf": _hf, "vllm": _vllm, "endpoint": _endpoint}
+ENDPOINT = "endpoint"  # chosen by the source (openai:, http://), never named in `backend`
+
+
+def check_backend(spec: ModelSpec, where: str) -> None:
+    """`where` ("evalkit.toml: models.x") names the table in the error."""
+    choices = [name for name in BACKENDS if name != ENDPOINT]
+    if spec.backend not in choices:
+        raise ConfigError(f"{where}.backend = {spec.backend!r}; choose one of {', '.join(choices)}")
 
 
 def is_endpoint(spec: ModelSpec) -> bool:
@@ -56,4 +65,4 @@ def is_endpoint(spec: ModelSpec) -> bool:
 
 
 def load_backend(spec: ModelSpec, folder: Path | None) -> Backend:
-    return BACKENDS["endpoint" if is_endpoint(spec) else spec.backend](spec, folder)
+    return BACKENDS[ENDPOINT if is_endpoint(spec) else spec.backend](spec, folder)

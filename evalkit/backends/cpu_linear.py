@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evalkit.store.provenance import available_memory as _available_memory
+from evalkit.system.memory import available_memory as _available_memory
 
 PACKABLE = (torch.float32, torch.bfloat16)
 ENV = "EVALKIT_PACKED_LINEAR"

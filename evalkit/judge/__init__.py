@@ -6,7 +6,8 @@
     run.py       one judging pass: answers where missing, then every missing judgment (cached)
     verdicts.py  the stored judgments and the both-orders rule
     stats.py     win rates, length control, position bias, ratings from the verdicts
-    cli.py       `evalkit judge`, `evalkit answers`
+    settings.py  a [judges.NAME] table's method and position rule checked against the registries
+    cli.py       `evalkit judge`
 
 The leaderboard section built from these lives in evalkit/report/judge.py.
 """

@@ -1,7 +1,8 @@
-"""`evalkit judge` and `evalkit answers`: build from the config, call, print a summary."""
+"""`evalkit judge`: build from the config, call, print a summary."""
 
 from __future__ import annotations
 
+from evalkit.answers.cli import prompt_models
 from evalkit.errors import ConfigError
 from evalkit.run.cli import add_model_flags
 
@@ -14,23 +15,6 @@ def make_parser(commands) -> None:
     judge.add_argument("--limit", type=int, help="only the first N prompts")
     judge.add_argument("--quiet", action="store_true", help="no progress bars")
     judge.set_defaults(handler=cmd_judge)
-
-    answers = commands.add_parser("answers", help="generate the models' answers to a prompt set (for judge and vote)")
-    add_model_flags(answers)
-    answers.add_argument("--prompt-set", default="default", help="prompt set name or .jsonl path (default: %(default)s)")
-    answers.add_argument("--limit", type=int, help="only the first N prompts")
-    answers.add_argument("--quiet", action="store_true", help="no progress bars")
-    answers.set_defaults(handler=cmd_answers)
-
-
-def _models(args, config):
-    """The --models entries (names or sources) with the run-wide model flags; --limit checked first."""
-    from evalkit.models.entries import select_models
-
-    if args.limit is not None and args.limit < 1:
-        raise ConfigError(f"--limit {args.limit}: give a positive number of prompts, or leave --limit out for all")
-    return select_models(config, args.models, {"batch_size": args.batch_size, "dtype": args.dtype,
-                                               "device": args.device})
 
 
 def _judge_name(args, config) -> str:
@@ -46,11 +30,11 @@ def _judge_name(args, config) -> str:
 def cmd_judge(args) -> int:
     from evalkit.judge.run import run_judge
     from evalkit.models.ray_pool import ray_workers
-    from evalkit.report.console import ConsoleUI
-    from evalkit.store import open_project
+    from evalkit.progress.console import ConsoleUI
+    from evalkit.project import open_project
 
     config, store = open_project(args.config)
-    config, names = _models(args, config)
+    config, names = prompt_models(args, config)
     judge = _judge_name(args, config)
     ui = ConsoleUI(quiet=args.quiet)
     with ray_workers(config.parallel, args.ray or config.parallel.ray, ui):  # answers and a local judge model
@@ -113,22 +97,3 @@ def _rerender(store, config, ui) -> None:
         ui.info("no finished `evalkit run` yet, so no leaderboard to add the judge section to")
         return
     ui.info(f"[bold]leaderboard:[/] {path}")
-
-
-def cmd_answers(args) -> int:
-    from evalkit.answers.generate import collect_answers, report_failures
-    from evalkit.models.ray_pool import ray_workers
-    from evalkit.answers.promptsets import load_prompt_set
-    from evalkit.report.console import ConsoleUI
-    from evalkit.store import open_project
-
-    config, store = open_project(args.config)
-    config, names = _models(args, config)
-    ui = ConsoleUI(quiet=args.quiet)
-    prompt_set = load_prompt_set(args.prompt_set, config.root, args.limit)
-    with ray_workers(config.parallel, args.ray or config.parallel.ray, ui):
-        run = collect_answers(config, names, prompt_set, store, ui)
-    report_failures(run.failures, "answers", ui)
-    ui.console.print(f"{len(run.answers)} answers of {', '.join(names)} to {len(prompt_set.prompts)} prompts of "
-                     f"{prompt_set.name!r} are in {config.store}")
-    return 1 if run.n_failed else 0

@@ -17,6 +17,7 @@ from typing import Any
 
 import tomllib
 
+from evalkit.backends import check_backend
 from evalkit.config import Config, did_you_mean, model_spec, split_names
 from evalkit.errors import ConfigError
 from evalkit.models.sources import local_path, looks_like_hub_id
@@ -90,7 +91,7 @@ def _entry_spec(config: Config, source: str, settings: dict[str, Any]):
                           f"{config.root}, not a hub id (org/name) and not an endpoint (openai:MODEL, http://...)")
     resolved = str(local.resolve()) if not _is_remote(source) and local.exists() else source
     name = str(settings.pop("name", None) or entry_name(source))
-    return model_spec(name, {"source": resolved, **settings}, f"--models {source}")
+    return _checked_spec(name, {"source": resolved, **settings}, f"--models {source}")
 
 
 def _looks_like_path(source: str) -> bool:
@@ -107,7 +108,14 @@ def _overridden(spec, overrides: dict[str, Any]):
     chosen = {k: v for k, v in overrides.items() if k in OVERRIDABLE and v is not None}
     if not chosen:
         return spec
-    return model_spec(spec.name, {**_fields(spec), **chosen}, f"--{'/--'.join(k.replace('_', '-') for k in chosen)}")
+    return _checked_spec(spec.name, {**_fields(spec), **chosen}, f"--{'/--'.join(k.replace('_', '-') for k in chosen)}")
+
+
+def _checked_spec(name: str, table: dict[str, Any], where: str):
+    """A model table from the command line, its backend checked against the registry as a config's is."""
+    spec = model_spec(name, table, where)
+    check_backend(spec, f"{where}: models.{name}")
+    return spec
 
 
 def _fields(spec) -> dict[str, Any]:

@@ -1,8 +1,10 @@
-"""Progress for a log: plain lines at a bounded rate, for when output is not a terminal.
+"""What a command shows while it works: progress bars on a terminal, plain lines at a bounded rate in a log.
 
-The lowest layer, beside config and errors: the evaluation console (report/console.py) and the
-training callback (train/progress.py) both print through it, so a run captured in a file shows
-its stage, done/total and ETA every half minute instead of nothing until it ends.
+The lowest layer, beside config and errors: the console every command writes to (console.py: ConsoleUI,
+one-line errors) and the training callback (train/progress.py) both print through it, so a run captured
+in a file shows its stage, done/total and ETA every half minute instead of nothing until it ends.
+
+    console.py   ConsoleUI (steps, notes, progress bars) and the one-line error every command ends with
 """
 
 from __future__ import annotations

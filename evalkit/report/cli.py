@@ -26,7 +26,7 @@ def make_parser(commands) -> None:
 
 def cmd_report(args) -> int:
     from evalkit.report import leaderboard, slices
-    from evalkit.store import open_project
+    from evalkit.project import open_project
 
     config, store = open_project(args.config)
     try:
@@ -39,7 +39,7 @@ def cmd_report(args) -> int:
 
 def cmd_export(args) -> int:
     from evalkit.report.board import missing_run_message
-    from evalkit.store import open_project
+    from evalkit.project import open_project
 
     config, store = open_project(args.config)
     run = store.run(args.run)
@@ -72,7 +72,7 @@ def cmd_runs(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from evalkit.store import open_project
+    from evalkit.project import open_project
 
     config, store = open_project(args.config)
     # status as it is now: a run whose process died without saying so reads `interrupted`, not `running`

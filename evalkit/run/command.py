@@ -11,11 +11,12 @@ from evalkit.kinds import formats
 from evalkit.models.entries import select_models
 from evalkit.models.parallel import world
 from evalkit.models.ray_pool import ray_workers
+from evalkit.progress.console import ConsoleUI
+from evalkit.project import open_project
 from evalkit.report import slices
-from evalkit.report.console import ConsoleUI
 from evalkit.run import overrides
 from evalkit.run.pipeline import run
-from evalkit.store import Store, open_project
+from evalkit.store import Store
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@
     launcher.py    the supervisor process (loaded by path, standard library only), and beside it
     tested.py, namespaces.py, fs.py, processes.py, linux.py, program.py, mechanisms.py
                    what it builds the sandboxes from
-    tests_side.py, candidate_side.py, plain_data.py   the two sides of a tested run
+    inside/        what runs in the sandboxes: the two sides of a tested run (tests_side.py,
+                   candidate_side.py), each joined with plain_data.py and run as `python -c` text
     verdict.py     the launcher's events → an Outcome
     watch.py       wall-clock and output caps from the caller's side
 See docs/sandbox.md for what is contained, by which mechanism, and what is not.

@@ -5,7 +5,7 @@
 
 run_test / run_tests are how code is scored: the tests run in a sandboxed
 process of their own and call the candidate, which runs in another, through
-pipes that carry plain data only (tested.py, tests_side.py); the verdict is
+pipes that carry plain data only (tested.py, inside/tests_side.py); the verdict is
 the tests' process's alone. run_program / run_programs run one whole program:
 "passed" there means it ran to its end with status 0, which a hostile program
 can fake, so it is for containment, never for a score.
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from evalkit.sandbox.code_tests import CodeTest, assert_test, humaneval_test
 from evalkit.sandbox.host import run_once
-from evalkit.store.provenance import available_memory
+from evalkit.system.memory import available_memory
 
 __all__ = ["CodeTest", "Limits", "Outcome", "assert_test", "containment_report", "humaneval_test", "run_program",
            "run_programs", "run_test", "run_tests"]

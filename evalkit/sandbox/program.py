@@ -3,8 +3,8 @@
 Runs in the forked child that becomes the program. Loaded by path from
 launcher.py: standard library only (linux.py comes in as an
 argument). A plan's role says what runs: "program" (a whole program, RUNNER),
-or one side of a tested run, "tests" (tests_side.py) or "candidate"
-(candidate_side.py), each prefixed by plain_data.py.
+or one side of a tested run, "tests" (inside/tests_side.py) or "candidate"
+(inside/candidate_side.py), each prefixed by inside/plain_data.py.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ PROGRAM_FILE = "program.py"
 DONE_FD = 3  # where the runner reports "the program reached its end" (or, for the tests, the verdict)
 SIDE_FDS = 4, 5  # a tested run's call and reply pipes
 HERE = os.path.dirname(os.path.abspath(__file__))
+INSIDE = os.path.join(HERE, "inside")  # the code that runs in the sandboxes, read as text, never imported
 
 # Executed by `python -I -S -u -c` as the program's process. It runs the program
 # as __main__ and only then writes to DONE_FD, so a program that leaves early
@@ -97,7 +98,7 @@ def drop_privileges(uid: int, gid: int) -> None:
 def runner_sources() -> dict[str, str]:
     """Read while the launcher still sees the evalkit package (the sandbox does not)."""
     def read(name: str) -> str:
-        with open(os.path.join(HERE, name), encoding="utf-8") as file:
+        with open(os.path.join(INSIDE, name), encoding="utf-8") as file:
             return file.read()
 
     codec = read("plain_data.py")

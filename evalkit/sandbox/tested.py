@@ -1,7 +1,7 @@
 """A tested run, for launcher.py: the tests and the candidate, each in a sandbox of its own.
 
-    launcher ─┬─ tests side ── init ── tests_side.py       (decides the verdict)
-              └─ candidate side ── init ── candidate_side.py
+    launcher ─┬─ tests side ── init ── inside/tests_side.py       (decides the verdict)
+              └─ candidate side ── init ── inside/candidate_side.py
                     calls ──▶ / ◀── replies: two pipes, plain data only
 
 Each side enters its own user, mount, pid, network, ipc and uts namespaces

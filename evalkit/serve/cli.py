@@ -29,7 +29,7 @@ def cmd_serve(args) -> int:
     from evalkit.serve.engine import Engine
     from evalkit.serve.server import Server
     from evalkit.serve.service import ModelService
-    from evalkit.store import open_project
+    from evalkit.project import open_project
     from evalkit.train import prepare_model
 
     if args.max_request_bytes < 1024:

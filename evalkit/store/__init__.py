@@ -8,14 +8,6 @@ answers, judgments, votes and trained candidates.
 
 from __future__ import annotations
 
-from evalkit.config import Config, load_config
 from evalkit.store.db import Store
 
-
-def open_project(config_path) -> tuple[Config, Store]:
-    """The config a command runs under and the store it names."""
-    config = load_config(config_path)
-    return config, Store(config.store)
-
-
-__all__ = ["Store", "open_project"]
+__all__ = ["Store"]

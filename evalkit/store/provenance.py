@@ -38,19 +38,6 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
-def available_memory() -> int | None:
-    """Bytes of MemAvailable (free memory plus the page cache the kernel can drop); None where
-    /proc/meminfo cannot be read."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
 def environment() -> dict[str, object]:
     info: dict[str, object] = {"python": sys.version.split()[0], "platform": platform.platform(),
                                "cpu_count": os.cpu_count()}

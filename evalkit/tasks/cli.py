@@ -22,13 +22,13 @@ def cmd_tasks(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from evalkit.config import load_config
+    from evalkit.project import load_project
     from evalkit.tasks.formats import takes
     from evalkit.tasks.loading import BUILTIN_TASKS, known_tasks, load_task
 
     if args.lm_eval:
         return cmd_lm_eval_tasks()
-    config = load_config(args.config)
+    config = load_project(args.config)
     search = [config.root / "tasks", BUILTIN_TASKS]
     entries = [(name, "project" if (config.root / "tasks" / f"{name}.toml").is_file() else "built-in")
                for name in known_tasks(search)] + [(str(Path(f)), "file") for f in args.files]

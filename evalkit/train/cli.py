@@ -26,7 +26,7 @@ def make_parser(commands) -> None:
 def cmd_train(args) -> int:
     from rich.console import Console
 
-    from evalkit.store import open_project
+    from evalkit.project import open_project
     from evalkit.train.build import build_model
     from evalkit.train.candidates import prepare_model
     from evalkit.train.pipeline import PROVENANCE

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalkit.judge.verdicts import judged_pairs
+from evalkit.progress.console import ConsoleUI
 from evalkit.report import leaderboard
-from evalkit.report.console import ConsoleUI
 from evalkit.store import Store
 from evalkit.view import items, queries, verdicts
 from evalkit.view.answers import answer_pairs, answers_page

@@ -33,12 +33,12 @@ def existing_store(config_store: Path) -> Path:
 
 
 def cmd_view(args) -> int:
-    from evalkit.config import load_config
+    from evalkit.project import load_project
     from evalkit.serve.cli import check_address
     from evalkit.store import Store
     from evalkit.view import annotators
 
-    config = load_config(args.config)
+    config = load_project(args.config)
     path = existing_store(Path(config.store))
     if args.add_annotator is not None:
         Store(path)  # a store this evalkit cannot read is refused before a link is made for it

@@ -6,7 +6,7 @@ import getpass
 import os
 from pathlib import Path
 
-from evalkit.config import load_config, split_names
+from evalkit.config import split_names
 from evalkit.errors import ConfigError, EvalkitError
 from evalkit.store.db import Store
 from evalkit.vote.sources import ANSWERS_COMMAND, JudgeData
@@ -101,10 +101,11 @@ def voting_pool(store: Store, store_path: Path, prompt_set: str | None, models: 
 
 
 def cmd_vote(args) -> int:
+    from evalkit.project import load_project
     from evalkit.vote.pairs import PairPicker
     from evalkit.vote.sources import judge_verdicts
 
-    config = load_config(args.config)
+    config = load_project(args.config)
     store = Store(config.store)
     annotator = annotator_name(args.annotator)
     pool = voting_pool(store, config.store, args.prompt_set, split_names(args.models), config.root)
@@ -123,6 +124,7 @@ def cmd_vote(args) -> int:
 def cmd_ratings(args) -> int:
     from rich.console import Console
 
+    from evalkit.project import load_project
     from evalkit.vote.analysis import summarise
     from evalkit.vote.table import print_summary
 
@@ -130,7 +132,7 @@ def cmd_ratings(args) -> int:
         raise ConfigError(f"--rounds must be >= 0, got {args.rounds}")
     if args.prior < 0:
         raise ConfigError(f"--prior must be >= 0 (virtual ties per pair), got {args.prior}")
-    config = load_config(args.config)
+    config = load_project(args.config)
     store = Store(config.store)
     if args.judge:
         return _judge_ratings(args, config, store)

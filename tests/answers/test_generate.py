@@ -9,7 +9,7 @@ from evalkit.answers.generate import answer_request, generate_answers, stored_an
 from evalkit.answers.promptsets import load_prompt_set
 from evalkit.backends.endpoint_calls import RequestRunner
 from evalkit.config import load_config
-from evalkit.report.console import ConsoleUI
+from evalkit.progress.console import ConsoleUI
 from evalkit.store.db import Store
 
 PROMPTS = [{"id": f"p{i}", "prompt": f"Question number {i}?"} for i in range(5)]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from evalkit.config import load_config
 from evalkit.errors import ConfigError
+from evalkit.project import load_project
 
 BASE = """
 [project]
@@ -21,7 +21,7 @@ api_key_env = "MY_KEY"
 
 def config(tmp_path, extra):
     (tmp_path / "evalkit.toml").write_text(BASE + extra)
-    return load_config(tmp_path / "evalkit.toml")
+    return load_project(tmp_path / "evalkit.toml")
 
 
 def test_judges_and_suite_keys(tmp_path):

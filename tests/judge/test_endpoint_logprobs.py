@@ -14,7 +14,7 @@ from evalkit.config import load_config
 from evalkit.judge import run_judge
 from evalkit.judge.calibration import under_rule
 from evalkit.judge.verdicts import judged_pairs, judgment_rows
-from evalkit.report.console import ConsoleUI
+from evalkit.progress.console import ConsoleUI
 from evalkit.store.db import Store
 
 PROMPTS = [{"id": f"p{i}", "prompt": f"Question {i}?"} for i in range(3)]

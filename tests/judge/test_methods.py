@@ -9,7 +9,7 @@ import pytest
 from evalkit.config import load_config
 from evalkit.judge import run_judge as judge_pass
 from evalkit.judge.verdicts import judged_pairs, judgment_rows
-from evalkit.report.console import ConsoleUI
+from evalkit.progress.console import ConsoleUI
 from evalkit.store.db import Store
 
 SHORT_JUDGE = '''name = "short"

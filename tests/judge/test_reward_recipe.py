@@ -9,7 +9,7 @@ from evalkit.config import load_config
 from evalkit.errors import DataError
 from evalkit.judge import run_judge
 from evalkit.judge.verdicts import judge_infos, judged_pairs
-from evalkit.report.console import ConsoleUI
+from evalkit.progress.console import ConsoleUI
 from evalkit.report.judge import judge_section
 from evalkit.store.db import Store
 

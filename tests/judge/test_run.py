@@ -10,11 +10,12 @@ import pytest
 from fake_endpoint import FakeEndpoint, prompt_of
 
 from evalkit.backends.endpoint_calls import RequestRunner
-from evalkit.config import load_config
+from evalkit.errors import ConfigError
 from evalkit.judge import run_judge
 from evalkit.judge.stats import position_bias
 from evalkit.judge.verdicts import judged_pairs, judgment_rows
-from evalkit.report.console import ConsoleUI
+from evalkit.progress.console import ConsoleUI
+from evalkit.project import load_project
 from evalkit.report.judge import judge_section
 from evalkit.store.db import Store
 
@@ -68,7 +69,7 @@ def endpoint(script, monkeypatch):
         yield server
 
 
-def write_project(folder, url, judge_url=None):
+def write_project(folder, url, judge_url=None, judge_settings=""):
     (folder / "prompts.jsonl").write_text("".join(json.dumps(p) + "\n" for p in PROMPTS))
     models = "".join(f'[models.{m}]\nsource = "openai:{m}"\nbase_url = "{url}"\nmax_retries = 1\n\n' for m in ANSWERS)
     (folder / "evalkit.toml").write_text(f"""
@@ -83,11 +84,11 @@ prompt = "mtbench-pairwise"
 model = {{ source = "openai:judge", base_url = "{judge_url or url}", api_key_env = "EVALKIT_TEST_JUDGE_KEY", max_retries = 1 }}
 prompt_set = "prompts.jsonl"
 description = "a scripted judge for tests"
-
+{judge_settings}
 [suites.default]
 tasks = ["news"]
 """)
-    return load_config(folder / "evalkit.toml")
+    return load_project(folder / "evalkit.toml")
 
 
 def judge(config, models=("short", "long")):
@@ -211,8 +212,6 @@ def test_an_empty_store_has_every_table_and_no_verdicts(tmp_path):
 def test_a_judge_method_and_a_position_rule_registered_from_outside_run_end_to_end(tmp_path, endpoint, script):
     """A toy method (the longer answer shown wins, with probabilities) and a toy rule (the first order decides),
     registered here and removed after, go through judging, storage and the leaderboard with no other edit."""
-    from dataclasses import replace
-
     from evalkit.judge import calibration, methods
 
     def longer_wins(handle, jobs, store, seed, tie_margin, progress):
@@ -228,8 +227,7 @@ def test_a_judge_method_and_a_position_rule_registered_from_outside_run_end_to_e
     calibration.register_rule(calibration.PositionRule("first-order", "first-order rule (a toy): the verdict with "
                                                        "model_a shown first", lambda pair, band: pair.verdict_ab))
     try:
-        config = write_project(tmp_path, endpoint.url)
-        config = replace(config, judges={"fake": replace(config.judges["fake"], method="toy", position="first-order")})
+        config = write_project(tmp_path, endpoint.url, judge_settings='method = "toy"\nposition = "first-order"\n')
         store, _ = judge(config)
         assert script.judge_calls == 0  # the toy method asked the judge endpoint nothing
         pairs = judged_pairs(store)
@@ -241,3 +239,5 @@ def test_a_judge_method_and_a_position_rule_registered_from_outside_run_end_to_e
     finally:
         methods.METHODS.pop("toy")
         calibration.RULES.pop("first-order")
+    with pytest.raises(ConfigError, match=r"judges.fake.method = 'toy'; choose one of generate, logprobs, reward"):
+        write_project(tmp_path, endpoint.url, judge_settings='method = "toy"\n')  # unregistered: refused again

@@ -4,8 +4,8 @@ from project import write_project
 
 from evalkit.config import load_config
 from evalkit.judge.verdicts import judged_pairs
+from evalkit.progress.console import ConsoleUI
 from evalkit.report import leaderboard as report
-from evalkit.report.console import ConsoleUI
 from evalkit.run import pipeline as runner
 from evalkit.store.db import Store
 

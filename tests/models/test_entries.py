@@ -57,6 +57,8 @@ def test_a_bad_setting_names_the_entry_and_the_key(tmp_path, tiny_model_dir):
         select_models(config, f"{tiny_model_dir}:dtype=float8")
     with pytest.raises(ConfigError, match=r"unknown key models.model.batchsize; did you mean models.model.batch_size"):
         select_models(config, f"{tiny_model_dir}:batchsize=2")
+    with pytest.raises(ConfigError, match=r"--models .*: models.mine.backend = 'tgi'; choose one of hf, vllm$"):
+        select_models(config, f"{tiny_model_dir}:backend=tgi:name=mine")  # checked against the backends' registry
 
 
 def test_a_missing_checkpoint_beside_its_folder_is_not_read_as_a_hub_id(tmp_path):

@@ -23,7 +23,7 @@ from evalkit.models import ray_pool  # noqa: E402
 from evalkit.models.ray_pool import ray_workers  # noqa: E402
 from evalkit.models.ray_worker import ModelTicket  # noqa: E402
 from evalkit.models.sources import ResolvedModel, fingerprint  # noqa: E402
-from evalkit.report.console import ConsoleUI  # noqa: E402
+from evalkit.progress.console import ConsoleUI  # noqa: E402
 from evalkit.run import pipeline  # noqa: E402
 from evalkit.run.command import RunRequest, run_request  # noqa: E402
 from evalkit.store.db import Store  # noqa: E402

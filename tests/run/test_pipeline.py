@@ -12,7 +12,7 @@ from project import DOCS, write_project
 
 from evalkit import models as runner_models
 from evalkit.config import load_config
-from evalkit.report.console import ConsoleUI
+from evalkit.progress.console import ConsoleUI
 from evalkit.run import pipeline as runner
 from evalkit.store.db import Store
 

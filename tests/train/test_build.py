@@ -71,8 +71,8 @@ def test_a_recipe_model_is_built_once_then_reused(tiny_model_dir, tmp_path, cach
 
 def test_evalkit_run_builds_evaluates_and_reports_lineage(tiny_model_dir, tmp_path, cache):
     from evalkit.config import load_config
+    from evalkit.progress.console import ConsoleUI
     from evalkit.report import leaderboard as report
-    from evalkit.report.console import ConsoleUI
     from evalkit.run import pipeline as runner
     from evalkit.store.db import Store
 

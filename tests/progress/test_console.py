@@ -7,7 +7,7 @@ import sys
 
 from rich.console import Console
 
-from evalkit.report import console as ui
+from evalkit.progress import console as ui
 
 
 class Clock:
@@ -64,7 +64,7 @@ def test_third_party_bars_are_off_unless_debug(monkeypatch):
     assert os.environ["TQDM_DISABLE"] == "1" and os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
     # tqdm reads TQDM_* when it is first imported, so check in a process where evalkit's CLI set it first
     # (in this one an earlier test may have imported it already)
-    check = subprocess.run([sys.executable, "-c", "import os; from evalkit.report.console import "
+    check = subprocess.run([sys.executable, "-c", "import os; from evalkit.progress.console import "
                             "quiet_third_party_progress as q; q(); from tqdm.auto import tqdm; "
                             "print(tqdm(range(3)).disable)"], capture_output=True, text=True,
                            env={k: v for k, v in os.environ.items() if not k.startswith(("TQDM_", "HF_HUB_DISABLE"))})
