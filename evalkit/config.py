@@ -323,7 +323,7 @@ def _model(name: str, spec: Any, path: Path) -> ModelSpec:
     quant = spec.get("quantization", "none")
     if quant not in QUANTIZATIONS:
         raise ConfigError(f"{path}: {where}.quantization = {quant!r}; choose one of {', '.join(QUANTIZATIONS)}")
-    _typed(spec.get("backend", "hf"), str, f"{where}.backend", path)
+    backend = _typed(spec.get("backend", "hf"), str, f"{where}.backend", path)  # its name: evalkit.project
     batch_size = _typed(spec.get("batch_size", 16), int, f"{where}.batch_size", path)
     if not 1 <= batch_size <= 4096:
         raise ConfigError(f"{path}: {where}.batch_size = {batch_size} is out of range; use 1..4096")
