@@ -111,6 +111,8 @@ class Generation:
 Response = Loglikelihood | RollingLoglikelihood | Generation
 
 RESPONSE_TYPES = {"loglikelihood": Loglikelihood, "rolling": RollingLoglikelihood, "generate": Generation}
+# the Backend method that answers each kind of request
+BACKEND_METHODS = {"loglikelihood": "loglikelihood", "rolling": "loglikelihood_rolling", "generate": "generate"}
 
 
 def response_from_json(kind: str, data: dict[str, Any]) -> Response:

@@ -12,9 +12,7 @@ from evalkit.errors import ConfigError
 from evalkit.models import ray_pool
 from evalkit.models.parallel import World
 from evalkit.store import Store
-from evalkit.types import Request, request_key, stable_hash
-
-BACKEND_METHODS = {"loglikelihood": "loglikelihood", "rolling": "loglikelihood_rolling", "generate": "generate"}
+from evalkit.types import BACKEND_METHODS, Request, request_key, stable_hash
 
 
 @dataclass

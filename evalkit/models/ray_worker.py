@@ -23,8 +23,8 @@ from evalkit.backends import load_backend
 from evalkit.config import ModelSpec
 from evalkit.errors import ModelError
 from evalkit.models.sources import ResolvedModel, cache_dir, fingerprint, looks_like_hub_id, resolve
+from evalkit.types import BACKEND_METHODS
 
-BACKEND_METHODS = {"loglikelihood": "loglikelihood", "rolling": "loglikelihood_rolling", "generate": "generate"}
 NEEDS_COPY = "needs-copy"
 
 
