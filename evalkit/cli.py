@@ -15,6 +15,7 @@ from evalkit.run import cli as run_cli
 from evalkit.serve import cli as serve_cli
 from evalkit.tasks import cli as tasks_cli
 from evalkit.train import cli as train_cli
+from evalkit.view import cli as view_cli
 from evalkit.vote import cli as vote_cli
 
 DESCRIPTION = """Evaluate fine-tuned text-generation models and compare them on one leaderboard.
@@ -24,6 +25,7 @@ DESCRIPTION = """Evaluate fine-tuned text-generation models and compare them on 
   evalkit tasks / evalkit models        what tasks and models there are, and where their data comes from
   evalkit report                        re-render the leaderboard from the store alone
   evalkit export --out samples.jsonl    per-sample records (prompt, response, score) as JSONL
+  evalkit view                          runs, samples and model-against-model diffs in a browser (--bundle DIR: files)
   evalkit judge --models base,sft,dpo   pairwise LLM judge, both orders; win rates and ratings on the leaderboard
   evalkit serve --model sft             a model behind an OpenAI-compatible API (chat, completions, logprobs)
   evalkit vote --annotator NAME         vote on two models' answers side by side (terminal app)
@@ -34,7 +36,7 @@ DESCRIPTION = """Evaluate fine-tuned text-generation models and compare them on 
 # Each command's flags sit beside its handler (FEATURE.make_parser); this list is the order of
 # `evalkit --help`. The feature CLI modules import nothing heavy at module level, so building the
 # parser costs only the parsers: torch, transformers and peft load inside the handler that needs them.
-COMMAND_MODULES = (run_cli, report_cli, tasks_cli, models_cli, judge_cli, serve_cli, train_cli, vote_cli)
+COMMAND_MODULES = (run_cli, report_cli, view_cli, tasks_cli, models_cli, judge_cli, serve_cli, train_cli, vote_cli)
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -12,7 +12,7 @@ TOP_LEVEL = {"__init__", "__main__", "cli", "config", "errors", "types"}
 # Lowest first. A package may import only packages before it (and itself); the command-line modules
 # (cli.py at the top and each package's cli.py) sit above everything.
 LAYERS = ["types", "errors", "progress", "config", "scoring", "store", "backends", "models", "sandbox", "data", "kinds", "tasks",
-          "train", "answers", "ratings", "judge", "vote", "serve", "report", "run", "api"]
+          "train", "answers", "ratings", "judge", "vote", "serve", "report", "run", "api", "view"]
 # (importing module, imported module): function-local on purpose, for start-up time.
 LOCAL_IMPORTS_FOR_START_UP = {
     # torch/transformers/vllm/openai load only when a model of that backend runs

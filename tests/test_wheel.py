@@ -30,6 +30,9 @@ def test_the_wheel_holds_every_shipped_data_folder(tmp_path):
         shipped = {Path(n).name for n in names if n.startswith(f"evalkit/_data/{folder}/")}
         assert shipped == {p.name for p in (REPO / folder).iterdir() if p.is_file()}, folder
     assert "evalkit/_data/evalkit.toml" in names
+    view = {f"evalkit/view/templates/{p.name}" for p in (REPO / "evalkit/view/templates").iterdir()}
+    view |= {f"evalkit/view/static/{p.name}" for p in (REPO / "evalkit/view/static").iterdir()}
+    assert view <= set(names), "evalkit view's templates and static files"
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from evalkit.errors import EvalkitError
+from evalkit.kinds import KINDS
 from evalkit.report import leaderboard
 from evalkit.report.board import build
 from evalkit.report.format_frames import format_comparisons, format_results
@@ -94,7 +95,8 @@ class Results:
     def token_frequency(self) -> pd.DataFrame:
         """Each perplexity task's mean log-likelihood per token by token-frequency bucket, per model."""
         board = build(self.store, self.run_id)
-        tasks = [t for t, info in self.run["provenance"].get("tasks", {}).items() if info["kind"] == "perplexity"]
+        tasks = [t for t, info in self.run["provenance"].get("tasks", {}).items()
+                 if info["kind"] in KINDS and KINDS[info["kind"]].token_level]
         return frequency_frame(self.store, board, tasks)
 
     def leaderboard(self, reports_dir: str | Path = "reports", slice_by: Sequence[str] = ()) -> Path:

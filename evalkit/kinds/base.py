@@ -22,6 +22,14 @@ class TaskKind(ABC):
     # True: the kind reads its samples and few-shot examples itself (lm_eval: lm-eval's datasets),
     # not from the task file's [[sources]]; it then implements load_samples.
     own_data: ClassVar[bool] = False
+    # The task-file keys the kind reads besides those every task has (name, kind, sources, ...): the task
+    # loader accepts the union over the registered kinds (a typo in any other key stops with the list).
+    task_keys: ClassVar[frozenset[str]] = frozenset()
+    # The health checks its records take (report/health.py): "choice" (option picks, the right answer's
+    # position), "output" (empty, truncated, unscored text), or None (nothing to check per item).
+    health: ClassVar[str | None] = None
+    # Its records hold per-token log-likelihoods, so the token-frequency split applies (perplexity).
+    token_level: ClassVar[bool] = False
 
     @abstractmethod
     def validate(self, task) -> None:
@@ -58,6 +66,14 @@ class TaskKind(ABC):
 
     def lower_is_better(self, metric: str) -> bool:
         return False
+
+    def health_of(self, records: list[dict[str, Any]]) -> str | None:
+        """The health checks these records take; a kind whose records differ by task (lm_eval) overrides it."""
+        return self.health
+
+    def export_fields(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Fields `evalkit export` adds to a record's JSONL line beside the record itself."""
+        return {}
 
     def reported_metrics(self, task) -> list[str]:
         """The metrics a task of this kind reports, before any run (what `evalkit tasks` lists)."""

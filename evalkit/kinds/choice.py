@@ -280,6 +280,8 @@ def compare(metric, records_a, records_b, seed=0) -> stats.Comparison:
 
 class ChoiceKind(TaskKind):
     name = "choice"
+    task_keys = frozenset({"choice"})
+    health = "choice"
     default_primary = ("acc",)
     validate = staticmethod(validate)
     check_sample = staticmethod(check_sample)

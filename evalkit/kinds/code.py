@@ -184,6 +184,8 @@ def compare(metric, records_a, records_b, seed=0) -> stats.Comparison:
 
 class CodeKind(TaskKind):
     name = "code"
+    task_keys = frozenset({"code"})
+    health = "output"
     default_primary = ("pass@1",)
     validate = staticmethod(validate)
     check_sample = staticmethod(check_sample)

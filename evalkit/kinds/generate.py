@@ -302,6 +302,8 @@ def reported_metrics(task) -> list[str]:
 
 class GenerateKind(TaskKind):
     name = "generate"
+    task_keys = frozenset({"generate", "scorers", "scorer_args"})
+    health = "output"
     default_primary = ("gsm8k_strict", "gsm8k_flexible")
     reported_metrics = staticmethod(reported_metrics)
     validate = staticmethod(validate)

@@ -191,6 +191,7 @@ def score(task, samples, responses, options):
 
 class LmEvalKind(TaskKind):
     name = "lm_eval"
+    task_keys = frozenset({"task", "lm_eval"})
     default_primary = ("acc",)
     own_data = True
     validate = staticmethod(validate)
@@ -202,3 +203,13 @@ class LmEvalKind(TaskKind):
 
     def load_samples(self, task, options):
         return load_samples(task, options)
+
+    def health_of(self, records):
+        """As the records read: multiple choice (each has the pick and the gold positions), generation (the
+        filtered answers), or None (log-likelihood, rolling, or a group that mixes output types, where no
+        one check applies to every item)."""
+        if records and all("chosen" in r["scores"] and "gold" in r["scores"] for r in records):
+            return "choice"
+        if records and all("filtered" in r["scores"] for r in records):
+            return "output"
+        return None

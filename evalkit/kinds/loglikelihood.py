@@ -106,6 +106,7 @@ def compare(metric, records_a, records_b, seed=0) -> stats.Comparison:
 
 class LoglikelihoodKind(TaskKind):
     name = "loglikelihood"
+    task_keys = frozenset({"loglikelihood"})
     default_primary = ("acc", "perplexity")
     validate = staticmethod(validate)
     check_sample = staticmethod(check_sample)

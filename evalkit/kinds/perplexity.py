@@ -110,6 +110,8 @@ def estimate(metric, records, seed=0):
 
 class PerplexityKind(TaskKind):
     name = "perplexity"
+    task_keys = frozenset({"perplexity"})
+    token_level = True
     default_primary = ("word_perplexity",)
     validate = staticmethod(validate)
     check_sample = staticmethod(check_sample)
@@ -120,3 +122,10 @@ class PerplexityKind(TaskKind):
 
     def lower_is_better(self, metric: str) -> bool:
         return True  # every perplexity and bits per byte
+
+    def export_fields(self, record):
+        """The scored document (the text, or for a store written before the text was kept, the sample id)
+        and its counts."""
+        scores = record["scores"]
+        return {"document": record["prompt"] or f"(text not stored; sample id {record['sample_id']})",
+                "counts": {unit: scores.get(unit) for unit in ("tokens", "words", "bytes")}}

@@ -58,14 +58,12 @@ def cmd_export(args) -> int:
 
 
 def export_record(run_id: int, kind: str | None, record: dict) -> dict:
-    """One JSONL line: the record with its run and task kind; a perplexity record names its scored document
-    (`document`: the text, or for a store written before the text was kept, the sample id) and its counts."""
-    line = {"run": run_id, "kind": kind, **record}
-    if kind == "perplexity":
-        scores = record["scores"]
-        line["document"] = record["prompt"] or f"(text not stored; sample id {record['sample_id']})"
-        line["counts"] = {unit: scores.get(unit) for unit in ("tokens", "words", "bytes")}
-    return line
+    """One JSONL line: the record with its run and task kind, and what the kind adds (a perplexity record
+    names its scored document and its counts)."""
+    from evalkit.kinds import KINDS
+
+    extra = KINDS[kind].export_fields(record) if kind in KINDS else {}
+    return {"run": run_id, "kind": kind, **record, **extra}
 
 
 def cmd_runs(args) -> int:

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from evalkit.kinds import KINDS
 from evalkit.scoring import stats
 
 ONE_OPTION_SHARE = 0.9  # picks at or above this share on one option position are flagged
@@ -40,7 +41,7 @@ Records = Callable[[str, str], list[dict[str, Any]]]
 class Health:
     model: str
     task: str
-    kind: str
+    checks: str  # the checks its kind's records take (TaskKind.health): "choice" or "output"
     n: int
     picks: Counter = field(default_factory=Counter)  # option position → times picked (choice tasks)
     majority_baseline: float | None = None
@@ -130,28 +131,18 @@ def _against_parent(child: Health, parent: Health, child_records, parent_records
             child.flags.append(f"{check} outputs {sum(a):g}/{len(a)} against {text}")
 
 
-def lm_eval_as(records: list[dict[str, Any]]) -> str | None:
-    """The native kind an lm_eval task's records read as: multiple choice (each record has the pick and
-    the gold positions), generation (the filtered answers), or None (log-likelihood, rolling, or a group
-    that mixes output types, where no one check applies to every item)."""
-    if all("chosen" in r["scores"] and "gold" in r["scores"] for r in records):
-        return "choice"
-    if all("filtered" in r["scores"] for r in records):
-        return "generate"
-    return None
+# TaskKind.health names one of these: the checks a kind's records take
+HEALTH_CHECKS: dict[str, Callable[[Health, list[dict[str, Any]]], None]] = {"choice": _choice_health,
+                                                                             "output": _output_health}
 
 
 def check(model: str, task: str, kind: str, records: list[dict[str, Any]]) -> Health | None:
-    """The health of one model × task, or None for kinds with nothing to check (perplexity)."""
-    if records and kind == "lm_eval":
-        kind = lm_eval_as(records) or kind
-    if not records or kind not in ("choice", "generate", "code"):
+    """The health of one model × task, or None where its kind has nothing to check (perplexity)."""
+    family = KINDS[kind].health_of(records) if records and kind in KINDS else None
+    if family not in HEALTH_CHECKS:
         return None
-    health = Health(model, task, kind, len(records))
-    if kind == "choice":
-        _choice_health(health, records)
-    else:
-        _output_health(health, records)
+    health = Health(model, task, family, len(records))
+    HEALTH_CHECKS[family](health, records)
     return health
 
 
@@ -219,7 +210,7 @@ def _picks_text(health: Health) -> str:
 
 
 def _choice_rows(found: list[Health]) -> list[str]:
-    rows = [h for h in found if h.kind == "choice"]
+    rows = [h for h in found if h.checks == "choice"]
     if not rows:
         return []
     lines = ["| model | task | n | picks by option | accuracy | majority-class baseline | flag |",

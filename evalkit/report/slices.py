@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from evalkit.errors import ConfigError
+from evalkit.kinds import KINDS
 
 MAX_FIELD_CHARS = 100  # longer strings (questions, documents) are text, not a slice; the prompt keeps them
 BUCKETS = 3  # a numeric field with more distinct values than this is cut into terciles: short, middle, long
@@ -70,11 +71,13 @@ def chosen_fields(task: str, kind: str, declared: list[str], asked: list[str],
     """A task's slice fields: its declared ones, then the asked ones its rows have. A `--slice-by` field
     applies to the tasks whose rows have it; a task where only some rows have it is an error (check_*);
     token_frequency applies to perplexity tasks only."""
-    if TOKEN_FREQUENCY in declared and kind != "perplexity":
-        raise ConfigError(f"task {task!r}: slices = [{TOKEN_FREQUENCY!r}] needs kind = \"perplexity\" (it splits "
+    token_level = kind in KINDS and KINDS[kind].token_level
+    if TOKEN_FREQUENCY in declared and not token_level:
+        kinds = " or ".join(f'"{name}"' for name, k in KINDS.items() if k.token_level)
+        raise ConfigError(f"task {task!r}: slices = [{TOKEN_FREQUENCY!r}] needs kind = {kinds} (it splits "
                           f"documents' tokens by frequency), not {kind!r}; remove it from the task's slices")
     applies = [f for f in asked if f in DERIVED or any(f in row for row in fields)
-               or (f == TOKEN_FREQUENCY and kind == "perplexity")]
+               or (f == TOKEN_FREQUENCY and token_level)]
     return list(dict.fromkeys(declared + applies))
 
 

@@ -20,9 +20,15 @@ from evalkit.kinds import KINDS, TaskKind
 from evalkit.tasks import formats
 from evalkit.types import stable_hash
 
-TASK_KEYS = {"name", "version", "kind", "description", "sources", "id_field", "subject_field", "fewshot",
-             "perplexity", "choice", "loglikelihood", "generate", "code", "scorers", "scorer_args", "citation",
-             "task", "lm_eval", "slices", "formats"}  # task, [lm_eval]: kind = "lm_eval" (evalkit/kinds/lm_eval.py)
+COMMON_KEYS = {"name", "version", "kind", "description", "sources", "id_field", "subject_field", "fewshot",
+               "citation", "slices", "formats"}  # what every task file may hold; each kind adds its own
+
+
+def task_keys() -> set[str]:
+    """The keys a task file may hold: the common ones and every registered kind's own."""
+    return COMMON_KEYS.union(*(kind.task_keys for kind in KINDS.values()))
+
+
 LM_EVAL_PREFIX = "lm_eval:"  # --tasks lm_eval:arc_easy: lm-eval's own task of that name, no task file
 BUILTIN_TASKS = builtin_dir("tasks")
 
@@ -161,7 +167,7 @@ def load_task(name_or_path: str, search: list[Path] | None = None) -> Task:
     path = Path(name_or_path)
     if path.suffix != ".toml":
         path = find_task_file(name_or_path, (search or []) + [BUILTIN_TASKS])
-    raw, text = read_toml(path, TASK_KEYS, {"name": str, "version": int, "kind": str},
+    raw, text = read_toml(path, task_keys(), {"name": str, "version": int, "kind": str},
                           missing_hint="give a task name or an existing .toml path (`evalkit tasks` lists them)")
     _check_layout(raw, path)
     sources = parse_sources(raw.get("sources", []), path)

@@ -17,23 +17,10 @@ from textual.widgets import Footer, Header, Markdown, Static
 
 from evalkit.store.db import Store
 from evalkit.vote import votes as vote_store
+from evalkit.vote.keys import KEYS, MIN_VIEW_S, VOTE_LABELS
 from evalkit.vote.pairs import PairPicker
 from evalkit.vote.votes import Matchup
 
-VOTE_LABELS = {"left": "A is better", "right": "B is better", "tie": "tie", "both_bad": "both bad",
-               vote_store.SKIP: "skipped"}
-
-KEYS = [
-    ("a", "answer A (left) is better"),
-    ("b", "answer B (right) is better"),
-    ("t", "tie: both equally good"),
-    ("x", "both bad"),
-    ("s", "skip this pair (it comes back after the others)"),
-    ("u", "undo your last vote or skip, and show that pair again"),
-    ("tab", "move between prompt, A and B; arrows, PgUp, PgDn scroll"),
-    ("?", "this help"),
-    ("q", "quit (every vote is already saved)"),
-]
 HELP_TEXT = "\n".join(
     ["[b]Keys[/b]", ""] + [f"  [b]{key:<4}[/b] {does}" for key, does in KEYS]
     + ["", "A and B are two models' answers in a random order. Judge which one serves",
@@ -53,11 +40,6 @@ class HelpScreen(ModalScreen[None]):
     def on_key(self, event) -> None:
         event.stop()
         self.dismiss()
-
-
-# A vote key pressed sooner than this after a pair appears is ignored: a held-down key (auto-repeat)
-# or a double press must not cast votes on pairs nobody has read.
-MIN_VIEW_S = 0.3
 
 
 class VoteApp(App[None]):
@@ -155,8 +137,12 @@ class VoteApp(App[None]):
             self.last_action = "key ignored: the pair had only just appeared"
             self.refresh_status()
             return
-        vote_id = vote_store.cast(self.store, self.annotator, self.current, winner)
-        self.last_action = f"saved #{vote_id}: {VOTE_LABELS[winner]}"
+        if self.picker.repeat:  # voting again on a pair is what --repeat asks for
+            vote_id = vote_store.cast(self.store, self.annotator, self.current, winner)
+        else:  # the same annotator in the web page may have voted on this pair since it was drawn
+            vote_id = vote_store.cast_once(self.store, self.annotator, self.current, winner)
+        self.last_action = (f"saved #{vote_id}: {VOTE_LABELS[winner]}" if vote_id is not None else
+                            "already voted on this pair in another window; it counts once")
         await self.show(self.picker.next())
 
     async def action_undo(self) -> None:

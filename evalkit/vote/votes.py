@@ -100,17 +100,48 @@ def is_current(vote: Vote, hashes: AnswerHashes) -> bool:
 
 def cast(store: Store, annotator: str, matchup: Matchup, winner: str) -> int:
     """Commit one vote (or 'skip') now; returns its row id."""
+    _check(annotator, winner)
+    with store.transaction() as db:
+        return _insert(db, annotator, matchup, winner)
+
+
+def cast_once(store: Store, annotator: str, matchup: Matchup, winner: str) -> int | None:
+    """Commit a vote unless this annotator already has one on the same pair of the same answers; None
+    then. Two windows of one annotator (the web page twice, or beside the terminal app) can show the
+    same pair; the check and the write are one transaction, so the second vote never lands."""
+    _check(annotator, winner)
+    with store.transaction() as db:
+        if winner != SKIP and _already_voted(db, annotator, matchup):
+            return None
+        return _insert(db, annotator, matchup, winner)
+
+
+def _check(annotator: str, winner: str) -> None:
     if winner not in WINNERS + (SKIP,):
         raise DataError(f"unknown vote {winner!r}; expected one of {', '.join(WINNERS + (SKIP,))}")
     if not annotator:
         raise DataError("a vote needs an annotator name; pass --annotator NAME")
+
+
+def _insert(db, annotator: str, matchup: Matchup, winner: str) -> int:
     row = (annotator, matchup.prompt_set, matchup.prompt_id, matchup.model_left, matchup.model_right, winner,
            matchup.shown_order, text_sha(matchup.answer_left), text_sha(matchup.answer_right), time.time())
-    with store.transaction() as db:
-        cursor = db.execute(
-            "INSERT INTO votes (annotator, prompt_set, prompt_id, model_left, model_right, winner, shown_order, "
-            "answer_left_sha, answer_right_sha, created) VALUES (?,?,?,?,?,?,?,?,?,?)", row)
-        return int(cursor.lastrowid)
+    cursor = db.execute(
+        "INSERT INTO votes (annotator, prompt_set, prompt_id, model_left, model_right, winner, shown_order, "
+        "answer_left_sha, answer_right_sha, created) VALUES (?,?,?,?,?,?,?,?,?,?)", row)
+    return int(cursor.lastrowid)
+
+
+def _already_voted(db, annotator: str, matchup: Matchup) -> bool:
+    sha = {matchup.model_left: text_sha(matchup.answer_left), matchup.model_right: text_sha(matchup.answer_right)}
+    (first, sha_first), (second, sha_second) = sorted(sha.items())
+    found = db.execute(
+        "SELECT 1 FROM votes WHERE annotator=? AND undone=0 AND winner != 'skip' AND prompt_set=? AND prompt_id=? "
+        "AND ((model_left=? AND model_right=? AND answer_left_sha=? AND answer_right_sha=?) "
+        "OR (model_left=? AND model_right=? AND answer_left_sha=? AND answer_right_sha=?)) LIMIT 1",
+        (annotator, matchup.prompt_set, matchup.prompt_id, first, second, sha_first, sha_second,
+         second, first, sha_second, sha_first)).fetchone()
+    return found is not None
 
 
 def undo_last(store: Store, annotator: str) -> Vote | None:
@@ -122,6 +153,12 @@ def undo_last(store: Store, annotator: str) -> Vote | None:
             return None
         db.execute("UPDATE votes SET undone=1 WHERE id=?", (found[0],))
     return Vote(*found)
+
+
+def by_id(store: Store, vote_id: int) -> Vote | None:
+    """One row of the table, undone or not."""
+    found = store.db.execute(f"SELECT {_COLUMNS} FROM votes WHERE id=?", (vote_id,)).fetchone()
+    return Vote(*found) if found else None
 
 
 def votes(store: Store, annotator: str | None = None, prompt_set: str | None = None,

@@ -144,15 +144,15 @@ def test_health_checks_read_lm_eval_records_as_choice_and_generation(evalkit_run
     results, (arc, gsm, group) = evalkit_run
     records = {t: results.store.samples(results.run_id, "tiny", t) for t in (arc, gsm, group)}
     choice = health.check("tiny", arc, "lm_eval", records[arc])
-    assert choice.kind == "choice" and sum(choice.picks.values()) == len(ARC)
+    assert choice.checks == "choice" and sum(choice.picks.values()) == len(ARC)
     assert choice.majority_baseline == 3 / len(ARC) and choice.accuracy == _rows(results, arc)["acc"].value
     assert health.check("tiny", group, "lm_eval", records[group]).n == 2 * len(ARC)
     generated = health.check("tiny", gsm, "lm_eval", records[gsm])
-    assert generated.kind == "generate" and len(generated.shares["truncated"]) == len(GSM8K)
+    assert generated.checks == "output" and len(generated.shares["truncated"]) == len(GSM8K)
     assert all(len(r["scores"]["finish_reasons"]) == 1 for r in records[gsm])
     # max_gen_toks = 24: an output cut at the limit is counted as truncated, one that stopped is not
     assert generated.shares["truncated"] == [float(r["scores"]["finish_reasons"] == ["length"]) for r in records[gsm]]
-    assert health.lm_eval_as([{"scores": {"loglikelihood": -3.0}}]) is None  # rolling: nothing to check
+    assert KINDS["lm_eval"].health_of([{"scores": {"loglikelihood": -3.0}}]) is None  # rolling: nothing to check
 
 
 def test_non_mean_aggregation_is_bootstrapped_as_itself():
