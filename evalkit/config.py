@@ -65,7 +65,7 @@ MODEL_KEYS = {"source", "backend", "dtype", "device", "adapter", "quantization",
 CONFIG_TABLES = {"project", "models", "suites", "judges", "parallel"}
 PARALLEL_KEYS = {"ray", "workers", "cpus_per_worker", "gpus_per_worker", "ship", "start_timeout"}
 PROJECT_KEYS = {"store", "reports", "seed"}
-TASK_OPTION_KEYS = {"limit", "sample_seed", "subjects", "num_fewshot", "sources"}
+TASK_OPTION_KEYS = {"limit", "sample_seed", "subjects", "num_fewshot", "sources", "format"}
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?|xpu(:\d+)?")
 MODEL_STRINGS = ("source", "device", "adapter", "recipe", "parent", "description", "revision")
 SUITE_KEYS = {"tasks", "options", "description", "judge", "prompt_set", "prompt_limit", "formats"}
@@ -116,6 +116,9 @@ class TaskOptions:
     subjects: tuple[str, ...] = ()
     num_fewshot: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # the prompt format the task's main row is scored in (evalkit/kinds/formats.py), e.g. "cloze-smollm2";
+    # None: as the task file defines it. Checked against the formats where the run plans its tasks.
+    format: str | None = None
 
 
 @dataclass(frozen=True)
@@ -458,7 +461,11 @@ def _task_options(where: str, opts: Any, path: Path) -> TaskOptions:
     subjects = opts.pop("subjects", [])
     if not isinstance(subjects, list) or not all(isinstance(x, str) and x for x in subjects):
         raise ConfigError(f"{path}: {where}.subjects must be a list of names, got {subjects!r}")
-    return TaskOptions(limit=limit, sample_seed=seed, subjects=tuple(subjects), num_fewshot=shots, extra=opts)
+    chosen = opts.pop("format", None)
+    if chosen is not None and (not isinstance(chosen, str) or not chosen.strip()):
+        raise ConfigError(f"{path}: {where}.format must be a prompt format name, e.g. format = \"cloze\", got {chosen!r}")
+    return TaskOptions(limit=limit, sample_seed=seed, subjects=tuple(subjects), num_fewshot=shots, extra=opts,
+                       format=chosen)
 
 
 def did_you_mean(name: str, known) -> str:

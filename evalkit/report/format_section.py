@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from evalkit.kinds.formats import FORMATS
 from evalkit.report.board import Board
 from evalkit.report.format import cell, fmt, p_text
 from evalkit.report.format_frames import TaskFormats, format_comparisons, format_results, plan
@@ -63,12 +64,31 @@ def metric_table(results: pd.DataFrame, part: TaskFormats, models: list[str]) ->
         shown = [by_key.get((name, model)) for model in models]
         metric = next((r.metric for r in shown if r is not None), "")
         arrow = next(("↑" if r.higher_is_better else "↓" for r in shown if r is not None), "")
-        label = f"{name} (as defined)" if result_task == part.task else name
+        label = f"{name} ({_row_role(part, result_task)})" if _row_role(part, result_task) else name
         cells = ["not run" if r is None else _cell(r) for r in shown]
         lines.append(f"| {label} | {metric} {arrow} | " + " | ".join(cells) + " |")
     spreads = [mine[mine["model"] == model]["spread"] for model in models]
     lines.append("| spread (max − min) | | " + " | ".join(fmt(s.iloc[0]) if len(s) and s.iloc[0] == s.iloc[0]
                                                           else "–" for s in spreads) + " |")
+    return lines
+
+
+def _row_role(part: TaskFormats, result_task: str) -> str:
+    """The task as its file defines it, or the main row where a suite scores that in another format."""
+    if "@" not in result_task:
+        return "as defined"
+    return "main row, the suite's format" if result_task == part.task else ""
+
+
+def chosen_format_notes(board: Board) -> list[str]:
+    """One line under the main table per task its suite scores in another prompt format than its file's."""
+    lines = []
+    for task, info in board.tasks().items():
+        if info.get("format_chosen_by") and any(r["task"] == task for r in board.results):
+            known = FORMATS.get(info["format"])
+            what = f": {known.summary}" if known else ""
+            lines.append(f"- `{task}` is scored in the prompt format {info['format']}, which its suite chooses "
+                         f"(`format = \"{info['format']}\"` in the task's suite options){what}.")
     return lines
 
 

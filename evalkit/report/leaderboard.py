@@ -15,7 +15,7 @@ from evalkit.kinds import KINDS, TaskKind
 from evalkit.report import health
 from evalkit.report.board import Board, build, when
 from evalkit.report.format import cell, fmt, p_text
-from evalkit.report.format_section import format_section
+from evalkit.report.format_section import chosen_format_notes, format_section
 from evalkit.report.frames import ALPHA, comparison_rows, comparisons_frame, results_frame
 from evalkit.report.judge import judge_section
 from evalkit.report.lineage import lineage_section, run_heldout_measures
@@ -225,6 +225,9 @@ def render(store: Store, run_id: int | None = None, reports_dir: Path = Path("re
     judged = verdict(frame, board, found)
     lines += ([""] + judged if judged else []) + ["", "## Results", ""]
     lines += results_table(board)
+    chosen = chosen_format_notes(board)
+    if chosen:
+        lines += [""] + chosen
     checked = health.health_section(found)
     if checked:
         lines += [""] + checked[:-1]

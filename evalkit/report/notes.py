@@ -14,6 +14,8 @@ METRICS = {
            "log-likelihood for its length alone.",
     "acc_norm": "as acc, with each option's log-likelihood divided by its length in characters, so a long option "
                 "is not marked down for its length; acc and acc_norm differ on items whose options differ in length.",
+    "acc_norm_nospace": "as acc_norm, dividing by the option's length in characters without the space before it "
+                        "(SmolLM2's own evaluation of MMLU in the cloze form, lighteval's mmlu_cf).",
     "mc2": "the probability the model gives the true answers, normalised over all the options (TruthfulQA MC2): "
            "a share of probability, not of items.",
     "token_perplexity": "e to the mean negative log-likelihood per token of the documents, as plain text. Per token of "

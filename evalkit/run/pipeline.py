@@ -62,6 +62,8 @@ class Plan:
     options: dict[str, TaskOptions]
     slices: dict[str, list[str]]  # task → the fields its leaderboard slices by (declared, then --slice-by)
     formats: dict[str, dict] = field(default_factory=dict)  # task → its rows per --formats entry (run/formats.py)
+    row_of: dict[str, str] = field(default_factory=dict)  # a --formats row → the main row it is a format of
+    chosen: dict[str, str] = field(default_factory=dict)  # a main row → the format its suite scores it in
 
     def needs_chat(self) -> bool:
         return any(kind_formats.of(t) is not None and kind_formats.of(t).chat for t in self.tasks)
@@ -73,10 +75,16 @@ def plan_suite(config: Config, suite_name: str, slice_by: list[str] = (), asked_
     samples); a skipped format is added to `notes`."""
     suite = config.suite(suite_name)
     search = [config.root / "tasks"]
-    tasks = [load_task(name, search) for name in suite.tasks]
-    # a suite names a task by name or by file path (--tasks ./my_task.toml); options follow either
-    options = {t.name: suite.options.get(entry) or suite.options.get(t.name, TaskOptions())
-               for entry, t in zip(suite.tasks, tasks)}
+    tasks, options, chosen = [], {}, {}
+    for entry in suite.tasks:
+        task = load_task(entry, search)
+        # a suite names a task by name or by file path (--tasks ./my_task.toml); options follow either
+        option = suite.options.get(entry) or suite.options.get(task.name, TaskOptions())
+        task, made_from = formats.choose(task, option, f"{config.path}: suites.{suite_name}.options.{entry}.format")
+        tasks.append(task)
+        options[task.name] = option
+        if made_from is not None:
+            chosen[task.name] = made_from
     samples = {t.name: t.load_samples(options[t.name]) for t in tasks}
     for task in tasks:  # few-shot data is found (or its absence said) before any model loads
         if task.handler.own_data:  # lm_eval: lm-eval's task found them while loading its samples
@@ -87,10 +95,11 @@ def plan_suite(config: Config, suite_name: str, slice_by: list[str] = (), asked_
         if shots:
             fewshot.pool(task, options[task.name].extra)
     sliced = slice_fields(tasks, samples, list(slice_by))
-    expanded = formats.expand(tasks, samples, options, list(asked_formats))
+    expanded = formats.expand(tasks, samples, options, list(asked_formats), chosen)
     if notes is not None:
         notes += expanded.notes
-    return Plan(expanded.tasks, expanded.samples, expanded.options, sliced, expanded.formats)
+    return Plan(expanded.tasks, expanded.samples, expanded.options, sliced, expanded.formats, expanded.row_of,
+                {name: c.format.name for name, c in chosen.items()})
 
 
 def slice_fields(tasks: list[Task], samples: dict[str, list[Sample]], asked: list[str]) -> dict[str, list[str]]:
@@ -117,7 +126,7 @@ def run_provenance(config: Config, plan: Plan, handles: dict[str, ModelHandle], 
     info["models"] = {name: {"fingerprint": h.fingerprint, "folder": str(h.folder), "spec": asdict(h.spec)}
                       for name, h in handles.items()}
     info["tasks"] = {t.name: {"version": t.version, "kind": t.kind, "file": str(t.path), "content_hash": t.content_hash,
-                              "options": asdict(plan.options[t.name]), "n_samples": len(plan.samples[t.name]),
+                              "options": _options(plan.options[t.name]), "n_samples": len(plan.samples[t.name]),
                               "data_hash": stable_hash([s.row for s in plan.samples[t.name]])[:16],
                               "data_origin": plan.samples[t.name][0].origin.rsplit(":", 1)[0] if plan.samples[t.name] else None,
                               **({"slices": plan.slices[t.name]} if plan.slices.get(t.name) else {}),
@@ -126,11 +135,25 @@ def run_provenance(config: Config, plan: Plan, handles: dict[str, ModelHandle], 
     return info
 
 
+def _options(options: TaskOptions) -> dict[str, Any]:
+    """The task's options as recorded; `format` only where a suite set it, so the runs recorded before the
+    key existed keep the same options (the report compares them to tell whether two results share items)."""
+    recorded = asdict(options)
+    if recorded["format"] is None:
+        del recorded["format"]
+    return recorded
+
+
 def _format_info(plan: Plan, task: Task) -> dict[str, Any]:
-    """A variant names its format and task; a task run in formats lists its rows and what it skipped."""
-    if task.format:
-        return {"format": task.format, "format_of": task.name.split("@", 1)[0]}
-    return {"formats": plan.formats[task.name]} if plan.formats.get(task.name) else {}
+    """A --formats row names its format and the main row it is a format of; a main row a suite scores in
+    another format names that format and who chose it; a task run in formats lists its rows and what it
+    skipped."""
+    if task.name in plan.row_of:
+        main = plan.row_of[task.name]
+        label = next(name for name, row in plan.formats[main]["rows"].items() if row == task.name)
+        return {"format": label, "format_of": main}
+    info = {"format": plan.chosen[task.name], "format_chosen_by": "suite"} if task.name in plan.chosen else {}
+    return {**info, "formats": plan.formats[task.name]} if plan.formats.get(task.name) else info
 
 
 def run(config: Config, model_names: list[str], suite_name: str, store: Store, ui,
