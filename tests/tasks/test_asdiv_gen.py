@@ -10,7 +10,7 @@ from project import write_project
 
 from evalkit.config import TaskOptions, load_config
 from evalkit.kinds import generate
-from evalkit.report.console import ConsoleUI
+from evalkit.progress.console import ConsoleUI
 from evalkit.run import pipeline as runner
 from evalkit.scoring.metrics import gsm8k_flexible
 from evalkit.store.db import Store
