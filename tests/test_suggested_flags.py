@@ -10,7 +10,7 @@ from evalkit.cli import build_parser
 
 PACKAGE = Path(__file__).resolve().parent.parent / "evalkit"
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*[a-z0-9](?![\w-])")
-OTHER_PROGRAMS = {"pip", "git", "accelerate", "torchrun", "uv", "pytest", "vllm"}  # their flags are theirs
+OTHER_PROGRAMS = {"pip", "git", "accelerate", "torchrun", "uv", "pytest", "vllm", "ray"}  # their flags are theirs
 COMMAND_FLAG = re.compile(r"`evalkit ([a-z][a-z-]*)(?: [a-z][a-z-]*)?((?: [^`]*?)?)`")
 
 
