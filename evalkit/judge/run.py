@@ -163,7 +163,8 @@ def _judge_jobs(judge, handle, todo: list[Job], prompt_set, store, seed: int, ui
         progress(0, len(todo))
         for start in range(0, len(todo), CHUNK_JOBS):
             chunk = todo[start : start + CHUNK_JOBS]
-            step = (lambda done, total, s=start, n=len(chunk): progress(s + n * done / max(total, 1), len(todo)))
+            # whole jobs, so the bar reads "144/144", not "144.0/144"
+            step = (lambda done, total, s=start, n=len(chunk): progress(s + n * done // max(total, 1), len(todo)))
             outcomes, failed = run_method(judge.method, handle, chunk, store, seed, judge.tie_margin, step)
             failures += failed
             rows = [_row(judge.name, prompt_set.name, handle.fingerprint, job, outcomes[job.key], answers)
