@@ -131,3 +131,13 @@ def test_a_few_items_with_one_gold_position_are_not_flagged():
     for record in records:
         record["scores"]["gold"] = [0]
     assert health.check("m", "t", "choice", records).flags == []
+
+
+def test_accuracy_is_that_of_the_counted_picks_when_the_headline_normalises():
+    """A cloze task led by a length-normalised accuracy picks per character; its health row's accuracy
+    counts those picks (the headline's), not the plain-argmax acc beside them."""
+    records = choice_records(GOLDS[:10] + [(g + 1) % 4 for g in GOLDS[10:]])  # headline picks: 10 of 20 right
+    for record in records:
+        record["scores"]["acc"] = 0.0  # the plain argmax, here wrong everywhere
+    found = health.check("m", "t", "choice", records)
+    assert found.accuracy == 0.5
