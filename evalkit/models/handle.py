@@ -68,7 +68,7 @@ def fetch_responses(handle: ModelHandle, requests: list[Request], store: Store, 
     distinct = list(dict.fromkeys(keys))
     own = ranks.shard(distinct)  # every key with one process
     found = store.cached_responses(set(keys)) if ranks.is_main else {}
-    cached = ranks.from_main(set(found)) if ranks.size > 1 else set(found)
+    cached = ranks.from_main(set(found))  # what the main rank holds; the others read no store
     missing: dict[str, Request] = {}
     for key, request in zip(keys, requests):
         if key not in cached and key in own:
