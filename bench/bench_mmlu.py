@@ -9,8 +9,9 @@ built-in tasks/mmlu.toml retargeted to that file; lm-eval runs its own
 `mmlu` default template (included from its package) per subject over the same
 files. Runs alternate; the table shows medians, questions/s, accuracy, how
 often the two pick the same answer and the largest per-choice log-likelihood
-difference, and a cached evalkit rerun. Exit status 1 when the picked answers
-differ on more than 1% of the questions.
+difference, and a cached evalkit rerun. Exit status 1 when a picked answer differs
+anywhere but at a near-tie (bench/agreement.py); each differing question is listed.
+`--subjects all --per-subject 0 --shots 0 --repeats 1` is the whole test set (14,042).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import argparse
 import json
 from pathlib import Path
 
+import agreement
 import benchlib as bl
 
 SUBJECTS = "abstract_algebra,anatomy,astronomy,business_ethics"  # the first four, alphabetically
-AGREEMENT = 0.99
 
 
 def export_questions(subjects: list[str], per_subject: int, folder: Path) -> Path:
@@ -36,12 +37,20 @@ def export_questions(subjects: list[str], per_subject: int, folder: Path) -> Pat
     everything = folder / "test_all.jsonl"
     with everything.open("w") as combined:
         for subject in subjects:
-            rows = [s.row for s in task.load_samples(TaskOptions(subjects=(subject,), limit=per_subject))]
+            rows = [s.row for s in task.load_samples(TaskOptions(subjects=(subject,), limit=per_subject or None))]
             dev = fewshot.pool(task, {}).groups.get(subject, [])
             for name, data in ((f"test_{subject}.jsonl", rows), (f"dev_{subject}.jsonl", dev)):
                 (folder / name).write_text("".join(json.dumps(_fields(r)) + "\n" for r in data))
             combined.write("".join(json.dumps(_fields(r)) + "\n" for r in rows))
     return everything
+
+
+def all_subjects() -> list[str]:
+    """Every subject of the test split, in the task's order."""
+    from evalkit.config import TaskOptions
+    from evalkit.tasks.loading import load_task
+
+    return list(dict.fromkeys(s.row["subject"] for s in load_task("mmlu").load_samples(TaskOptions())))
 
 
 def _fields(row: dict) -> dict:
@@ -70,16 +79,13 @@ def compare(records: list[dict], lm_samples: dict[str, list[dict]], subjects: li
     theirs = [s for subject in subjects for s in sorted(lm_samples[f"evalkit_mmlu_{subject}"], key=lambda s: s["doc_id"])]
     if len(theirs) != len(records):
         raise SystemExit(f"evalkit scored {len(records)} questions, lm-eval {len(theirs)}")
-    same, worst, acc_ours, acc_theirs = 0, 0.0, 0.0, 0.0
-    for record, sample in zip(records, theirs):
-        ours = record["scores"]["loglikelihoods"]
-        other = [float(r[0]) for r in sample["filtered_resps"]]
-        same += max(range(4), key=ours.__getitem__) == max(range(4), key=other.__getitem__)
-        worst = max(worst, *(abs(a - b) for a, b in zip(ours, other)))
-        acc_ours += record["scores"]["acc"]
-        acc_theirs += sample["acc"]
+    ours = [record["scores"]["loglikelihoods"] for record in records]
+    other = [[float(r[0]) for r in sample["filtered_resps"]] for sample in theirs]
+    worst = max(abs(a - b) for x, y in zip(ours, other) for a, b in zip(x, y))
+    differing = agreement.disagreements(ours, other)
     n = len(records)
-    return {"n": n, "agree": same / n, "worst": worst, "acc": acc_ours / n, "acc_lmeval": acc_theirs / n}
+    return {"n": n, "agree": 1 - len(differing) / n, "worst": worst, "differing": differing,
+            "acc": sum(r["scores"]["acc"] for r in records) / n, "acc_lmeval": sum(s["acc"] for s in theirs) / n}
 
 
 def bench_shots(args, shots: int, env, program: Path, model: Path, data: Path, tasks: str) -> tuple[list[str], list[str], bool]:
@@ -143,7 +149,8 @@ def bench_shots(args, shots: int, env, program: Path, model: Path, data: Path, t
     notes = [f"{shots}-shot: same answer on {found['agree']:.1%} of {n} questions; largest per-choice "
              f"log-likelihood difference {found['worst']:.5f} nats; runs: "
              + "; ".join(f"{name} " + ", ".join(f"{t.wall:.0f}" for t in ts) + " s" for name, ts in timings.items())]
-    return bl.side_by_side(rows), notes, found["agree"] >= AGREEMENT
+    notes += [d.line(f"{shots}-shot") for d in found["differing"]]
+    return bl.side_by_side(rows), notes, not any(not d.tie for d in found["differing"])
 
 
 def _picked(record: dict) -> int:
@@ -154,8 +161,10 @@ def _picked(record: dict) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--subjects", default=SUBJECTS, help="comma-separated MMLU subjects (default: %(default)s)")
-    parser.add_argument("--per-subject", type=int, default=50, help="first N test questions each (default: %(default)s)")
+    parser.add_argument("--subjects", default=SUBJECTS,
+                        help="comma-separated MMLU subjects, or all (default: %(default)s)")
+    parser.add_argument("--per-subject", type=int, default=50,
+                        help="first N test questions each, 0: all (default: %(default)s)")
     parser.add_argument("--shots", default="0,5", help="comma-separated few-shot counts (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=2, help="alternated runs per tool (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=16, help="batch size of both tools (default: %(default)s)")
@@ -166,7 +175,8 @@ def main() -> int:
     args = parser.parse_args()
 
     bl.data_dir()
-    subjects = args.subjects.split(",")
+    subjects = all_subjects() if args.subjects == "all" else args.subjects.split(",")
+    args.subjects = ",".join(subjects)
     program = bl.ensure_lmeval(args.lmeval_venv)
     model = bl.model_folder()
     data = bl.WORK / "mmlu" / "data"
@@ -181,7 +191,9 @@ def main() -> int:
         ok = ok and agreed
     print("\n".join(table + [""] + notes))
     if not args.no_append:
-        setup = (f"MMLU test, first {args.per_subject} questions of {', '.join(subjects)}; few-shot from dev (first n); "
+        which = (f"all {len(subjects)} subjects" if len(subjects) > 8 else ", ".join(subjects))
+        count = "all" if args.per_subject == 0 else f"first {args.per_subject}"
+        setup = (f"MMLU test, {count} questions of {which}; few-shot from dev (first n); "
                  f"SmolLM2-135M-Instruct float32; batch size {args.batch_size} for both; threads "
                  f"{args.threads or 'default'}; {args.repeats} alternated runs each; wall times include start-up"
                  + ("; evalkit also in bfloat16 (--bf16)" if args.bf16 else ""))

@@ -20,8 +20,10 @@ import csv
 import math
 import re
 import sys
+import time
 from pathlib import Path
 
+import agreement
 import benchlib as bl
 import task_layouts
 
@@ -112,27 +114,42 @@ def compare(name: str, requests, records, metrics, theirs: list[dict]) -> list[s
 SAME_METRIC = {"acc": "acc", "acc_norm": "acc_norm", "mc2": "acc", "pass@1": "pass_at_1"}
 
 
-def compare_scores(name: str, records, theirs: list[dict]) -> tuple[list[str], dict[str, tuple[float, float]]]:
-    """Per-item scores that must be identical, and each metric's mean on both sides."""
+def compare_scores(name: str, requests, records, theirs: list[dict]) -> tuple[list[str], dict[str, tuple[float, float]], list[str]]:
+    """Per-item scores that must be identical, each metric's mean on both sides, and the items
+    whose picked choice differs (agreement.py: near-ties are listed, not failed)."""
     theirs = sorted(theirs, key=lambda s: s["doc_id"])
-    problems, means = [], {}
+    problems, means, listed = [], {}, []
     names = [m for m in records[0]["scores"] if m in SAME_METRIC or re.fullmatch(r"(bleu|rouge\w+)_(max|diff|acc)", m)]
     for metric in names:
         field = SAME_METRIC.get(metric, metric)
         ours = [float(r["scores"][metric]) for r in records]
         other = [float(s[field]) for s in theirs]
+        means[metric] = (sum(ours) / len(ours), sum(other) / len(other))
+        if metric in ("acc", "acc_norm") and "loglikelihoods" in records[0]["scores"]:
+            found = choice_disagreements(metric, requests, records, theirs)
+            listed += [d.line(f"{name} {metric}") for d in found]
+            problems += [d.line(f"{name} {metric}") for d in found if not d.tie]
+            continue
         # mc2 is a smooth function of log-likelihoods that may differ by TOLERANCE; 0/1 scores and
         # BLEU/ROUGE of identical text must agree exactly
         tolerance = TOLERANCE if metric == "mc2" else 1e-6
         bad = [i for i, (a, b) in enumerate(zip(ours, other)) if not math.isclose(a, b, abs_tol=tolerance)]
         if bad:
             problems.append(f"{name}: {metric} differs on items {bad[:10]}")
-        means[metric] = (sum(ours) / len(ours), sum(other) / len(other))
     if name == "lambada":
         ours = [r["scores"]["loglikelihood"] for r in records]
         other = [float(s["perplexity"]) for s in theirs]  # lm-eval logs the log-likelihood under "perplexity"
         means["perplexity"] = (math.exp(-sum(ours) / len(ours)), math.exp(-sum(other) / len(other)))
-    return problems, means
+    return problems, means, listed
+
+
+def choice_disagreements(metric: str, requests, records, theirs: list[dict]) -> list[agreement.Disagreement]:
+    ours = [r["scores"]["loglikelihoods"] for r in records]
+    other = [[float(r[0]) for r in s["filtered_resps"]] for s in theirs]
+    if metric == "acc_norm":
+        continuations = [[r.continuation for r in rs] for rs in requests]
+        ours, other = agreement.normalised(ours, continuations), agreement.normalised(other, continuations)
+    return agreement.disagreements(ours, other)
 
 
 def export_rows(task_name: str, samples, limit: int) -> list[dict]:
@@ -154,7 +171,7 @@ def lmeval_extra(name: str, shots: int) -> dict:
 
 def measure(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--limit", type=int, default=20, help="items per task (generation tasks: half)")
+    parser.add_argument("--limit", type=int, default=20, help="items per task (generation tasks: half); 0: all")
     parser.add_argument("--tasks", default=",".join(VARIANTS))
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--no-append", action="store_true", help="do not append the report to bench/RESULTS.md")
@@ -167,42 +184,62 @@ def measure(argv: list[str] | None = None) -> int:
     venv = bl.DEFAULT_VENV
     lm_root = bl.lmeval_site_packages(venv)
     backend = HFBackend(ModelSpec(name="base", source=str(folder), dtype="float32", batch_size=args.batch_size), folder)
-    ours, lm_names = {}, {}
+    plain_rate = agreement.plain_forward_rate(backend.decoder)
+    ours, lm_names, samples, times = {}, {}, {}, {}
     for name in args.tasks.split(","):
         task_name, shots = VARIANTS[name]
-        limit = max(1, args.limit // 2) if name in GENERATION else max(args.limit, shots + 1)
+        limit = None if args.limit == 0 else max(1, args.limit // 2) if name in GENERATION else max(args.limit, shots + 1)
         task = evalkit_task(task_name, shots, work)
-        samples = task.load_samples(TaskOptions(limit=limit))
-        ours[name] = run_evalkit(task, samples, shots, backend)
-        rows = export_rows(task_name, samples, limit)
+        task_samples = task.load_samples(TaskOptions(limit=limit))
+        profile = agreement.ForwardProfile()
+        hooks = profile.attach(backend.decoder)
+        start = time.perf_counter()
+        ours[name] = run_evalkit(task, task_samples, shots, backend)
+        ours_seconds = time.perf_counter() - start
+        for hook in hooks:
+            hook.remove()
+        print(f"evalkit {name}: {len(task_samples)} items in {ours_seconds:.1f} s, "
+              f"{[(m['metric'], round(m['value'], 4)) for m in ours[name][2]][:4]}", flush=True)
+        rows = export_rows(task_name, task_samples, limit)
         lm_names[name] = task_layouts.write_lmeval_task(task_name, name, rows, work / "lmeval" / name, lm_root,
                                                         lmeval_extra(name, shots))
-        print(f"evalkit {name}: {len(samples)} items, {[(m['metric'], round(m['value'], 4)) for m in ours[name][2]][:4]}",
-              flush=True)
-    command = [str(venv / "bin" / "python"), str(bl.REPO / "bench" / "lmeval_offline.py"), "run", "--model", "hf",
-               "--model_args", f"pretrained={folder},dtype=float32", "--tasks", ",".join(lm_names.values()),
-               "--include_path", str(work / "lmeval"), "--batch_size", str(args.batch_size), "--device", "cpu",
-               "--output_path", str(work / "out"), "--log_samples", "--confirm_run_unsafe_code"]
-    env = {**bl.offline_env(), "HF_ALLOW_CODE_EVAL": "1"}
-    print("lm-eval:", " ".join(command), flush=True)
-    bl.timed(command, env, work / "lmeval.log")
-    _, samples = bl.lmeval_outputs(work / "out")
-    return report(ours, lm_names, samples)
+        out, log = work / "out" / name, work / f"lmeval-{name}.log"
+        command = [str(venv / "bin" / "python"), str(bl.REPO / "bench" / "lmeval_offline.py"), "run", "--model", "hf",
+                   "--model_args", f"pretrained={folder},dtype=float32", "--tasks", lm_names[name],
+                   "--include_path", str(work / "lmeval" / name), "--batch_size", str(args.batch_size),
+                   "--device", "cpu", "--output_path", str(out), "--log_samples", "--confirm_run_unsafe_code"]
+        timing = bl.timed(command, {**bl.offline_env(), "HF_ALLOW_CODE_EVAL": "1"}, log)
+        theirs_seconds = agreement.lmeval_scoring_seconds(log)
+        print(f"lm-eval {name}: {timing.wall:.1f} s wall, {theirs_seconds} s scoring", flush=True)
+        samples[name] = bl.lmeval_outputs(out)[1][lm_names[name]]
+        times[name] = (ours_seconds, theirs_seconds, timing.wall, profile)
+    return report(ours, samples, times, plain_rate)
 
 
-def report(ours: dict, lm_names: dict, samples: dict) -> int:
-    failures = []
+def report(ours: dict, samples: dict, times: dict, plain_rate: float) -> int:
+    failures, listed = [], []
     print("\n| task | items | metric | evalkit | lm-eval | largest log-likelihood difference |")
     print("|---|---:|---|---:|---:|---:|")
     for name, (requests, records, _) in ours.items():
-        theirs = samples[lm_names[name]]
+        theirs = samples[name]
         problems = compare(name, requests, records, None, theirs)
         worst = float(problems.pop()[len("__worst__ "):])
-        more, means = compare_scores(name, records, theirs)
+        more, means, differing = compare_scores(name, requests, records, theirs)
         failures += problems + more
+        listed += differing
         for metric, (a, b) in means.items():
             shown = "—" if name in GENERATION else f"{worst:.1e} nats"
             print(f"| {name} | {len(records)} | {metric} | {a:.4f} | {b:.4f} | {shown} |")
+    print("\n| task | items | evalkit, s | lm-eval scoring, s (whole run) | lm-eval / evalkit | "
+          "evalkit in the decoder's forward | decoder tokens/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, (ours_s, theirs_s, theirs_wall, profile) in times.items():
+        ratio = f"{theirs_s / ours_s:.2f}x" if theirs_s else "—"
+        print(f"| {name} | {len(ours[name][1])} | {ours_s:.1f} | {theirs_s} ({theirs_wall:.0f}) | {ratio} | "
+              f"{profile.seconds / ours_s:.0%} | {profile.rate:,.0f} |")
+    print(f"\nThe bare decoder on one [8, 64] batch, same process: {plain_rate:,.0f} tokens/s.")
+    print("\n" + "\n".join(["Items whose picked answer differs:", *listed] if listed else
+                            ["The picked answer is the same on every item (acc and acc_norm)."]))
     print("\n" + ("\n".join(failures) if failures else "every request, log-likelihood and per-item score agrees"))
     return 1 if failures else 0
 

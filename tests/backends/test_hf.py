@@ -147,3 +147,23 @@ def test_sampling_is_seeded_per_request(tiny_model_dir):
         assert texts[0] == texts[2]
     alone = collect(backend(tiny_model_dir, batch_size=1).generate(reqs[:1]), 1)[0].text
     assert alone == texts[0]
+
+
+def test_short_contexts_are_read_whole_and_long_ones_shared(tiny_model_dir, monkeypatch):
+    """Both ways of scoring a context's continuations give the textbook values; which one runs follows
+    the tokens each would read (a one-token context is repeated, a long one is shared)."""
+    from evalkit.backends import hf
+
+    be = backend(tiny_model_dir)
+    assert hf.reads_whole(1, [(0, [5, 6])] * 5) and not hf.reads_whole(40, [(0, [5])] * 4)
+    assert hf.reads_whole(40, [(0, [5])])  # one continuation: nothing to share
+    paths = []
+    for name in ("_score_whole", "_score_groups"):
+        method = getattr(be, name)
+        monkeypatch.setattr(be, name, lambda batch, *rest, _m=method, _n=name: paths.append(_n) or _m(batch, *rest))
+    reqs = [LoglikelihoodRequest("", k) for k in CONTINUATIONS] + [LoglikelihoodRequest(CONTEXTS[4], k)
+                                                                    for k in (" Paris", " 4", "x")]
+    results = collect(be.loglikelihood(reqs), len(reqs))
+    assert set(paths) == {"_score_whole", "_score_groups"}
+    for request, result in zip(reqs, results):
+        assert result.logprob == pytest.approx(reference_logprob(be, request), abs=1e-4)
