@@ -111,3 +111,14 @@ def lmeval_scoring_seconds(log: Path) -> float | None:
         return None
     _, hours, minutes, seconds = found[-1]
     return int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)
+
+
+def lmeval_tokens(requests, encode_pair) -> int:
+    """Tokens lm-eval's hf model reads for these log-likelihood requests: one forward per distinct
+    context + continuation minus its last token (requests that share all of it, such as MMLU's
+    one-token letters after the same question, share one), padding not counted."""
+    inputs = set()
+    for request in requests:
+        context, continuation = encode_pair(request.context, request.continuation)
+        inputs.add(tuple(context + continuation[:-1]))
+    return sum(len(i) for i in inputs)

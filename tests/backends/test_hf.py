@@ -149,21 +149,37 @@ def test_sampling_is_seeded_per_request(tiny_model_dir):
     assert alone == texts[0]
 
 
-def test_short_contexts_are_read_whole_and_long_ones_shared(tiny_model_dir, monkeypatch):
-    """Both ways of scoring a context's continuations give the textbook values; which one runs follows
-    the tokens each would read (a one-token context is repeated, a long one is shared)."""
-    from evalkit.backends import hf
+def test_each_context_is_read_in_one_row_with_its_continuations(tiny_model_dir, monkeypatch):
+    """Packed rows give the textbook values, once the first packed row is seen to read as the cache path
+    does; rows whose continuations add at most one context's worth of tokens need no mask."""
+    from evalkit.backends.hf import packed_rows
 
     be = backend(tiny_model_dir)
-    assert hf.reads_whole(1, [(0, [5, 6])] * 5) and not hf.reads_whole(40, [(0, [5])] * 4)
-    assert hf.reads_whole(40, [(0, [5])])  # one continuation: nothing to share
     paths = []
-    for name in ("_score_whole", "_score_groups"):
+    for name in ("_score_groups", "_score_packed"):
         method = getattr(be, name)
         monkeypatch.setattr(be, name, lambda batch, *rest, _m=method, _n=name: paths.append(_n) or _m(batch, *rest))
-    reqs = [LoglikelihoodRequest("", k) for k in CONTINUATIONS] + [LoglikelihoodRequest(CONTEXTS[4], k)
-                                                                    for k in (" Paris", " 4", "x")]
+    reqs = requests() + [LoglikelihoodRequest("Two words", " and three more")]
     results = collect(be.loglikelihood(reqs), len(reqs))
-    assert set(paths) == {"_score_whole", "_score_groups"}
+    assert be.packs is True and paths.count("_score_groups") == 1 and paths.count("_score_packed") > 1
+    for request, result in zip(reqs, results):
+        assert result.logprob == pytest.approx(reference_logprob(be, request), abs=1e-4)
+    rows, wanted = packed_rows([((1, 2, 3), [(0, [7, 8, 9]), (1, [4]), (2, [5, 6])])])
+    assert rows == [([1, 2, 3, 7, 8, 5], [0, 1, 2, 3, 4, 3], [0, 0, 0, 1, 1, 2])]
+    assert [(i, at) for i, _, at, _ in wanted] == [(0, [2, 3, 4]), (1, [2]), (2, [2, 5])]
+
+
+def test_a_model_that_reads_packed_rows_differently_keeps_the_shared_path(tiny_model_dir, monkeypatch):
+    be = backend(tiny_model_dir)
+    honest = be._score_packed
+
+    def skewed(batch):  # what a decoder that ignores the 4D mask or the positions would give
+        for index, result in honest(batch):
+            yield index, replace(result, logprob=result.logprob - 0.5)
+
+    monkeypatch.setattr(be, "_score_packed", skewed)
+    reqs = [LoglikelihoodRequest(CONTEXTS[4], k) for k in CONTINUATIONS]
+    results = collect(be.loglikelihood(reqs), len(reqs))
+    assert be.packs is False
     for request, result in zip(reqs, results):
         assert result.logprob == pytest.approx(reference_logprob(be, request), abs=1e-4)
