@@ -152,21 +152,30 @@ def test_sampling_is_seeded_per_request(tiny_model_dir):
 def test_each_context_is_read_in_one_row_with_its_continuations(tiny_model_dir, monkeypatch):
     """Packed rows give the textbook values, once the first packed row is seen to read as the cache path
     does; rows whose continuations add at most one context's worth of tokens need no mask."""
-    from evalkit.backends.hf import packed_rows
+    from evalkit.backends.hf import packed_length, packed_rows, tree_mask
 
     be = backend(tiny_model_dir)
     paths = []
     for name in ("_score_groups", "_score_packed"):
         method = getattr(be, name)
         monkeypatch.setattr(be, name, lambda batch, *rest, _m=method, _n=name: paths.append(_n) or _m(batch, *rest))
-    reqs = requests() + [LoglikelihoodRequest("Two words", " and three more")]
+    reqs = requests() + [LoglikelihoodRequest("Two words", " and three more"),
+                         LoglikelihoodRequest("Two words", " and three less"), LoglikelihoodRequest("Two words", " and")]
     results = collect(be.loglikelihood(reqs), len(reqs))
     assert be.packs is True and paths.count("_score_groups") == 1 and paths.count("_score_packed") > 1
     for request, result in zip(reqs, results):
         assert result.logprob == pytest.approx(reference_logprob(be, request), abs=1e-4)
     rows, wanted = packed_rows([((1, 2, 3), [(0, [7, 8, 9]), (1, [4]), (2, [5, 6])])])
-    assert rows == [([1, 2, 3, 7, 8, 5], [0, 1, 2, 3, 4, 3], [0, 0, 0, 1, 1, 2])]
+    assert rows == [([1, 2, 3, 7, 8, 5], [0, 1, 2, 3, 4, 3], [-1, 0, 1, 2, 3, 2])]
     assert [(i, at) for i, _, at, _ in wanted] == [(0, [2, 3, 4]), (1, [2]), (2, [2, 5])]
+    # continuations that start alike share those tokens: [7, 8] and [7, 5] branch after the 7
+    group = ((1, 2, 3), [(0, [7, 8, 9]), (1, [7, 5, 6])])
+    rows, wanted = packed_rows([group])
+    assert rows == [([1, 2, 3, 7, 8, 5], [0, 1, 2, 3, 4, 4], [-1, 0, 1, 2, 3, 3])] and packed_length(group) == 6
+    assert [(i, at) for i, _, at, _ in wanted] == [(0, [2, 3, 4]), (1, [2, 3, 5])]
+    mask = tree_mask(rows[0][2], 7)
+    assert mask[5].tolist() == [True, True, True, True, False, True, False]  # the 5 sees 1 2 3 7, not the 8
+    assert mask[6].tolist() == [False] * 6 + [True]  # padding sees itself only
 
 
 def test_a_model_that_reads_packed_rows_differently_keeps_the_shared_path(tiny_model_dir, monkeypatch):
