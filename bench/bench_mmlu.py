@@ -11,13 +11,16 @@ files. Runs alternate; the table shows medians, questions/s, accuracy, how
 often the two pick the same answer and the largest per-choice log-likelihood
 difference, and a cached evalkit rerun. Exit status 1 when a picked answer differs
 anywhere but at a near-tie (bench/agreement.py); each differing question is listed.
-`--subjects all --per-subject 0 --shots 0 --repeats 1` is the whole test set (14,042).
+`--subjects all --per-subject 0 --shots 0 --chunk 5` is the whole test set (14,042), five subjects
+at a time, resumable: each chunk's figures go to a ledger under bench/.work, and the report (with
+every differing question) comes when the last chunk is done.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import agreement
@@ -84,7 +87,7 @@ def compare(records: list[dict], lm_samples: dict[str, list[dict]], subjects: li
     worst = max(abs(a - b) for x, y in zip(ours, other) for a, b in zip(x, y))
     differing = agreement.disagreements(ours, other)
     n = len(records)
-    return {"n": n, "agree": 1 - len(differing) / n, "worst": worst, "differing": differing,
+    return {"n": n, "agree": 1 - len(differing) / n, "worst": worst, "differing": differing, "ours": ours, "theirs": other,
             "acc": sum(r["scores"]["acc"] for r in records) / n, "acc_lmeval": sum(s["acc"] for s in theirs) / n}
 
 
@@ -150,7 +153,66 @@ def bench_shots(args, shots: int, env, program: Path, model: Path, data: Path, t
              f"log-likelihood difference {found['worst']:.5f} nats; runs: "
              + "; ".join(f"{name} " + ", ".join(f"{t.wall:.0f}" for t in ts) + " s" for name, ts in timings.items())]
     notes += [d.line(f"{shots}-shot") for d in found["differing"]]
-    return bl.side_by_side(rows), notes, not any(not d.tie for d in found["differing"])
+    summary = {"n": n, "wall": wall, "cpu": cpu, "acc": found["acc"], "acc_lmeval": found["acc_lmeval"],
+               "ours": found["ours"], "theirs": found["theirs"],
+               "scoring": {"evalkit": bl.evalkit_task_seconds(config),
+                           "lm-eval": agreement.lmeval_scoring_seconds(work / f"lmeval-{args.repeats - 1}.log")}}
+    return bl.side_by_side(rows), notes, not any(not d.tie for d in found["differing"]), summary
+
+
+def chunked(args, env, program: Path, model: Path, subjects: list[str]) -> int:
+    """The test set a few subjects at a time, both tools on each chunk in turn, every chunk's figures
+    kept in a ledger under bench/.work: a run stopped part-way resumes at the chunk it was in, and a
+    whole-MMLU comparison (hours on a small CPU) can be spread over several sittings."""
+    shots = int(args.shots)
+    ledger_path = bl.WORK / "mmlu" / f"ledger-{shots}shot-{args.per_subject}.json"
+    ledger = json.loads(ledger_path.read_text()) if ledger_path.exists() else {}
+    chunks = [subjects[i : i + args.chunk] for i in range(0, len(subjects), args.chunk)]
+    args.repeats, args.bf16 = 1, False
+    for number, chunk in enumerate(chunks, start=1):
+        key = ",".join(chunk)
+        if key in ledger:
+            continue
+        print(f"chunk {number}/{len(chunks)}: {key}", flush=True)
+        args.subjects = key
+        data = export_questions(chunk, args.per_subject, bl.WORK / "mmlu" / "data")
+        tasks = write_lmeval_tasks(bl.WORK / "mmlu" / "lmeval_tasks", bl.WORK / "mmlu" / "data", chunk,
+                                   bl.lmeval_site_packages(args.lmeval_venv))
+        *_, summary = bench_shots(args, shots, env, program, model, data, tasks)
+        ledger[key] = {**summary, "finished": time.strftime("%Y-%m-%d %H:%M"), "machine": bl.machine()}
+        ledger_path.write_text(json.dumps(ledger))
+    table, notes = ledger_report([ledger[",".join(c)] for c in chunks], shots)
+    print("\n".join(table + [""] + notes))
+    if not args.no_append:
+        setup = (f"MMLU test, {'all' if args.per_subject == 0 else f'first {args.per_subject}'} questions of all "
+                 f"{len(subjects)} subjects, {shots}-shot, {len(chunks)} chunks of {args.chunk} subjects (each chunk: "
+                 f"evalkit then lm-eval, one run each; finished {min(ledger[','.join(c)]['finished'] for c in chunks)} "
+                 f"to {max(ledger[','.join(c)]['finished'] for c in chunks)}); SmolLM2-135M-Instruct float32; batch size "
+                 f"{args.batch_size} for both")
+        bl.append_results("MMLU at full size: evalkit vs lm-eval", setup, table, notes, args.lmeval_venv)
+    return 0 if not any(not d.tie for d in agreement.disagreements(
+        [o for e in ledger.values() for o in e["ours"]], [t for e in ledger.values() for t in e["theirs"]])) else 1
+
+
+def ledger_report(entries: list[dict], shots: int) -> tuple[list[str], list[str]]:
+    ours = [o for e in entries for o in e["ours"]]
+    theirs = [t for e in entries for t in e["theirs"]]
+    n = len(ours)
+    total = {side: {what: sum(e[what][side] or 0 for e in entries) for what in ("wall", "cpu", "scoring")}
+             for side in ("evalkit", "lm-eval")}
+    acc = {side: sum(e[key] * e["n"] for e in entries) / n for side, key in (("evalkit", "acc"), ("lm-eval", "acc_lmeval"))}
+    e, lm = total["evalkit"], total["lm-eval"]
+    rows = [(f"{shots}-shot accuracy ({n:,} questions)", f"{acc['evalkit']:.4f}", f"{acc['lm-eval']:.4f}", ""),
+            ("wall time, s (start-up included, per chunk)", f"{e['wall']:.0f}", f"{lm['wall']:.0f}",
+             f"{lm['wall'] / e['wall']:.2f}x faster"),
+            ("scoring time, s (evalkit's tasks; lm-eval's log-likelihood requests)", f"{e['scoring']:.0f}",
+             f"{lm['scoring']:.0f}", f"{lm['scoring'] / e['scoring']:.2f}x faster"),
+            ("CPU time, s", f"{e['cpu']:.0f}", f"{lm['cpu']:.0f}", f"{e['cpu'] / lm['cpu']:.2f}")]
+    differing = agreement.disagreements(ours, theirs)
+    worst = max(abs(a - b) for x, y in zip(ours, theirs) for a, b in zip(x, y))
+    notes = [f"same answer on {n - len(differing):,} of {n:,} questions; largest per-choice log-likelihood "
+             f"difference {worst:.2e} nats"] + [d.line(f"{shots}-shot") for d in differing]
+    return bl.side_by_side(rows), notes
 
 
 def _picked(record: dict) -> int:
@@ -171,6 +233,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, help="torch threads for both tools (default: torch's choice)")
     parser.add_argument("--bf16", action="store_true", help="also time evalkit in bfloat16 and count changed answers")
     parser.add_argument("--lmeval-venv", type=Path, default=bl.DEFAULT_VENV, help="default: %(default)s")
+    parser.add_argument("--chunk", type=int, default=0,
+                        help="run N subjects at a time, keeping each chunk's figures in a ledger so a stopped "
+                             "run resumes (one --shots value; default: all at once)")
     parser.add_argument("--no-append", action="store_true", help="do not append to bench/RESULTS.md")
     args = parser.parse_args()
 
@@ -179,13 +244,15 @@ def main() -> int:
     args.subjects = ",".join(subjects)
     program = bl.ensure_lmeval(args.lmeval_venv)
     model = bl.model_folder()
+    env = bl.offline_env(args.threads)
+    if args.chunk:
+        return chunked(args, env, program, model, subjects)
     data = bl.WORK / "mmlu" / "data"
     everything = export_questions(subjects, args.per_subject, data)
     tasks = write_lmeval_tasks(bl.WORK / "mmlu" / "lmeval_tasks", data, subjects, bl.lmeval_site_packages(args.lmeval_venv))
-    env = bl.offline_env(args.threads)
     table, notes, ok = [], [], True
     for shots in (int(s) for s in args.shots.split(",")):
-        rows, more, agreed = bench_shots(args, shots, env, program, model, everything, tasks)
+        rows, more, agreed, _ = bench_shots(args, shots, env, program, model, everything, tasks)
         table += rows if not table else rows[2:]  # one header
         notes += more
         ok = ok and agreed
