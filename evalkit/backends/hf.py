@@ -80,6 +80,12 @@ def packed_rows(groups):
     return rows, wanted
 
 
+def branches(group) -> bool:
+    """Whether the group's packed row needs a mask: some token does not follow the one before it."""
+    (_, _, parents), = packed_rows([group])[0]
+    return parents != list(range(-1, len(parents) - 1))
+
+
 def tree_mask(parents: list[int], width: int) -> torch.Tensor:
     """[width, width] booleans: each token sees itself and every token it follows (a padding position
     sees only itself, so that no row of the attention sees nothing)."""
@@ -111,7 +117,7 @@ class HFBackend:
         self.free_cores = follow_free_cores(self.decoder) if str(self.device) == "cpu" else None
         self.lm_head = base.get_output_embeddings()
         self.softcap = getattr(config, "final_logit_softcapping", None)
-        self.packs: bool | None = None  # whether packed rows read as whole ones (_packing_agrees), once known
+        self.packs: bool | None = None  # whether branching packed rows read as the cache path (_packing_agrees)
 
     # -- helpers ------------------------------------------------------------------------
     def encode(self, text: str) -> list[int]:
@@ -169,10 +175,11 @@ class HFBackend:
         for shared, members in families:  # e.g. the five examples of a 5-shot subject: read once, not per question
             yield from self._score_family(shared, [(context, groups[context]) for context in members])
         shared = [(context, groups[context]) for context in alone]
-        if shared and self.packs is None:
-            self.packs = self._packing_agrees(shared[0])
+        if self.packs is None:  # checked on the first row that branches: rows in causal order need no mask
+            probe = next((group for group in shared if branches(group)), None)
+            self.packs = None if probe is None else self._packing_agrees(probe)
         # Longest first: the first batch is the biggest, so an out-of-memory shows at once.
-        if self.packs:
+        if self.packs is not False:
             shared.sort(key=lambda g: -packed_length(g))
             for batch in length_batches(shared, packed_length, self.token_budget, self.batch_size):
                 yield from self._score_packed(batch)
@@ -234,9 +241,9 @@ class HFBackend:
             start = end
 
     def _packing_agrees(self, group) -> bool:
-        """Whether this model reads a packed row as it reads each context whole: the 4D mask and the
-        positions are honoured by most decoders, not by all (ALiBi biases, sliding windows shorter than
-        the row, custom attention): checked once, on the first group, against the shared path."""
+        """Whether this model reads a branching packed row as it reads each context whole: the 4D mask and
+        the positions are honoured by most decoders, not by all (ALiBi biases, sliding windows shorter
+        than the row, custom attention): checked once, on the first such group, against the cache path."""
         packed = dict(self._score_packed([group]))
         plain = dict(self._score_groups([group]))
         return all(abs(packed[i].logprob - plain[i].logprob) < 1e-3 for i in plain)

@@ -187,6 +187,9 @@ def test_a_model_that_reads_packed_rows_differently_keeps_the_shared_path(tiny_m
             yield index, replace(result, logprob=result.logprob - 0.5)
 
     monkeypatch.setattr(be, "_score_packed", skewed)
+    chain = [LoglikelihoodRequest(CONTEXTS[0], " Paris")]  # one continuation: no mask, nothing to check yet
+    collect(be.loglikelihood(chain), 1)
+    assert be.packs is None
     reqs = [LoglikelihoodRequest(CONTEXTS[4], k) for k in CONTINUATIONS]
     results = collect(be.loglikelihood(reqs), len(reqs))
     assert be.packs is False

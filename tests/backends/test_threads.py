@@ -52,6 +52,7 @@ def test_with_every_core_busy_elsewhere_the_team_shrinks_to_one(monkeypatch):
     before = torch.get_num_threads()
     follower = threads.FreeCores(most=max(2, before))
     follower.threads = follower.most  # as if torch had started with at least two
+    torch.set_num_threads(follower.most)  # and had them now, whatever earlier tests on a busy machine left
     spin = "import time\nend = time.time() + 30\nwhile time.time() < end: pass"
     busy = [subprocess.Popen([sys.executable, "-c", spin]) for _ in follower.cpus]
     try:
