@@ -123,6 +123,7 @@ def bench_shots(args, shots: int, env, program: Path, model: Path, data: Path, t
     print(f"{shots}-shot:", flush=True)
     timings = bl.alternate({**runs, "lm-eval": run_lmeval}, args.repeats)
     records, _ = bl.evalkit_outcome(config)
+    evalkit_scoring = bl.evalkit_task_seconds(config)  # before the cached rerun becomes the latest run
     cached = bl.timed(bl.evalkit_command(config, "bench"), env, work / "evalkit-cached.log")
     _, lm_samples = bl.lmeval_outputs(work / "lmeval_out")
     found = compare(records, lm_samples, args.subjects.split(","))
@@ -155,7 +156,7 @@ def bench_shots(args, shots: int, env, program: Path, model: Path, data: Path, t
     notes += [d.line(f"{shots}-shot") for d in found["differing"]]
     summary = {"n": n, "wall": wall, "cpu": cpu, "acc": found["acc"], "acc_lmeval": found["acc_lmeval"],
                "ours": found["ours"], "theirs": found["theirs"],
-               "scoring": {"evalkit": bl.evalkit_task_seconds(config),
+               "scoring": {"evalkit": evalkit_scoring,
                            "lm-eval": agreement.lmeval_scoring_seconds(work / f"lmeval-{args.repeats - 1}.log")}}
     return bl.side_by_side(rows), notes, not any(not d.tie for d in found["differing"]), summary
 
