@@ -7,7 +7,8 @@ then, which keeps attention on the fused causal kernel (a mask forces the
 masked path, several times slower on a CPU). Positions and a mask are passed
 explicitly whenever a cache is extended past padding. Batches take only rows of
 nearly equal length, because a padded position costs as much as a real one. A context shared by
-several continuations is read once, in one row with all of them (`_score_packed`).
+several continuations is read once, in one row with all of them, and contexts that differ only near
+their end share one row too (`_score_packed`).
 Only the logits that are needed are computed: the LM head runs on the selected
 positions, not on the whole vocabulary at every position.
 """
@@ -27,6 +28,7 @@ from evalkit.backends.threads import follow_free_cores
 from evalkit.backends.tokens import (
     CPU_TOKEN_BUDGET,
     config_window,
+    context_bundles,
     TOKEN_BUDGET,
     encode_pair,
     length_batches,
@@ -47,35 +49,51 @@ from evalkit.types import (
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 HEAD_CHUNK = 1024  # positions per LM-head call: bounds the [positions, vocab] logits in memory
+# On a CPU, 64 positions' logits (12.5 MB at a 49k vocabulary) stay in the cache between the LM head
+# and the logsumexp that reads them: the logsumexp runs 3x faster than on 1024 positions' 200 MB
+# (measured on the 2-core AMD EPYC of bench/RESULTS.md; the LM head's own rate is the same).
+CPU_HEAD_CHUNK = 64
 
 
-def packed_length(group) -> int:
-    """Tokens of the group's packed row (`packed_rows`): the context and each distinct continuation start."""
-    context, members = group
-    return len(context) + len({tuple(cont[: k + 1]) for _, cont in members for k in range(len(cont) - 1)})
+def packed_length(bundle) -> int:
+    """Tokens of the bundle's packed row (`packed_rows`)."""
+    (tokens, _, _), = packed_rows([bundle])[0]
+    return len(tokens)
 
 
-def packed_rows(groups):
+def packed_rows(bundles):
     """Token rows for `_score_packed` as (tokens, positions, parents), and for each request the row and
-    the positions whose next-token distributions score its continuation. A row is the context, then its
-    continuations (each but its last token) as a prefix tree: continuations that start alike (PIQA's two
-    solutions often differ in a word or two) share those tokens. `parents[i]` is the token that token i
-    follows; each token sees the context and its own branch."""
+    the positions whose next-token distributions score its continuation. A bundle is a list of
+    (context, [(request index, continuation)]) read as one row: its contexts, then each context's
+    continuations (each but its last token), as one prefix tree. Contexts that start alike
+    (Winogrande's two options, `context_bundles`) share those tokens, and so do continuations that
+    start alike (PIQA's two solutions often differ in a word or two). `parents[i]` is the token that
+    token i follows (-1: none); each token sees only the tokens it follows, at the position after them."""
     rows, wanted = [], []
-    for r, (context, members) in enumerate(groups):
-        tokens, positions, parents = list(context), list(range(len(context))), list(range(-1, len(context) - 1))
+    for r, bundle in enumerate(bundles):
+        tokens: list[int] = []
+        positions: list[int] = []
+        parents: list[int] = []
         nodes: dict[tuple[int, int], int] = {}  # (parent, token) -> index in the row
-        for index, cont in members:
-            at, path = len(context) - 1, [len(context) - 1]
-            for depth, token in enumerate(cont[:-1]):
-                if (at, token) not in nodes:
-                    nodes[(at, token)] = len(tokens)
-                    tokens.append(token)
-                    positions.append(len(context) + depth)
-                    parents.append(at)
-                at = nodes[(at, token)]
-                path.append(at)
-            wanted.append((index, r, path, cont))
+
+        def follow(at: int, token: int, depth: int) -> int:
+            if (at, token) not in nodes:
+                nodes[(at, token)] = len(tokens)
+                tokens.append(token)
+                positions.append(depth)
+                parents.append(at)
+            return nodes[(at, token)]
+
+        for context, members in bundle:
+            end = -1
+            for depth, token in enumerate(context):
+                end = follow(end, token, depth)
+            for index, cont in members:
+                at, path = end, [end]
+                for depth, token in enumerate(cont[:-1], start=len(context)):
+                    at = follow(at, token, depth)
+                    path.append(at)
+                wanted.append((index, r, path, cont))
         rows.append((tokens, positions, parents))
     return rows, wanted
 
@@ -85,9 +103,9 @@ def in_causal_order(parents: list[int]) -> bool:
     return parents == list(range(-1, len(parents) - 1))
 
 
-def branches(group) -> bool:
-    """Whether the group's packed row needs a mask."""
-    (_, _, parents), = packed_rows([group])[0]
+def branches(bundle) -> bool:
+    """Whether the bundle's packed row needs a mask."""
+    (_, _, parents), = packed_rows([bundle])[0]
     return not in_causal_order(parents)
 
 
@@ -98,7 +116,8 @@ def tree_mask(parents: list[int], width: int) -> torch.Tensor:
     chain = next((i for i, parent in enumerate(parents) if parent != i - 1), len(parents))
     mask[:chain, :chain] = torch.ones(chain, chain, dtype=torch.bool).tril()  # the context: plain causal order
     for i in range(chain, len(parents)):
-        mask[i] = mask[parents[i]]
+        if parents[i] >= 0:  # a token that follows none (a bundle's contexts always share their first) sees itself
+            mask[i] = mask[parents[i]]
         mask[i, i] = True
     return mask
 
@@ -110,6 +129,7 @@ class HFBackend:
         self.packed_linear_layers = pack_linear_layers(self.model)  # CPU only: cpu_linear.py says why
         self.batch_size = spec.batch_size
         self.token_budget = CPU_TOKEN_BUDGET if str(self.device) == "cpu" else TOKEN_BUDGET  # scoring forwards
+        self.head_chunk = CPU_HEAD_CHUNK if str(self.device) == "cpu" else HEAD_CHUNK
         config = self.model.config
         self.max_length = spec.max_length or config_window(config)
         self.prefix_token = (self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None
@@ -146,9 +166,9 @@ class HFBackend:
         if len(hidden) != len(targets):
             raise ValueError(f"{len(hidden)} positions for {len(targets)} targets; slice off the padding first")
         total, greedy = 0.0, True
-        for start in range(0, len(targets), HEAD_CHUNK):
-            logits = self._logits(hidden[start : start + HEAD_CHUNK])
-            wanted = torch.tensor(targets[start : start + HEAD_CHUNK], device=logits.device)
+        for start in range(0, len(targets), self.head_chunk):
+            logits = self._logits(hidden[start : start + self.head_chunk])
+            wanted = torch.tensor(targets[start : start + self.head_chunk], device=logits.device)
             # logit - logsumexp rather than log_softmax: a float32 log_softmax on the CPU is biased
             # by about +1e-6 nats per token against float64 (it adds up over a long document), this is not
             picked = logits.gather(1, wanted[:, None]).squeeze(1) - torch.logsumexp(logits, dim=-1)
@@ -179,28 +199,28 @@ class HFBackend:
         families, alone = prefix_families(list(groups))
         for shared, members in families:  # e.g. the five examples of a 5-shot subject: read once, not per question
             yield from self._score_family(shared, [(context, groups[context]) for context in members])
-        shared = [(context, groups[context]) for context in alone]
+        bundles = [[(context, groups[context]) for context in bundle] for bundle in context_bundles(alone)]
         if self.packs is None:  # checked on the first row that branches: rows in causal order need no mask
-            probe = next((group for group in shared if branches(group)), None)
+            probe = next((bundle for bundle in bundles if branches(bundle)), None)
             self.packs = None if probe is None else self._packing_agrees(probe)
         # Longest first: the first batch is the biggest, so an out-of-memory shows at once.
         if self.packs is not False:
-            shared.sort(key=lambda g: -packed_length(g))
-            for batch in length_batches(shared, packed_length, self.token_budget, self.batch_size):
-                yield from self._score_packed(batch)
+            sized = sorted(((packed_length(bundle), bundle) for bundle in bundles), key=lambda pair: -pair[0])
+            for batch in length_batches(sized, lambda pair: pair[0], self.token_budget, self.batch_size):
+                yield from self._score_packed([bundle for _, bundle in batch])
         else:
-            shared.sort(key=lambda g: -len(g[0]))
+            shared = sorted((group for bundle in bundles for group in bundle), key=lambda g: -len(g[0]))
             for batch in length_batches(shared, lambda g: len(g[0]), self.token_budget, self.batch_size):
                 yield from self._score_groups(batch)
 
-    def _score_packed(self, groups) -> Iterator[tuple[int, Loglikelihood]]:
-        """Each context with all its continuations in one row of one forward: the context, then the
-        continuations (each but its last token) as a prefix tree, each token placed at the position
-        that follows the context and its branch and seeing only those (a 4D mask, `tree_mask`). It reads
+    def _score_packed(self, bundles) -> Iterator[tuple[int, Loglikelihood]]:
+        """Each bundle of contexts with all their continuations in one row of one forward, as a prefix
+        tree (`packed_rows`), each token placed at the position that follows its branch and seeing only
+        that branch (a 4D mask, `tree_mask`). It reads
         at most the tokens the cache path (`_score_groups`) reads, without that path's second, masked forward on a cache copied per
         continuation: on 150 items, ARC-Challenge took 0.64x that path's time, PIQA 0.86x; and 0.87x
         the time of reading each context again with each continuation (lm-eval's way)."""
-        rows, wanted = packed_rows(groups)
+        rows, wanted = packed_rows(bundles)
         width = max(len(tokens) for tokens, _, _ in rows)
         ids = torch.full((len(rows), width), self.pad_token, dtype=torch.long)
         positions = torch.zeros((len(rows), width), dtype=torch.long)
@@ -229,8 +249,8 @@ class HFBackend:
         flat_t = torch.tensor([t for request in pairs for _, t in request], device=hidden.device)
         picked = torch.empty(len(flat_u), dtype=torch.float64, device=hidden.device)
         hits = torch.empty(len(flat_u), dtype=torch.bool, device=hidden.device)
-        for start in range(0, len(unique), HEAD_CHUNK):
-            logits = self._logits(selected[start : start + HEAD_CHUNK])
+        for start in range(0, len(unique), self.head_chunk):
+            logits = self._logits(selected[start : start + self.head_chunk])
             inside = ((flat_u >= start) & (flat_u < start + len(logits))).nonzero().squeeze(1)
             rows, targets = flat_u[inside] - start, flat_t[inside]
             # logit - logsumexp: see _target_logprobs
@@ -244,12 +264,12 @@ class HFBackend:
                                        n_tokens=len(targets))
             start = end
 
-    def _packing_agrees(self, group) -> bool:
+    def _packing_agrees(self, bundle) -> bool:
         """Whether this model reads a branching packed row as it reads each context whole: the 4D mask and
         the positions are honoured by most decoders, not by all (ALiBi biases, sliding windows shorter
         than the row, custom attention): checked once, on the first such group, against the cache path."""
-        packed = dict(self._score_packed([group]))
-        plain = dict(self._score_groups([group]))
+        packed = dict(self._score_packed([bundle]))
+        plain = dict(self._score_groups(bundle))
         return all(abs(packed[i].logprob - plain[i].logprob) < 1e-3 for i in plain)
 
     def _score_family(self, shared: int, groups) -> Iterator[tuple[int, Loglikelihood]]:

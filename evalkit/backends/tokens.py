@@ -156,6 +156,27 @@ def prefix_families(contexts: Sequence[tuple[int, ...]],
     return families, alone
 
 
+MAX_BUNDLE = 8  # contexts in one packed row: a row's attention grows with the square of its length
+
+
+def context_bundles(contexts: Sequence[tuple[int, ...]]) -> list[list[tuple[int, ...]]]:
+    """Contexts that differ only near their end, in bundles to be read as one prefix tree: Winogrande
+    puts each option inside the context ("... so Sarah" / "... so Maria"), and the words before it
+    are the same in both. Sorted token tuples put them next to each other; a context joins the open
+    bundle when it shares at least half of its own tokens and half of the bundle's first context's.
+    Contexts that share only a short opening (MMLU's subject line, "Question:") stay alone: reading
+    them in a branching row would cost the masked attention more than the few tokens saved."""
+    bundles: list[list[tuple[int, ...]]] = []
+    for context in sorted(contexts):
+        if bundles and len(bundles[-1]) < MAX_BUNDLE:
+            first = bundles[-1][0]
+            if 2 * _common_length(first, context) >= max(len(first), len(context)):
+                bundles[-1].append(context)
+                continue
+        bundles.append([context])
+    return bundles
+
+
 def _close(members, shared, families, alone) -> None:
     if len(members) > 1:
         families.append((shared, members))

@@ -165,17 +165,35 @@ def test_each_context_is_read_in_one_row_with_its_continuations(tiny_model_dir, 
     assert be.packs is True and paths.count("_score_groups") == 1 and paths.count("_score_packed") > 1
     for request, result in zip(reqs, results):
         assert result.logprob == pytest.approx(reference_logprob(be, request), abs=1e-4)
-    rows, wanted = packed_rows([((1, 2, 3), [(0, [7, 8, 9]), (1, [4]), (2, [5, 6])])])
+    rows, wanted = packed_rows([[((1, 2, 3), [(0, [7, 8, 9]), (1, [4]), (2, [5, 6])])]])
     assert rows == [([1, 2, 3, 7, 8, 5], [0, 1, 2, 3, 4, 3], [-1, 0, 1, 2, 3, 2])]
     assert [(i, at) for i, _, at, _ in wanted] == [(0, [2, 3, 4]), (1, [2]), (2, [2, 5])]
     # continuations that start alike share those tokens: [7, 8] and [7, 5] branch after the 7
-    group = ((1, 2, 3), [(0, [7, 8, 9]), (1, [7, 5, 6])])
-    rows, wanted = packed_rows([group])
-    assert rows == [([1, 2, 3, 7, 8, 5], [0, 1, 2, 3, 4, 4], [-1, 0, 1, 2, 3, 3])] and packed_length(group) == 6
+    bundle = [((1, 2, 3), [(0, [7, 8, 9]), (1, [7, 5, 6])])]
+    rows, wanted = packed_rows([bundle])
+    assert rows == [([1, 2, 3, 7, 8, 5], [0, 1, 2, 3, 4, 4], [-1, 0, 1, 2, 3, 3])] and packed_length(bundle) == 6
     assert [(i, at) for i, _, at, _ in wanted] == [(0, [2, 3, 4]), (1, [2, 3, 5])]
     mask = tree_mask(rows[0][2], 7)
     assert mask[5].tolist() == [True, True, True, True, False, True, False]  # the 5 sees 1 2 3 7, not the 8
     assert mask[6].tolist() == [False] * 6 + [True]  # padding sees itself only
+
+
+def test_contexts_that_differ_at_their_end_share_one_row(tiny_model_dir):
+    """Winogrande's two options sit inside the context: the words before them are read once."""
+    from evalkit.backends.hf import packed_rows, tree_mask
+
+    rows, wanted = packed_rows([[((1, 2, 3, 4), [(0, [6, 7])]), ((1, 2, 3, 5), [(1, [6, 7])])]])
+    assert rows == [([1, 2, 3, 4, 6, 5, 6], [0, 1, 2, 3, 4, 3, 4], [-1, 0, 1, 2, 3, 2, 5])]
+    assert [(i, at) for i, _, at, _ in wanted] == [(0, [3, 4]), (1, [5, 6])]
+    assert tree_mask(rows[0][2], 7)[6].tolist() == [True, True, True, False, False, True, True]
+    be = backend(tiny_model_dir)
+    stem = "The trophy did not fit into the brown suitcase because the"
+    reqs = [LoglikelihoodRequest(f"{stem} {option}", " was too large.") for option in ("trophy", "suitcase")]
+    reqs += [LoglikelihoodRequest(f"{stem} {option}", " was too small.") for option in ("trophy", "suitcase")]
+    results = collect(be.loglikelihood(reqs), len(reqs))
+    assert be.packs is True
+    for request, result in zip(reqs, results):
+        assert result.logprob == pytest.approx(reference_logprob(be, request), abs=1e-4)
 
 
 def test_a_model_that_reads_packed_rows_differently_keeps_the_shared_path(tiny_model_dir, monkeypatch):

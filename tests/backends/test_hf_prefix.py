@@ -4,7 +4,7 @@ context whole, at any batch size."""
 import pytest
 from backends.test_hf import backend, collect, reference_logprob
 
-from evalkit.backends.tokens import MIN_SHARED_PREFIX, prefix_families
+from evalkit.backends.tokens import MAX_BUNDLE, MIN_SHARED_PREFIX, context_bundles, prefix_families
 from evalkit.types import LoglikelihoodRequest
 
 EXAMPLES = "".join(f"Question: what comes after {w}?\nAnswer: the word after {w}.\n\n"
@@ -36,6 +36,15 @@ def test_a_context_that_would_halve_the_shared_prefix_starts_its_own_family():
 def test_a_short_common_start_is_not_a_family():
     contexts = [tuple(range(MIN_SHARED_PREFIX - 1)) + (i,) for i in range(5)]
     assert prefix_families(contexts) == ([], contexts)
+
+
+def test_contexts_that_differ_only_near_their_end_are_bundled():
+    stem = (5, 6, 7, 8)
+    winogrande = [stem + (1,), stem + (2, 3), stem + (4,)]
+    subject_line = [(9, 9) + tuple(range(10 * i, 10 * i + 8)) for i in range(1, 3)]  # share 2 of 10 tokens
+    assert context_bundles(winogrande + subject_line) == [sorted(winogrande)] + [[c] for c in subject_line]
+    many = [stem + (i,) for i in range(MAX_BUNDLE + 1)]
+    assert [len(b) for b in context_bundles(many)] == [MAX_BUNDLE, 1]
 
 
 def test_identical_contexts_keep_one_own_token():
