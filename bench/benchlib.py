@@ -214,7 +214,9 @@ def lmeval_outputs(output: Path) -> tuple[dict, dict[str, list[dict]]]:
     samples = {}
     for path in newest.parent.glob(f"samples_*_{stamp}.jsonl"):
         task = path.stem.removeprefix("samples_").removesuffix(f"_{stamp}")
-        samples[task] = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        # split on newlines only: str.splitlines also breaks at U+2028 and U+0085, which JSON keeps raw
+        # inside strings (MMLU's management questions hold one)
+        samples[task] = [json.loads(line) for line in path.read_text().split("\n") if line.strip()]
     return json.loads(newest.read_text()), samples
 
 
