@@ -269,7 +269,8 @@ def _read_text(path: Path) -> str:
 
 def _jsonl(text: str, path: Path) -> list[Row]:
     rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Newlines only: JSON keeps U+2028, U+2029 and U+0085 raw inside strings, where str.splitlines breaks.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
