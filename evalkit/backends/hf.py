@@ -57,56 +57,59 @@ CPU_HEAD_CHUNK = 64
 
 def packed_length(bundle) -> int:
     """Tokens of the bundle's packed row (`packed_rows`)."""
-    (tokens, _, _), = packed_rows([bundle])[0]
-    return len(tokens)
+    return len(pack(bundle)[0][0])
 
 
 def packed_rows(bundles):
-    """Token rows for `_score_packed` as (tokens, positions, parents), and for each request the row and
-    the positions whose next-token distributions score its continuation. A bundle is a list of
+    """Token rows for `_score_packed` as (tokens, positions, parents), and for each request
+    (index, row number, positions, continuation): `pack` for several bundles."""
+    return joined([pack(bundle) for bundle in bundles])
+
+
+def joined(packs):
+    """Rows of several `pack`s, each request's entry with the number of its row."""
+    return ([row for row, _ in packs],
+            [(index, r, path, cont) for r, (_, wanted) in enumerate(packs) for index, path, cont in wanted])
+
+
+def pack(bundle):
+    """One packed row as (tokens, positions, parents), and for each request (index, the positions whose
+    next-token distributions score its continuation, continuation). A bundle is a list of
     (context, [(request index, continuation)]) read as one row: its contexts, then each context's
     continuations (each but its last token), as one prefix tree. Contexts that start alike
     (Winogrande's two options, `context_bundles`) share those tokens, and so do continuations that
     start alike (PIQA's two solutions often differ in a word or two). `parents[i]` is the token that
     token i follows (-1: none); each token sees only the tokens it follows, at the position after them."""
-    rows, wanted = [], []
-    for r, bundle in enumerate(bundles):
-        tokens: list[int] = []
-        positions: list[int] = []
-        parents: list[int] = []
-        nodes: dict[tuple[int, int], int] = {}  # (parent, token) -> index in the row
+    tokens: list[int] = []
+    positions: list[int] = []
+    parents: list[int] = []
+    nodes: dict[tuple[int, int], int] = {}  # (parent, token) -> index in the row
 
-        def follow(at: int, token: int, depth: int) -> int:
-            if (at, token) not in nodes:
-                nodes[(at, token)] = len(tokens)
-                tokens.append(token)
-                positions.append(depth)
-                parents.append(at)
-            return nodes[(at, token)]
+    def follow(at: int, token: int, depth: int) -> int:
+        if (at, token) not in nodes:
+            nodes[(at, token)] = len(tokens)
+            tokens.append(token)
+            positions.append(depth)
+            parents.append(at)
+        return nodes[(at, token)]
 
-        for context, members in bundle:
-            end = -1
-            for depth, token in enumerate(context):
-                end = follow(end, token, depth)
-            for index, cont in members:
-                at, path = end, [end]
-                for depth, token in enumerate(cont[:-1], start=len(context)):
-                    at = follow(at, token, depth)
-                    path.append(at)
-                wanted.append((index, r, path, cont))
-        rows.append((tokens, positions, parents))
-    return rows, wanted
+    wanted = []
+    for context, members in bundle:
+        end = -1
+        for depth, token in enumerate(context):
+            end = follow(end, token, depth)
+        for index, cont in members:
+            at, path = end, [end]
+            for depth, token in enumerate(cont[:-1], start=len(context)):
+                at = follow(at, token, depth)
+                path.append(at)
+            wanted.append((index, path, cont))
+    return (tokens, positions, parents), wanted
 
 
 def in_causal_order(parents: list[int]) -> bool:
     """Whether every token of a packed row follows the one before it: then it needs no mask."""
     return parents == list(range(-1, len(parents) - 1))
-
-
-def branches(bundle) -> bool:
-    """Whether the bundle's packed row needs a mask."""
-    (_, _, parents), = packed_rows([bundle])[0]
-    return not in_causal_order(parents)
 
 
 def tree_mask(parents: list[int], width: int) -> torch.Tensor:
@@ -200,27 +203,28 @@ class HFBackend:
         for shared, members in families:  # e.g. the five examples of a 5-shot subject: read once, not per question
             yield from self._score_family(shared, [(context, groups[context]) for context in members])
         bundles = [[(context, groups[context]) for context in bundle] for bundle in context_bundles(alone)]
+        packs = [pack(bundle) for bundle in bundles]  # each row built once, for sizing and for scoring
         if self.packs is None:  # checked on the first row that branches: rows in causal order need no mask
-            probe = next((bundle for bundle in bundles if branches(bundle)), None)
-            self.packs = None if probe is None else self._packing_agrees(probe)
+            probe = next((i for i, ((_, _, parents), _) in enumerate(packs) if not in_causal_order(parents)), None)
+            self.packs = None if probe is None else self._packing_agrees(bundles[probe], packs[probe])
         # Longest first: the first batch is the biggest, so an out-of-memory shows at once.
         if self.packs is not False:
-            sized = sorted(((packed_length(bundle), bundle) for bundle in bundles), key=lambda pair: -pair[0])
-            for batch in length_batches(sized, lambda pair: pair[0], self.token_budget, self.batch_size):
-                yield from self._score_packed([bundle for _, bundle in batch])
+            packs.sort(key=lambda packed: -len(packed[0][0]))
+            for batch in length_batches(packs, lambda packed: len(packed[0][0]), self.token_budget, self.batch_size):
+                yield from self._score_packed(batch)
         else:
             shared = sorted((group for bundle in bundles for group in bundle), key=lambda g: -len(g[0]))
             for batch in length_batches(shared, lambda g: len(g[0]), self.token_budget, self.batch_size):
                 yield from self._score_groups(batch)
 
-    def _score_packed(self, bundles) -> Iterator[tuple[int, Loglikelihood]]:
+    def _score_packed(self, packs) -> Iterator[tuple[int, Loglikelihood]]:
         """Each bundle of contexts with all their continuations in one row of one forward, as a prefix
-        tree (`packed_rows`), each token placed at the position that follows its branch and seeing only
+        tree (`pack`), each token placed at the position that follows its branch and seeing only
         that branch (a 4D mask, `tree_mask`). It reads
         at most the tokens the cache path (`_score_groups`) reads, without that path's second, masked forward on a cache copied per
         continuation: on 150 items, ARC-Challenge took 0.64x that path's time, PIQA 0.86x; and 0.87x
         the time of reading each context again with each continuation (lm-eval's way)."""
-        rows, wanted = packed_rows(bundles)
+        rows, wanted = joined(packs)
         width = max(len(tokens) for tokens, _, _ in rows)
         ids = torch.full((len(rows), width), self.pad_token, dtype=torch.long)
         positions = torch.zeros((len(rows), width), dtype=torch.long)
@@ -264,11 +268,11 @@ class HFBackend:
                                        n_tokens=len(targets))
             start = end
 
-    def _packing_agrees(self, bundle) -> bool:
+    def _packing_agrees(self, bundle, packed_bundle) -> bool:
         """Whether this model reads a branching packed row as it reads each context whole: the 4D mask and
         the positions are honoured by most decoders, not by all (ALiBi biases, sliding windows shorter
         than the row, custom attention): checked once, on the first such group, against the cache path."""
-        packed = dict(self._score_packed([bundle]))
+        packed = dict(self._score_packed([packed_bundle]))
         plain = dict(self._score_groups(bundle))
         return all(abs(packed[i].logprob - plain[i].logprob) < 1e-3 for i in plain)
 
