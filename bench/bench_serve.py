@@ -46,14 +46,14 @@ class Served:
 
 
 @contextlib.contextmanager
-def evalkit_serve(model, batch_size: int):
+def evalkit_serve(model, batch_size: int, workers: str = "1"):
     """`evalkit serve` in its own process, as a user starts it (the model on the main thread)."""
     folder = bl.WORK / "serve"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "evalkit.toml").write_text(f'[project]\nstore = "store.db"\n[models.base]\nsource = "{model}"\n'
                                          f'batch_size = {batch_size}\n')
     process = subprocess.Popen([sys.executable, "-m", "evalkit", "--config", str(folder / "evalkit.toml"), "serve",
-                                "--model", "base", "--port", "0"], stdout=subprocess.PIPE, text=True,
+                                "--model", "base", "--port", "0", "--workers", workers], stdout=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONPATH": str(bl.REPO)})
     try:
         line = process.stdout.readline()

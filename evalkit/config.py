@@ -161,7 +161,9 @@ class ParallelSettings:
     `ray.init` takes it (auto, ray://HOST:10001, HOST:PORT, or local to start one here); None: this process."""
 
     ray: str | None = None
-    workers: int | None = None  # at most this many workers (default: as many as the cluster's resources hold)
+    # with ray: at most this many workers (default: as many as the cluster's resources hold); without: processes on
+    # this machine for a CPU model (default: one, evalkit/models/local_pool.py)
+    workers: int | None = None
     cpus_per_worker: float = 1.0
     gpus_per_worker: float = 1.0  # on a cluster with GPUs; each worker then also takes cpus_per_worker CPUs
     ship: bool = True  # a worker that cannot find the model itself gets the driver's copy through Ray's object store

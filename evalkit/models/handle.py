@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalkit.backends import load_backend
 from evalkit.config import ModelSpec
 from evalkit.errors import ConfigError
-from evalkit.models import ray_pool
+from evalkit.models import local_pool, ray_pool
 from evalkit.models.parallel import World
 from evalkit.store import Store
 from evalkit.types import BACKEND_METHODS, Request, request_key, stable_hash
@@ -26,12 +25,13 @@ class ModelHandle:
     computed: int = 0  # responses this process asked the backend for (the rest came from the cache)
 
     def backend(self):
-        """The model's backend in this process, or under `--ray` the cluster's workers running it (local
-        weights only: an endpoint is called from here, where its concurrency setting already applies)."""
+        """The model's backend in this process (with worker processes beside it in a run that has them:
+        local_pool.py), or under `--ray` the cluster's workers running it (local weights only: an endpoint
+        is called from here, where its concurrency setting already applies)."""
         if self._backend is None:
             pool = ray_pool.active()
             self._backend = (pool.backend(self) if pool is not None and self.folder is not None
-                             else load_backend(self.spec, self.folder))
+                             else local_pool.load(self.spec, self.folder))
         return self._backend
 
 

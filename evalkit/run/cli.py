@@ -40,6 +40,10 @@ def make_parser(commands) -> None:
                      "field (subject, a tag) or bucket (prompt_length, answer_length), with paired comparisons per slice")
     run.add_argument("--formats", metavar="FORMAT[,FORMAT]", help="also run each multiple-choice and generation "
                      f"task in these prompt formats ({', '.join(FORMATS)}; see below), on the same items")
+    run.add_argument("--workers", metavar="N", help="processes on this machine that each hold a copy of a CPU model "
+                     "and share its requests (this one among them): a count, or auto (one per core); more keep more "
+                     "speed beside other busy programs and cost some on a quiet machine (default: 1, or "
+                     "parallel.workers)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(handler=cmd_run)
 
@@ -65,7 +69,7 @@ def cmd_run(args) -> int:
     request = RunRequest(config=args.config, models=args.models, suite=args.suite, tasks=args.tasks, limit=args.limit,
                          num_fewshot=args.num_fewshot, seed=args.seed, batch_size=args.batch_size, dtype=args.dtype,
                          device=args.device, slice_by=args.slice_by, formats=args.formats,
-                         quiet=args.quiet, ray=args.ray)
+                         quiet=args.quiet, ray=args.ray, workers=args.workers)
     config, store, run_id, ui = run_request(request)
     if run_id is None:  # a non-main rank of `accelerate launch`: its share is in the store, rank 0 reports
         world().leave()

@@ -3,12 +3,14 @@ store, cache and provenance, whichever way it is asked."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from evalkit.config import Config
 from evalkit.kinds import formats
 from evalkit.models.entries import select_models
+from evalkit.models.local_pool import local_workers
 from evalkit.models.parallel import world
 from evalkit.models.ray_pool import ray_workers
 from evalkit.progress.console import ConsoleUI
@@ -34,6 +36,7 @@ class RunRequest:
     slice_by: str | None = None  # comma-separated slice fields (evalkit/report/slices.py)
     ray: str | None = None  # a Ray cluster's address: its workers compute, this process writes (wins over parallel.ray)
     formats: str | None = None  # comma-separated prompt formats (evalkit/kinds/formats.py)
+    workers: str | None = None  # processes on this machine for a CPU model (a count or auto; wins over parallel.workers)
     quiet: bool = False
 
 
@@ -52,7 +55,10 @@ def run_request(request: RunRequest) -> tuple[Config, Store, int | None, Console
     given = {k: v for k, v in asdict(request).items() if v is not None and k not in ("config", "quiet", "suite")}
     slice_by = slices.parse_fields(request.slice_by)
     asked = _formats(config, suite, request.formats, ui)
-    with ray_workers(config.parallel, request.ray or config.parallel.ray, ui):
+    address = request.ray or config.parallel.ray
+    spread_here = not address and world().size == 1  # a cluster or a launcher spreads the work otherwise
+    processes = local_workers(request.workers or config.parallel.workers) if spread_here else nullcontext()
+    with ray_workers(config.parallel, address, ui), processes:
         run_id = run(config, names, suite, store, ui, command_line=given, slice_by=slice_by, asked_formats=asked)
     return config, store, run_id, ui
 

@@ -16,7 +16,7 @@ from evalkit.errors import ConfigError
 from evalkit.judge import check_judges, judge_suite
 from evalkit.kinds import formats as kind_formats
 from evalkit.kinds.formats import Format
-from evalkit.models import ModelHandle, chat_renderer, fetch_responses, ray_pool
+from evalkit.models import ModelHandle, chat_renderer, fetch_responses, local_pool, ray_pool
 from evalkit.models.parallel import World, world
 from evalkit.report import slices
 from evalkit.run import formats
@@ -195,8 +195,11 @@ def run(config: Config, model_names: list[str], suite_name: str, store: Store, u
 
 
 def parallel_info(ranks: World) -> dict[str, Any]:
-    """How the work was spread: the launcher's process world, and the Ray cluster under --ray."""
+    """How the work was spread: the launcher's process world, worker processes on this machine, and the Ray
+    cluster under --ray."""
     info = ranks.describe()
+    if local_pool.describe():
+        info["processes"] = local_pool.describe()
     pool = ray_pool.active()
     if pool is not None:
         info["ray"] = pool.describe()

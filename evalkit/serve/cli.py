@@ -20,13 +20,16 @@ def make_parser(commands) -> None:
                        help=f"require `Authorization: Bearer KEY` on /v1 (default: ${API_KEY_ENV}, else none)")
     serve.add_argument("--max-request-bytes", type=int, default=16 * 2**20,
                        help="refuse request bodies over this size with 413 (default: %(default)s)")
+    serve.add_argument("--workers", default="1",
+                       help="processes that each hold a copy of a CPU model and share the requests: a count, or "
+                            "auto (one per core on a CPU, one on a GPU); more keep more speed beside other busy "
+                            "programs and cost some when the machine is quiet (default: %(default)s)")
     serve.set_defaults(handler=cmd_serve)
 
 
 def cmd_serve(args) -> int:
     # Imported here, not at the top: uvicorn, FastAPI and torch cost seconds that `evalkit --help` should not pay.
     from evalkit.models.entries import select_models
-    from evalkit.serve.engine import Engine
     from evalkit.serve.server import Server
     from evalkit.serve.service import ModelService
     from evalkit.project import open_project
@@ -42,15 +45,41 @@ def cmd_serve(args) -> int:
     if handle.folder is None:
         raise ConfigError(f"model {args.model!r} is already an endpoint ({handle.spec.source}); serve a local model")
     api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
-    backend = handle.backend()
-    service = ModelService(backend, args.model, Engine(backend, own_thread=False))  # the model stays on this thread
+    engine = start_engine(handle, args.workers)
+    service = ModelService(engine.backend, args.model, engine)
     server = Server(service, args.host, args.port, api_key, args.max_request_bytes)
-    print(f"serving {args.model} (fingerprint {handle.fingerprint}) at {server.url} "
+    print(f"serving {args.model} (fingerprint {handle.fingerprint}) at {server.url} on {engine.describe()} "
           f"— models, completions (echo + logprobs), chat completions, streaming. Ctrl-C stops.", flush=True)
     if api_key is None and args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening beyond this machine with no API key; set --api-key or ${API_KEY_ENV}", flush=True)
     server.serve_in_foreground()
     return 0
+
+
+def start_engine(handle, asked: str):
+    """The serving process's Engine, with its model on this thread, and `--workers` processes beside it
+    (evalkit/serve/workers.py), each loading its copy while this process loads its own."""
+    import torch
+
+    from evalkit.serve.engine import Engine
+    from evalkit.models.local_pool import threads_per_worker, worker_count
+    from evalkit.serve.workers import WorkerPool, start_workers
+
+    count = worker_count(asked, handle.spec, torch.cuda.is_available())
+    if count == 1:
+        return Engine(handle.backend(), own_thread=False)
+    threads = threads_per_worker(count)
+    remotes = start_workers(count, handle.spec, handle.folder, threads)
+    try:
+        torch.set_num_threads(threads)
+        local = Engine(handle.backend(), own_thread=False)
+        for remote in remotes:
+            remote.wait_ready()
+    except BaseException:
+        for remote in remotes:
+            remote.close()
+        raise
+    return WorkerPool(local, remotes)
 
 
 def check_address(host: str, port: int) -> None:

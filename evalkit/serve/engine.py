@@ -50,7 +50,32 @@ class _Job:
     on_token: Callable[[int], None] | None = None  # called on the model thread with each generated token id
 
 
-class Engine:
+class JobQueue:
+    """The requests an HTTP handler can hand over, as awaitables; `put` decides who computes them."""
+
+    def put(self, job: _Job) -> Future:
+        raise NotImplementedError
+
+    async def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
+        futures = [self.put(_Job(Future(), request=r)) for r in requests]
+        return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in futures)))
+
+    def generate_each(self, requests: list[GenerationRequest]) -> list[asyncio.Future]:
+        """One awaitable per request, each done as soon as its own generation is (for streaming)."""
+        return [asyncio.wrap_future(self.put(_Job(Future(), request=r))) for r in requests]
+
+    def generate_stream(self, request: GenerationRequest) -> tuple[asyncio.Queue, asyncio.Future]:
+        """A queue that receives each generated token id as it is chosen, and the finished Generation."""
+        loop, tokens = asyncio.get_running_loop(), asyncio.Queue()
+        job = _Job(Future(), request=request, on_token=lambda token: loop.call_soon_threadsafe(tokens.put_nowait, token))
+        return tokens, asyncio.wrap_future(self.put(job))
+
+    def score(self, ids: list[int], sampling: Sampling) -> asyncio.Future:
+        """Token-level decoding of exact prompt ids (a scoring.Decoded), batched with what else is waiting."""
+        return asyncio.wrap_future(self.put(_Job(Future(), score=(ids, sampling))))
+
+
+class Engine(JobQueue):
     def __init__(self, backend, max_batch: int = 64, own_thread: bool = True):
         self.backend, self.max_batch = backend, max_batch
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
@@ -63,23 +88,8 @@ class Engine:
             self._thread = threading.Thread(target=self.run, name="evalkit-serve-model", daemon=True)
             self._thread.start()
 
-    async def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
-        futures = [self._put(_Job(Future(), request=r)) for r in requests]
-        return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in futures)))
-
-    def generate_each(self, requests: list[GenerationRequest]) -> list[asyncio.Future]:
-        """One awaitable per request, each done as soon as its own generation is (for streaming)."""
-        return [asyncio.wrap_future(self._put(_Job(Future(), request=r))) for r in requests]
-
-    def generate_stream(self, request: GenerationRequest) -> tuple[asyncio.Queue, asyncio.Future]:
-        """A queue that receives each generated token id as it is chosen, and the finished Generation."""
-        loop, tokens = asyncio.get_running_loop(), asyncio.Queue()
-        job = _Job(Future(), request=request, on_token=lambda token: loop.call_soon_threadsafe(tokens.put_nowait, token))
-        return tokens, asyncio.wrap_future(self._put(job))
-
-    def score(self, ids: list[int], sampling: Sampling) -> asyncio.Future:
-        """Token-level decoding of exact prompt ids (a scoring.Decoded), batched with what else is waiting."""
-        return asyncio.wrap_future(self._put(_Job(Future(), score=(ids, sampling))))
+    def describe(self) -> str:
+        return "1 process"
 
     def run(self) -> None:
         """The model loop, on the calling thread, until `close()`."""
@@ -90,7 +100,7 @@ class Engine:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=30)
 
-    def _put(self, job: _Job) -> Future:
+    def put(self, job: _Job) -> Future:
         self._jobs.put(job)
         return job.future
 

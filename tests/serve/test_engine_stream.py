@@ -38,9 +38,9 @@ def test_a_request_arriving_mid_batch_joins_it_with_its_own_answer(direct):
 
     def on_token(_token: int) -> None:  # on the model thread, while the first batch runs
         if not arrived:
-            arrived.append(engine._put(_Job(Future(), request=late)))  # noqa: SLF001 (a client's request, now)
+            arrived.append(engine.put(_Job(Future(), request=late)))  # a client's request, now
 
-    first = engine._put(_Job(Future(), request=GenerationRequest("The quick brown", max_new_tokens=30),  # noqa: SLF001
+    first = engine.put(_Job(Future(), request=GenerationRequest("The quick brown", max_new_tokens=30),
                              on_token=on_token))
     try:
         generation = first.result(timeout=120)
