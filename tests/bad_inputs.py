@@ -231,6 +231,10 @@ CLI_CASES = [
     ("cli-export-missing-run", {}, BASE + ["export", "--run", "999", "--out", "{root}/x.jsonl"], ["no run 999"]),
     ("cli-config-missing", {}, ["--config", "{root}/missing.toml", "run"], ["missing.toml", "not found"]),
     ("cli-serve-unknown-model", {}, BASE + ["serve", "--model", "nope"], ["unknown model 'nope'"]),
+    ("cli-run-workers-not-a-count", {}, BASE + ["run", "--models", "tiny", "--quiet", "--workers", "two"],
+     ["--workers 'two' is not a count", "or `auto`"]),
+    ("cli-serve-workers-not-a-count", {}, BASE + ["serve", "--model", "tiny", "--port", "0", "--workers", "0"],
+     ["--workers '0' is not a count"]),
     ("cli-store-wait", {}, BASE + ["runs"], ["EVALKIT_STORE_WAIT='soon'"]),
 ]
 

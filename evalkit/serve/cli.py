@@ -30,6 +30,7 @@ def make_parser(commands) -> None:
 def cmd_serve(args) -> int:
     # Imported here, not at the top: uvicorn, FastAPI and torch cost seconds that `evalkit --help` should not pay.
     from evalkit.models.entries import select_models
+    from evalkit.models.local_pool import parse_workers
     from evalkit.serve.server import Server
     from evalkit.serve.service import ModelService
     from evalkit.project import open_project
@@ -38,6 +39,7 @@ def cmd_serve(args) -> int:
     if args.max_request_bytes < 1024:
         raise ConfigError(f"--max-request-bytes {args.max_request_bytes} is too small; give at least 1024")
     check_address(args.host, args.port)  # before the model loads: a busy port should cost seconds, not minutes
+    parse_workers(args.workers)
     config, store = open_project(args.config)
     config, (name,) = select_models(config, args.model)  # a configured name, or a source as `run --models` takes
     args.model = name
