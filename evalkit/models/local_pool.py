@@ -155,7 +155,7 @@ class LocalBackend:
 
     def describe(self) -> dict[str, Any]:
         return {"processes": self.workers, "threads_each": self.threads, "started": 1 + len(self.remotes),
-                "answered_by_workers": sum(r.answered for r in self.remotes), "requeued": self.requeued,
+                "chunks_by_workers": sum(r.answered for r in self.remotes), "requeued": self.requeued,
                 "workers_stopped": sum(not r.alive for r in self.remotes),
                 "workers_failed": [r.failure for r in self.remotes if r.failure],
                 **({"not_started": self.not_started} if self.not_started else {})}

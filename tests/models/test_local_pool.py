@@ -117,7 +117,7 @@ def test_a_run_with_workers_has_the_single_process_numbers(eager, tiny_model_dir
         assert value == pytest.approx(results_2[key], rel=1e-5, abs=1e-7), key
     assert [s[0] for s in samples_1.values()] == [s[0] for s in samples_2.values()]  # greedy text identical
     (processes,) = info["parallel"]["processes"]
-    assert processes["model"] == "tiny" and processes["processes"] == 2 and processes["answered_by_workers"] > 0
+    assert processes["model"] == "tiny" and processes["processes"] == 2 and processes["chunks_by_workers"] > 0
     assert local_pool._OPEN == []  # the run's worker processes stopped with it
 
 
