@@ -188,25 +188,27 @@ class LocalBackend:
         for remote in live:  # a worker still loading takes its first chunk once it is ready
             remote.when_ready(lambda remote=remote: self._feed(remote, kind, requests, share))
         left = len(requests)
-        while left:
-            for answer in share.drain():
-                left -= 1
-                yield answer
-            if not left:  # the last answers came from the workers
-                break
+        for answer in self._answers(method, requests, share):
+            yield answer
+            left -= 1
+            if not left:  # counted here, once: the last answer may come from a worker while this process waits
+                return
+
+    @staticmethod
+    def _answers(method, requests: list, share: _Share) -> Iterator[tuple[int, Any]]:
+        """Answers as they come, this process's and the workers', until the caller has them all: a chunk
+        taken here is computed here, with the workers' answers passed on between its responses."""
+        while True:
+            yield from share.drain()
             chunk = share.take()
-            if chunk is not None:
-                for index, response in method([requests[i] for i in chunk]):
-                    left -= 1
-                    yield chunk[index], response
-                    for answer in share.drain():
-                        left -= 1
-                        yield answer
-            else:
+            if chunk is None:
                 answer = share.wait()  # None: a dead worker's chunk came back to the queue
                 if answer is not None:
-                    left -= 1
                     yield answer
+                continue
+            for index, response in method([requests[i] for i in chunk]):
+                yield chunk[index], response
+                yield from share.drain()
 
     def _feed(self, remote: ChildProcess, kind: str, requests: list, share: _Share) -> None:
         """Hand `remote` the next chunk; when it finishes, the next, from its pipe's thread."""

@@ -65,7 +65,6 @@ class RemoteWorker(ChildProcess):
     """A worker process as the serving process sees it: Engine's `put`, answered over the pipe."""
 
     def __init__(self, index: int, spec, folder, threads: int):
-        self.index = index
         super().__init__(f"serving worker {index}", serve_jobs, (spec, str(folder), threads))
 
     def put(self, job: _Job) -> Future:
