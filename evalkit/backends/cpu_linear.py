@@ -3,7 +3,8 @@
 On a CPU, torch sends `nn.Linear` to MKL's sgemm, which on AMD processors runs its AVX2 code
 even where the cores have AVX-512: on the 2-core AMD EPYC of bench/RESULTS.md, MKL reaches
 about 190 GFLOPS on a [4096 x 576] x [576 x 1536] product and oneDNN, on the same weights
-reordered once into its blocked layout, about 430; at the few rows of a decode step (1-16),
+reordered once into its blocked layout, about 430 (222 in a later sitting, 2026-12-08, where MKL
+again gave 190: bench/RESULTS.md, "Where a forward's time goes"); at the few rows of a decode step (1-16),
 where neither is compute-bound, oneDNN takes half MKL's time. This is the path torch's own
 compiler takes for frozen CPU models (inductor's mkldnn linear), without a compile.
 
