@@ -198,8 +198,8 @@ def parallel_info(ranks: World) -> dict[str, Any]:
     """How the work was spread: the launcher's process world, worker processes on this machine, and the Ray
     cluster under --ray."""
     info = ranks.describe()
-    if local_pool.describe():
-        info["processes"] = local_pool.describe()
+    if processes := local_pool.describe():
+        info["processes"] = processes
     pool = ray_pool.active()
     if pool is not None:
         info["ray"] = pool.describe()

@@ -6,7 +6,7 @@ import signal
 import threading
 
 import pytest
-from models.test_parallel import outcome, project
+from models.test_parallel import assert_same_outcome, project
 
 from evalkit.backends.hf import HFBackend
 from evalkit.config import ModelSpec
@@ -110,12 +110,7 @@ def test_a_run_with_workers_has_the_single_process_numbers(eager, tiny_model_dir
         _, store, _, _ = run_request(RunRequest(config=config, models="tiny", suite="mixed", quiet=True,
                                                 workers=workers))
         store.close()
-    results_1, samples_1, _ = outcome(single)
-    results_2, samples_2, info = outcome(spread_out)
-    assert results_1.keys() == results_2.keys() and samples_1.keys() == samples_2.keys()
-    for key, value in results_1.items():
-        assert value == pytest.approx(results_2[key], rel=1e-5, abs=1e-7), key
-    assert [s[0] for s in samples_1.values()] == [s[0] for s in samples_2.values()]  # greedy text identical
+    _, info = assert_same_outcome(single, spread_out, rel=1e-5, abs=1e-7)
     (processes,) = info["parallel"]["processes"]
     assert processes["model"] == "tiny" and processes["processes"] == 2 and processes["chunks_by_workers"] > 0
     assert local_pool._OPEN == []  # the run's worker processes stopped with it

@@ -60,6 +60,18 @@ def outcome(config: Path):
         store.close()
 
 
+def assert_same_outcome(single: Path, other: Path, **tolerance) -> tuple[dict, dict]:
+    """Both runs have the same metrics (within `tolerance`, as pytest.approx takes it) and the same greedy
+    text; returns their provenances."""
+    results_1, samples_1, info_1 = outcome(single)
+    results_2, samples_2, info_2 = outcome(other)
+    assert results_1.keys() == results_2.keys() and samples_1.keys() == samples_2.keys()
+    for key, value in results_1.items():
+        assert value == pytest.approx(results_2[key], **tolerance), key
+    assert [s[0] for s in samples_1.values()] == [s[0] for s in samples_2.values()]  # greedy text identical
+    return info_1, info_2
+
+
 @pytest.mark.slow
 def test_two_cpu_processes_give_the_single_process_numbers(tiny_model_dir, tmp_path):
     single, parallel = project(tmp_path / "single", tiny_model_dir), project(tmp_path / "parallel", tiny_model_dir)
@@ -68,12 +80,7 @@ def test_two_cpu_processes_give_the_single_process_numbers(tiny_model_dir, tmp_p
               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29519"]
     evalkit(parallel, launch, 29519)
 
-    results_1, samples_1, info_1 = outcome(single)
-    results_2, samples_2, info_2 = outcome(parallel)
-    assert results_1.keys() == results_2.keys() and samples_1.keys() == samples_2.keys()
-    for key, value in results_1.items():
-        assert value == pytest.approx(results_2[key], abs=1e-4), key
-    assert [s[0] for s in samples_1.values()] == [s[0] for s in samples_2.values()]  # greedy text identical
+    info_1, info_2 = assert_same_outcome(single, parallel, abs=1e-4)
     by_rank = info_2["parallel"]["responses_by_rank"]
     assert info_2["parallel"]["world_size"] == 2 and info_2["parallel"]["backend"] == "gloo"
     assert len(by_rank) == 2 and min(by_rank) > 0 and sum(by_rank) == sum(info_1["parallel"]["responses_by_rank"])
@@ -104,12 +111,7 @@ def test_ranks_on_separate_folders_send_their_responses_to_the_main_rank(tiny_mo
     errors = [process.communicate(timeout=600)[1] for process in launched]
     assert [process.returncode for process in launched] == [0, 0], [e[-3000:] for e in errors]
 
-    results_1, samples_1, info_1 = outcome(single)
-    results_2, samples_2, info_2 = outcome(ranks[0])
-    assert results_1.keys() == results_2.keys() and samples_1.keys() == samples_2.keys()
-    for key, value in results_1.items():
-        assert value == pytest.approx(results_2[key], abs=1e-4), key
-    assert [s[0] for s in samples_1.values()] == [s[0] for s in samples_2.values()]
+    info_1, info_2 = assert_same_outcome(single, ranks[0], abs=1e-4)
     by_rank = info_2["parallel"]["responses_by_rank"]
     assert len(by_rank) == 2 and min(by_rank) > 0 and sum(by_rank) == count_responses(ranks[0])
     assert count_responses(ranks[1]) == 0  # the other rank wrote nothing of its own

@@ -13,7 +13,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is in evalkit[ray] (requirements.lock installs it)")
 
-from models.test_parallel import outcome, project  # noqa: E402
+from models.test_parallel import assert_same_outcome, project  # noqa: E402
 from project import DOCS, write_project  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 
@@ -64,13 +64,7 @@ def run_in_process(config_path, address=None, ui=None):
 
 
 def assert_same(single, clustered):
-    results_1, samples_1, _ = outcome(single)
-    results_2, samples_2, info = outcome(clustered)
-    assert results_1.keys() == results_2.keys() and samples_1.keys() == samples_2.keys()
-    for key, value in results_1.items():
-        assert value == pytest.approx(results_2[key], rel=1e-6, abs=1e-9), key
-    assert [s[0] for s in samples_1.values()] == [s[0] for s in samples_2.values()]  # greedy text identical
-    return info
+    return assert_same_outcome(single, clustered, rel=1e-6, abs=1e-9)[1]
 
 
 def test_a_two_node_cluster_gives_the_single_process_numbers(cluster, tiny_model_dir, tmp_path):
