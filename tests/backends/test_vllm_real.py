@@ -11,6 +11,7 @@ import importlib.util
 import os
 from dataclasses import replace
 
+import openai
 import pytest
 
 from evalkit.config import ModelSpec, TaskOptions
@@ -76,7 +77,8 @@ def test_short_window_scores_and_perplexity_equal_the_transformers_backend(short
 
 def test_serve_over_the_vllm_backend_scores_as_the_transformers_backend(short, spec):
     """`evalkit serve --model NAME` for a model with backend = "vllm": lm-eval-style echo scoring through the
-    OpenAI API (the endpoint backend) equals the transformers backend, a full window included."""
+    OpenAI API (the endpoint backend) equals the transformers backend, a full window included; a streamed
+    chat reply arrives in pieces and joins to the same text."""
     from evalkit.backends.openai_api import OpenAIBackend
     from evalkit.serve.server import Server
     from evalkit.serve.service import ModelService
@@ -89,9 +91,14 @@ def test_serve_over_the_vllm_backend_scores_as_the_transformers_backend(short, s
         got = in_order(served.loglikelihood(mmlu), len(mmlu))
         chat = [GenerationRequest("Name a colour.", max_new_tokens=12, chat=True)]
         text = in_order(served.generate(chat), 1)[0].text
+        client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0)
+        stream = client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "Name a colour."}],
+                                                max_tokens=12, temperature=0, stream=True)
+        pieces = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
     for a, b in zip(got, in_order(hf.loglikelihood(mmlu), len(mmlu))):
         assert a.logprob == pytest.approx(b.logprob, abs=1e-4) and a.is_greedy == b.is_greedy
     assert text == in_order(hf.generate(chat), 1)[0].text
+    assert "".join(pieces) == text and len(pieces) > 1, pieces  # streamed as decoded, not whole at the end
 
 
 def test_full_window_log_likelihoods_and_greedy_text_equal_the_transformers_backend(spec):

@@ -55,3 +55,14 @@ def test_chat_with_logprobs_and_plain_generation_equal_the_transformers_backends
     assert b.choices[0].text == a.choices[0].text and b.usage == a.usage
     with pytest.raises(openai.BadRequestError, match="maximum context length is 48"):
         vllm.completions.create(model="tiny", prompt=list(range(5, 5 + WINDOW)), max_tokens=5)
+
+
+def test_a_stream_over_the_vllm_backend_sends_each_token_as_it_is_decoded(servers):
+    hf, vllm = servers
+    messages = [{"role": "user", "content": "Tell me a story."}]
+    reply = hf.chat.completions.create(model="tiny", messages=messages, max_tokens=12, temperature=0)
+    stream = list(vllm.chat.completions.create(model="tiny", messages=messages, max_tokens=12, temperature=0,
+                                               stream=True))
+    contents = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
+    assert "".join(contents) == reply.choices[0].message.content
+    assert len(contents) >= 6, contents
