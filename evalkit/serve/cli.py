@@ -53,6 +53,8 @@ def cmd_serve(args) -> int:
     if handle.folder is None:
         raise ConfigError(f"model {args.model!r} is already an endpoint ({handle.spec.source}); serve a local model")
     backend, why = serving_backend(handle, args.backend, workers)
+    if backend == "vllm":  # a server runs long enough for vLLM's start-up compile to pay back, as its own server does
+        os.environ.setdefault("EVALKIT_VLLM_EAGER", "0")
     if backend != handle.spec.backend:
         config = replace(config, models={**config.models, name: replace(handle.spec, backend=backend)})
         handle = prepare_model(config, name, store)  # built or converted already: this resolves it again
