@@ -217,7 +217,7 @@ def serve_part(args, model, questions) -> list[str]:
 
     servers = {}
     with contextlib.ExitStack() as stack:
-        for workers in args.workers.split(","):
+        for workers in [w for w in args.workers.split(",") if w]:  # --workers "": no server on evalkit's engine
             name = f"evalkit serve --workers {workers}"
             servers[name] = stack.enter_context(evalkit_serve(model, batch_size=32, workers=workers)).url
         if args.vllm_python:  # evalkit serve on vLLM's engine: what --backend auto picks where vLLM is installed

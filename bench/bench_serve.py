@@ -49,20 +49,20 @@ class Served:
 def evalkit_serve(model, batch_size: int, workers: str = "1", backend: str = "hf", python: str = sys.executable):
     """`evalkit serve` in its own process, as a user starts it (the model on the main thread); `backend`:
     its --backend (evalkit's own engine unless told), `python`: the environment it runs in (vLLM's)."""
-    folder = bl.WORK / f"serve-{backend}"
+    folder = bl.WORK / f"serve-{backend}-{workers}"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "evalkit.toml").write_text(f'[project]\nstore = "store.db"\n[models.base]\nsource = "{model}"\n'
                                          f'batch_size = {batch_size}\n')
-    process = subprocess.Popen([python, "-m", "evalkit", "--config", str(folder / "evalkit.toml"), "serve",
-                                "--model", "base", "--port", "0", "--workers", workers, "--backend", backend],
-                               stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(bl.REPO)})
+    log = folder / "serve.log"  # its output, vLLM's start-up messages among it, read for the serving line
+    with log.open("w") as out:
+        process = subprocess.Popen([python, "-m", "evalkit", "--config", str(folder / "evalkit.toml"), "serve",
+                                    "--model", "base", "--port", "0", "--workers", workers, "--backend", backend],
+                                   stdout=out, stderr=subprocess.STDOUT, text=True,
+                                   env={**os.environ, "PYTHONPATH": str(bl.REPO)})
     try:
-        line = process.stdout.readline()
-        if " at " not in line:
-            raise SystemExit(f"evalkit serve did not start: {line!r}")
-        url = line.split(" at ")[1].split()[0]
+        url = serving_url(process, log)
         api = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
-        deadline = time.monotonic() + 300  # vLLM's engine compiles at start-up
+        deadline = time.monotonic() + 120
         while True:
             try:
                 listed = api.models.list().data[0]
@@ -75,6 +75,19 @@ def evalkit_serve(model, batch_size: int, workers: str = "1", backend: str = "hf
     finally:
         process.terminate()
         process.wait(timeout=60)
+
+
+def serving_url(process: subprocess.Popen, log, limit_s: float = 600) -> str:
+    """The URL from `evalkit serve`'s "serving NAME (...) at URL" line, once the model is loaded."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        line = next((line for line in log.read_text().splitlines() if line.startswith("serving ")), None)
+        if line:
+            return line.split(" at ")[1].split()[0]
+        if process.poll() is not None:
+            raise SystemExit(f"evalkit serve stopped before serving; its output is in {log}")
+        time.sleep(0.5)
+    raise SystemExit(f"evalkit serve did not start within {limit_s:.0f} s; its output is in {log}")
 
 
 def throughput(server: Served, clients: int, tokens: int, prompts: list[str]) -> tuple[float, int]:

@@ -236,6 +236,8 @@ CLI_CASES = [
     ("cli-serve-workers-not-a-count", {}, BASE + ["serve", "--model", "tiny", "--port", "0", "--workers", "0"],
      ["--workers '0' is not a count"]),
     ("cli-store-wait", {}, BASE + ["runs"], ["EVALKIT_STORE_WAIT='soon'"]),
+    ("cli-serve-backend-unknown", {}, BASE + ["serve", "--model", "tiny", "--backend", "vlm"],
+     ["argument --backend: invalid choice: 'vlm'"]),
 ]
 
 RAY_RUN = BASE + ["run", "--models", "tiny", "--quiet", "--ray"]

@@ -67,6 +67,11 @@ CPU_HEAD_MULTIPLE = 32
 # Whole-run timings on 2 CPU cores (bench/RESULTS.md): compiling costs a minute at start-up and buys
 # little for a model this size, so a CPU engine runs eagerly unless EVALKIT_VLLM_EAGER=0.
 EAGER_ON_CPU = True
+# vLLM's max_num_batched_tokens (tokens one engine step may take), where set. Its offline engine takes 4,096 on
+# a CPU and its OpenAI server 2,048; `evalkit serve` sets the server's, with which the same engine decoded
+# faster beside busy processes (bench/RESULTS.md).
+BATCHED_TOKENS_ENV = "EVALKIT_VLLM_MAX_BATCHED_TOKENS"
+SERVER_BATCHED_TOKENS_ON_CPU = 2048
 
 
 def continuation_score(prompt_logprobs: Sequence[dict[int, Any] | None], start: int,
@@ -302,7 +307,17 @@ def _engine(spec: ModelSpec, folder: Path):
     if _on_cpu():
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")  # GiB; vLLM's CPU default takes far more
         kwargs["enforce_eager"] = os.environ.get("EVALKIT_VLLM_EAGER", "1" if EAGER_ON_CPU else "0") != "0"
+    if os.environ.get(BATCHED_TOKENS_ENV):
+        kwargs["max_num_batched_tokens"] = _batched_tokens(spec)
     return LLM(**kwargs)
+
+
+def _batched_tokens(spec: ModelSpec) -> int:
+    value = os.environ[BATCHED_TOKENS_ENV].strip()
+    if not value.isdigit() or int(value) < 1:
+        raise ModelError(f"model {spec.name!r}: {BATCHED_TOKENS_ENV}={value!r} is not a token count; give a number "
+                         f"(vLLM's max_num_batched_tokens) or unset it for vLLM's default")
+    return int(value)
 
 
 def _check_supported(spec: ModelSpec, folder: Path, config) -> None:

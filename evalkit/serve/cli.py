@@ -53,8 +53,8 @@ def cmd_serve(args) -> int:
     if handle.folder is None:
         raise ConfigError(f"model {args.model!r} is already an endpoint ({handle.spec.source}); serve a local model")
     backend, why = serving_backend(handle, args.backend, workers)
-    if backend == "vllm":  # a server runs long enough for vLLM's start-up compile to pay back, as its own server does
-        os.environ.setdefault("EVALKIT_VLLM_EAGER", "0")
+    if backend == "vllm":
+        serve_like_vllms_server()
     if backend != handle.spec.backend:
         config = replace(config, models={**config.models, name: replace(handle.spec, backend=backend)})
         handle = prepare_model(config, name, store)  # built or converted already: this resolves it again
@@ -88,6 +88,18 @@ def serving_backend(handle, asked: str, workers: int | None = 1) -> tuple[str, s
     if reason is None:
         return "vllm", "--backend auto: vLLM is installed and can run this model; --backend hf for evalkit's own"
     return "hf", f"--backend auto: {reason[0].lower()}{reason[1:]}"
+
+
+def serve_like_vllms_server() -> None:
+    """vLLM's engine as vLLM's own server runs it (unless set otherwise): compiled at start-up, which a server
+    pays back, and on a CPU its server's token budget per step (backends/vllm.py says why)."""
+    import torch
+
+    from evalkit.backends import vllm
+
+    os.environ.setdefault("EVALKIT_VLLM_EAGER", "0")
+    if not torch.cuda.is_available():
+        os.environ.setdefault(vllm.BATCHED_TOKENS_ENV, str(vllm.SERVER_BATCHED_TOKENS_ON_CPU))
 
 
 def start_engine(handle, asked: str):

