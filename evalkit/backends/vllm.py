@@ -163,28 +163,34 @@ class VLLMBackend:
         requests), as in the transformers backend."""
         waiting = deque((index, request, self._generation_prompt(request)) for index, request in enumerate(requests))
         engine, live = self.llm.llm_engine, {}
-        while True:
-            for index, request in arrivals() if arrivals else []:
-                waiting.append((index, request, self._generation_prompt(request)))
-            while waiting and len(live) < CHUNK:
-                index, request, prompt = waiting.popleft()
-                if request.max_new_tokens <= 0:  # vLLM always generates one: nothing to ask it for
-                    yield index, Generation(text="", n_tokens=0, finish_reason="length")
-                    continue
-                live[self._add(engine, prompt, request)] = [index, request, 0]
-            if not live:
-                return
-            for out in engine.step():
-                entry = live[out.request_id]
-                completion = out.outputs[0]
-                tokens = _reply_tokens(completion, out.finished)
-                if on_token:
-                    for token in tokens[entry[2]:]:
-                        on_token(entry[0], token)
-                entry[2] = len(tokens)
-                if out.finished:
-                    del live[out.request_id]
-                    yield entry[0], _generation(entry[1], completion)
+        try:
+            while True:
+                for index, request in arrivals() if arrivals else []:
+                    waiting.append((index, request, self._generation_prompt(request)))
+                while waiting and len(live) < CHUNK:
+                    index, request, prompt = waiting.popleft()
+                    if request.max_new_tokens <= 0:  # vLLM always generates one: nothing to ask it for
+                        yield index, Generation(text="", n_tokens=0, finish_reason="length")
+                        continue
+                    live[self._add(engine, prompt, request)] = [index, request, 0]
+                if not live:
+                    return
+                for out in engine.step():
+                    entry = live.get(out.request_id)
+                    if entry is None:  # one this call did not add (aborted by an earlier call that failed)
+                        continue
+                    completion = out.outputs[0]
+                    tokens = _reply_tokens(completion, out.finished)
+                    if on_token:
+                        for token in tokens[entry[2]:]:
+                            on_token(entry[0], token)
+                    entry[2] = len(tokens)
+                    if out.finished:
+                        del live[out.request_id]
+                        yield entry[0], _generation(entry[1], completion)
+        finally:  # an error, or a caller that stopped reading: the engine drops what is left of this call
+            if live:
+                engine.abort_request(list(live))
 
     def _generation_prompt(self, request: GenerationRequest) -> list[int]:
         prompt = self.encode(self.render_prompt(request))

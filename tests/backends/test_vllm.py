@@ -10,6 +10,7 @@ of more than max_model_len - 1 tokens. What is tested is evalkit's part: which t
 positions are read back, how ranks become is_greedy, how windows and stop strings are handled.
 """
 
+import os
 import sys
 import types
 from dataclasses import dataclass, field, replace
@@ -128,6 +129,10 @@ class StandInLLMEngine:
         self.llm._check_length(prompt["prompt_token_ids"])
         assert request_id not in self.live and params.temperature == 0.0
         self.live[request_id] = (prompt["prompt_token_ids"], params, [])
+
+    def abort_request(self, request_ids):
+        for request_id in request_ids:
+            self.live.pop(request_id, None)
 
     @torch.no_grad()
     def step(self):
@@ -256,6 +261,10 @@ def test_tokens_stream_as_decoded_and_arrivals_join_the_running_engine(backends)
         assert hf.tokenizer.eos_token_id not in streamed[index]
     assert vllm.llm.llm_engine.steps < 24  # the late request ran beside the first, not after it
     assert dict(vllm.generate([replace(first, max_new_tokens=0)])) == {0: Generation("", 0, "length")}
+    unfinished = vllm.generate([first, replace(first, max_new_tokens=2)])
+    next(unfinished)  # the short one; then the caller stops reading
+    unfinished.close()
+    assert vllm.llm.llm_engine.live == {}  # the long one was aborted, not left decoding
 
 
 def test_position_without_a_logprob_is_an_error_not_a_zero():
@@ -280,3 +289,27 @@ def test_tensor_parallel_size_goes_to_vllms_engine_and_into_the_fingerprint(tiny
     assert vllm_backend._engine(spec, tiny_model_dir) == "engine" and built["tensor_parallel_size"] == 2
     resolved = ResolvedModel(tiny_model_dir, str(tiny_model_dir))
     assert fingerprint(spec, resolved) != fingerprint(replace(spec, tensor_parallel_size=1), resolved)
+
+
+def test_serving_builds_the_engine_as_vllms_server_does_and_a_bad_token_budget_is_one_line(
+        tiny_model_dir, fake_vllm, monkeypatch):
+    from evalkit.backends import vllm as vllm_backend
+    from evalkit.serve.cli import serve_like_vllms_server
+
+    built = {}
+    sys.modules["vllm"].LLM = lambda **kwargs: built.update(kwargs) or "engine"
+    monkeypatch.setattr(vllm_backend, "_on_cpu", lambda: False)  # the tiny model's 16-wide heads run on a GPU only
+    for name in ("EVALKIT_VLLM_EAGER", vllm_backend.BATCHED_TOKENS_ENV):  # unset, and unset again afterwards
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    spec = ModelSpec(name="tiny", source=str(tiny_model_dir), backend="vllm")
+    vllm_backend._engine(spec, tiny_model_dir)
+    assert "max_num_batched_tokens" not in built  # a run: vLLM's offline default
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    serve_like_vllms_server()  # what `evalkit serve` does before building vLLM's engine, on a CPU
+    assert os.environ["EVALKIT_VLLM_EAGER"] == "0"
+    vllm_backend._engine(spec, tiny_model_dir)
+    assert built["max_num_batched_tokens"] == vllm_backend.SERVER_BATCHED_TOKENS_ON_CPU == 2048
+    monkeypatch.setenv(vllm_backend.BATCHED_TOKENS_ENV, "lots")
+    with pytest.raises(ModelError, match="EVALKIT_VLLM_MAX_BATCHED_TOKENS='lots' is not a token count"):
+        vllm_backend._engine(spec, tiny_model_dir)
