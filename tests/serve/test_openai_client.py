@@ -108,14 +108,19 @@ def test_streams_carry_the_same_text_and_a_usage_chunk(server):
     assert stream[-1].usage.completion_tokens == reply.usage.completion_tokens
 
 
+def streamed_story(client, reference=None) -> tuple[list[str], object]:
+    """A 12-token greedy chat reply streamed from `client`, as its text pieces, and the same reply unstreamed
+    from `reference` (default: the same client)."""
+    settings = {"model": "tiny", "messages": [{"role": "user", "content": "Tell me a story."}], "max_tokens": 12,
+                "temperature": 0}
+    reply = (reference or client).chat.completions.create(**settings)
+    stream = list(client.chat.completions.create(**settings, stream=True))
+    return [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content], reply
+
+
 def test_a_stream_sends_the_text_as_it_is_generated(server):
     """Each decoded token is its own chunk (nothing held back here: no stop string, plain ASCII words)."""
-    client = api(server)
-    messages = [{"role": "user", "content": "Tell me a story."}]
-    reply = client.chat.completions.create(model="tiny", messages=messages, max_tokens=12, temperature=0)
-    stream = list(client.chat.completions.create(model="tiny", messages=messages, max_tokens=12, temperature=0,
-                                                 stream=True))
-    contents = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
+    contents, reply = streamed_story(api(server))
     assert "".join(contents) == reply.choices[0].message.content
     assert reply.usage.completion_tokens == 12 and len(contents) >= 6, contents
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 import openai
 import pytest
 from backends.test_vllm import StandInEngine, fake_vllm  # noqa: F401 (a fixture)
+from serve.test_openai_client import streamed_story
 
 from evalkit.backends.hf import HFBackend
 from evalkit.backends.vllm import VLLMBackend
@@ -59,10 +60,6 @@ def test_chat_with_logprobs_and_plain_generation_equal_the_transformers_backends
 
 def test_a_stream_over_the_vllm_backend_sends_each_token_as_it_is_decoded(servers):
     hf, vllm = servers
-    messages = [{"role": "user", "content": "Tell me a story."}]
-    reply = hf.chat.completions.create(model="tiny", messages=messages, max_tokens=12, temperature=0)
-    stream = list(vllm.chat.completions.create(model="tiny", messages=messages, max_tokens=12, temperature=0,
-                                               stream=True))
-    contents = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
+    contents, reply = streamed_story(vllm, reference=hf)
     assert "".join(contents) == reply.choices[0].message.content
     assert len(contents) >= 6, contents
