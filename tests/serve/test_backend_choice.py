@@ -41,7 +41,8 @@ def test_auto_takes_vllm_where_it_can_run_the_model_and_says_why_not_where_it_ca
     assert backend == "hf" and "takes merged weights, not adapters" in why
 
 
-def test_an_explicit_choice_the_models_own_setting_and_worker_processes_win_over_auto(wide_heads, fake_vllm):  # noqa: F811
+def test_an_explicit_choice_the_models_own_setting_and_worker_processes_win_over_auto(
+        wide_heads, fake_vllm):  # noqa: F811
     assert serving_backend(handle(wide_heads), "hf") == ("hf", "--backend hf")
     assert serving_backend(handle(wide_heads), "vllm") == ("vllm", "--backend vllm")
     assert serving_backend(handle(wide_heads, backend="vllm"), "auto") == ("vllm", "models.m.backend")
