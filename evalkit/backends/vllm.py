@@ -172,7 +172,7 @@ class VLLMBackend:
                     if request.max_new_tokens <= 0:  # vLLM always generates one: nothing to ask it for
                         yield index, Generation(text="", n_tokens=0, finish_reason="length")
                         continue
-                    live[self._add(engine, prompt, request)] = [index, request, 0]
+                    live[self._add(engine, prompt, request, every_step=on_token is not None)] = [index, request, 0]
                 if not live:
                     return
                 for out in engine.step():
@@ -180,11 +180,11 @@ class VLLMBackend:
                     if entry is None:  # one this call did not add (aborted by an earlier call that failed)
                         continue
                     completion = out.outputs[0]
-                    tokens = _reply_tokens(completion, out.finished)
                     if on_token:
+                        tokens = _reply_tokens(completion, out.finished)
                         for token in tokens[entry[2]:]:
                             on_token(entry[0], token)
-                    entry[2] = len(tokens)
+                        entry[2] = len(tokens)
                     if out.finished:
                         del live[out.request_id]
                         yield entry[0], _generation(entry[1], completion)
@@ -201,13 +201,17 @@ class VLLMBackend:
                              f"models.{self.spec.name}.max_length")
         return prompt
 
-    def _add(self, engine, prompt: list[int], request: GenerationRequest) -> str:
+    def _add(self, engine, prompt: list[int], request: GenerationRequest, every_step: bool) -> str:
+        """Adds one request to the engine; its output comes back at every step (so far, for streaming) when
+        `every_step`, else only once finished, as `LLM.generate` asks (no per-step outputs to build)."""
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
+        from vllm.sampling_params import RequestOutputKind
 
+        kind = RequestOutputKind.CUMULATIVE if every_step else RequestOutputKind.FINAL_ONLY
         params = SamplingParams(max_tokens=max(1, min(request.max_new_tokens, self.max_length + 1 - len(prompt))),
                                 temperature=request.temperature, top_p=request.top_p, stop=list(request.stop) or None,
-                                seed=request.seed if request.temperature > 0 else None)
+                                seed=request.seed if request.temperature > 0 else None, output_kind=kind)
         request_id = f"evalkit-{next(self._request_ids)}"
         engine.add_request(request_id, TokensPrompt(prompt_token_ids=prompt), params)
         return request_id

@@ -36,6 +36,8 @@ def make_parser(commands) -> None:
 def cmd_serve(args) -> int:
     # Imported here, not at the top: uvicorn, FastAPI and torch cost seconds that `evalkit --help` should not pay.
     from evalkit.models.entries import select_models
+    from evalkit.models.handle import ModelHandle
+    from evalkit.models.sources import ResolvedModel, fingerprint
     from evalkit.models.local_pool import parse_workers
     from evalkit.serve.server import Server
     from evalkit.serve.service import ModelService
@@ -55,9 +57,9 @@ def cmd_serve(args) -> int:
     backend, why = serving_backend(handle, args.backend, workers)
     if backend == "vllm":
         serve_like_vllms_server()
-    if backend != handle.spec.backend:
-        config = replace(config, models={**config.models, name: replace(handle.spec, backend=backend)})
-        handle = prepare_model(config, name, store)  # built or converted already: this resolves it again
+    if backend != handle.spec.backend:  # the same folder; the fingerprint names the engine
+        spec = replace(handle.spec, backend=backend)
+        handle = ModelHandle(spec, handle.folder, fingerprint(spec, ResolvedModel(handle.folder, spec.source), store))
     api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
     engine = start_engine(handle, args.workers)
     service = ModelService(engine.backend, args.model, engine)

@@ -10,6 +10,7 @@ of more than max_model_len - 1 tokens. What is tested is evalkit's part: which t
 positions are read back, how ranks become is_greedy, how windows and stop strings are handled.
 """
 
+import enum
 import os
 import sys
 import types
@@ -37,6 +38,13 @@ class SamplingParams:  # the fields evalkit sets, with vLLM's defaults
     logprobs: int | None = None  # of each generated position; -1: the whole vocabulary
     detokenize: bool = True
     ignore_eos: bool = False
+    output_kind: "RequestOutputKind" = None  # vLLM's default: CUMULATIVE
+
+
+class RequestOutputKind(enum.Enum):  # vllm.sampling_params.RequestOutputKind
+    CUMULATIVE = 0
+    DELTA = 1
+    FINAL_ONLY = 2
 
 
 @dataclass
@@ -117,8 +125,8 @@ class StandInEngine:
 
 class StandInLLMEngine:
     """vllm.LLMEngine's stepping interface: `add_request`, then `step()` decodes one more token of every
-    request in it and returns each one's output so far (cumulative, as vLLM's default), finished or not;
-    the end-of-sequence token stays in token_ids with finish_reason "stop" and no stop_reason."""
+    request in it and returns each one's output so far (cumulative, as vLLM's default; FINAL_ONLY: only
+    once finished); the end-of-sequence token stays in token_ids with finish_reason "stop" and no stop_reason."""
 
     def __init__(self, llm: StandInEngine, max_model_len: int):
         self.llm, self.live = llm, {}
@@ -145,7 +153,8 @@ class StandInLLMEngine:
             eos = tokens[-1] == self.llm.hf.tokenizer.eos_token_id and not params.ignore_eos
             reason = "stop" if stop or eos else "length" if len(tokens) >= params.max_tokens else None
             completion = Completion(text[: text.find(stop)] if stop else text, list(tokens), reason, stop_reason=stop)
-            outputs.append(RequestOutput(None, [completion], request_id, finished=reason is not None))
+            if reason or params.output_kind is not RequestOutputKind.FINAL_ONLY:
+                outputs.append(RequestOutput(None, [completion], request_id, finished=reason is not None))
             if reason:
                 del self.live[request_id]
         return outputs
@@ -163,6 +172,9 @@ def _entry(row, token: int, k: int) -> dict:
 def fake_vllm(monkeypatch):
     module = types.ModuleType("vllm")
     module.SamplingParams = SamplingParams
+    sampling = types.ModuleType("vllm.sampling_params")
+    sampling.RequestOutputKind = RequestOutputKind
+    monkeypatch.setitem(sys.modules, "vllm.sampling_params", sampling)
     inputs = types.ModuleType("vllm.inputs")
     inputs.TokensPrompt = lambda prompt_token_ids: {"prompt_token_ids": prompt_token_ids}
     monkeypatch.setitem(sys.modules, "vllm", module)
